@@ -1,0 +1,187 @@
+"""One batch through the clean path: stage -> parse -> tag -> validate -> dedupe -> split.
+
+Everything runs as SQL in DuckDB; Python only builds statements and reads counts. The result is a
+set of staged temp tables (good rows per canonical table, quarantined rows) and the counts that
+the ledger keeps: rows_in = loaded + quarantined + duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import ibis
+
+from channelscope.clean import parse as P
+from channelscope.clean.rules import row_reasons, schema_for
+from channelscope.clean.targets import Context, parse_select, tag_select
+from channelscope.config import CleaningConfig
+from channelscope.model import TABLES
+from channelscope.sources.mapping import Mapping
+from channelscope.warehouse.base import BatchResult, GoodTable
+
+_MASK = r"[0-9]{7,}|[^\s,;\"']+@[^\s,;\"']+"
+
+
+def _ids(cols: list[str]) -> str:
+    return ", ".join(P.ident(c) for c in cols)
+
+
+def mark_repeats(con: duckdb.DuckDBPyConnection, raw: str, columns: list[str]) -> int:
+    """Flag exact repeats of an earlier row of the same file (``_dup``); return how many."""
+    part = _ids(columns) if columns else "1"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT *, "
+        f"row_number() OVER (PARTITION BY {part} ORDER BY _row) > 1 AS _dup FROM {raw}"
+    )
+    return int(con.execute(f"SELECT count(*) FROM {raw} WHERE _dup").fetchone()[0])  # type: ignore[index]
+
+
+def _hash_sql(table: str) -> str:
+    cols = [c.name for c in TABLES[table].columns if c.name not in ("batch_id", "record_hash")]
+    parts = ", ".join(f"coalesce(CAST({P.ident(c)} AS VARCHAR), '\\N')" for c in cols)
+    return f"md5(concat_ws(chr(31), {parts}))"
+
+
+def run_batch(
+    con: duckdb.DuckDBPyConnection,
+    result: BatchResult,
+    mapping: Mapping,
+    ctx: Context,
+    cleaning: CleaningConfig,
+    rejects: list[tuple[int, str, str]],
+    *,
+    pii_columns: dict[str, str],
+) -> tuple[list[GoodTable], str | None]:
+    """Clean a staged file; fill ``result``'s in-batch counts; return tables to merge."""
+    b = ctx.raw
+    backend = ibis.duckdb.from_connection(con)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=cleaning.future_tolerance_hours)
+    has_campaigns = bool(con.execute("SELECT count(*) FROM campaigns").fetchone()[0])  # type: ignore[index]
+    staged_rows = int(con.execute(f"SELECT count(*) FROM {b}").fetchone()[0])  # type: ignore[index]
+    repeats = mark_repeats(con, b, ctx.raw_columns)
+    result.rows_in = staged_rows + len(rejects)
+
+    targets = mapping.targets()
+    reason_parts: list[str] = []
+    validated: list[tuple[str, bool, str, bool]] = []  # (table, primary, temp, collapse)
+    for i, target in enumerate(targets):
+        table = TABLES[target.table]
+        parsed = f"{b}_p{i}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS {parse_select(target, ctx)}")
+        source = parsed
+        if target.collapse:
+            source = _collapse(con, parsed, table.key, [c.name for c in table.columns
+                               if not c.derived or c.name == "order_id"], f"{b}_c{i}")
+        tagged = f"{b}_t{i}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {tagged} AS {tag_select(source, table, ctx, has_campaigns=has_campaigns)}")
+        if target.when:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {tagged} AS SELECT *, coalesce(({target.when}), FALSE) AS _when FROM {tagged}")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {tagged} AS SELECT *, TRUE AS _when FROM {tagged}")
+        t = backend.table(tagged)
+        reasons = t._parse_reasons.concat(row_reasons(t, schema_for(target.table, cleaning, now)))
+        checked = t.mutate(_reasons=ibis.ifelse(t._when, reasons, ibis.literal([], type="array<string>")))
+        valid = f"{b}_v{i}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {valid} AS {ibis.to_sql(checked, dialect='duckdb')}")
+        primary = i == 0
+        validated.append((target.table, primary, valid, target.collapse))
+        rows_expr = "unnest(_rows)" if target.collapse else "_row"
+        reason_parts.append(f"SELECT {rows_expr} AS _row, _reasons FROM {valid}")
+        if primary and target.when:
+            reason_parts.append(
+                f"SELECT _row, ['row left out by the mapping''s when: {target.when.replace(chr(39), '')}'] "
+                f"FROM {valid} WHERE NOT _when"
+            )
+    row_reasons_table = f"{b}_reasons"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {row_reasons_table} AS SELECT _row, flatten(list(_reasons)) AS reasons "
+        f"FROM ({' UNION ALL '.join(reason_parts)}) GROUP BY _row HAVING len(flatten(list(_reasons))) > 0"
+    )
+    quarantine = _quarantine(con, result, b, row_reasons_table, ctx, pii_columns, rejects, validated[0])
+    result.quarantined = int(con.execute(f"SELECT count(*) FROM {quarantine}").fetchone()[0])  # type: ignore[index]
+
+    goods: list[GoodTable] = []
+    superseded = 0
+    for table_name, primary, valid, collapse in validated:
+        table = TABLES[table_name]
+        good = f"{b}_g_{table_name}"
+        rows = f"list_has_any(_rows, (SELECT list(_row) FROM {row_reasons_table}))" if collapse else \
+            f"_row IN (SELECT _row FROM {row_reasons_table})"
+        order = f"{table.updated_at} DESC NULLS LAST, " if table.updated_at else ""
+        first_row = "_rows[1]" if collapse else "_row"
+        keys = ", ".join(table.key)
+        cols = ", ".join(c.name for c in table.columns if c.name not in ("batch_id", "record_hash"))
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {good} AS SELECT {first_row} AS _row, {cols}, "
+            f"{P.lit(result.batch_id)} AS batch_id, {_hash_sql(table_name)} AS record_hash, "
+            f"row_number() OVER (PARTITION BY {keys} ORDER BY {order}{first_row} DESC) AS _rank "
+            f"FROM {valid} WHERE _when AND NOT ({rows})"
+        )
+        dropped = int(con.execute(f"SELECT count(*) FROM {good} WHERE _rank > 1").fetchone()[0])  # type: ignore[index]
+        con.execute(f"DELETE FROM {good} WHERE _rank > 1")
+        if primary:
+            superseded = dropped
+        goods.append(GoodTable(table_name, good, primary))
+    result.duplicates = repeats + superseded
+    result.details["in_file"] = {"exact_repeats": repeats, "superseded": superseded, "malformed_lines": len(rejects)}
+    return goods, quarantine
+
+
+def _collapse(con: duckdb.DuckDBPyConnection, parsed: str, key: tuple[str, ...], cols: list[str], out: str) -> str:
+    """One row per key from a line-level export: the first non-empty value of every column."""
+    keys = ", ".join(key)
+    firsts = ", ".join(
+        f"first({P.ident(c)} ORDER BY _row) FILTER (WHERE {P.ident(c)} IS NOT NULL) AS {P.ident(c)}"
+        for c in cols if c not in key
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT {keys}, {firsts}, list(_row ORDER BY _row) AS _rows, "
+        f"min(_row) AS _row, flatten(list(_parse_reasons)) AS _parse_reasons FROM {parsed} GROUP BY {keys}"
+    )
+    return out
+
+
+def _quarantine(
+    con: duckdb.DuckDBPyConnection,
+    result: BatchResult,
+    raw: str,
+    reasons: str,
+    ctx: Context,
+    pii: dict[str, str],
+    rejects: list[tuple[int, str, str]],
+    primary: tuple[str, bool, str, bool],
+) -> str:
+    """Quarantined rows with the input record (personal fields pseudonymized) and every reason."""
+    out = f"{raw}_q"
+    mapped = [c for c in ctx.raw_columns if c in pii or c in _mapped_columns(ctx)]
+    pairs = []
+    for c in mapped:
+        value = ctx.key.sql(P.clean_text(f"r.{P.ident(c)}"), pii[c]) if c in pii else f"r.{P.ident(c)}"
+        pairs.append(f"{P.lit(c)}, {value}")
+    record = f"json_object({', '.join(pairs)})" if pairs else "'{}'"
+    table_name, _, valid, collapse = primary
+    key_col = "source_order_id" if "source_order_id" in TABLES[table_name].names else TABLES[table_name].key[0]
+    key_join = "" if collapse else f"LEFT JOIN {valid} v ON v._row = q._row"
+    key_expr = "NULL" if collapse else f"CAST(v.{P.ident(key_col)} AS VARCHAR)"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT {P.lit(result.batch_id)} AS batch_id, "
+        f"{P.lit(result.source)} AS source, {P.lit(result.file)} AS file, {P.lit(table_name)} AS table_name, "
+        f"CAST(q._row AS BIGINT) AS row_number, {key_expr} AS source_key, CAST({record} AS VARCHAR) AS record, "
+        f"CAST(to_json(q.reasons) AS VARCHAR) AS reasons, CAST(NULL AS VARCHAR) AS resolved_batch_id "
+        f"FROM {reasons} q JOIN {raw} r ON r._row = q._row {key_join}"
+    )
+    if rejects:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {raw}_rejects (line BIGINT, text VARCHAR, error VARCHAR)")
+        con.executemany(f"INSERT INTO {raw}_rejects VALUES (?, ?, ?)", rejects)
+        con.execute(
+            f"INSERT INTO {out} SELECT {P.lit(result.batch_id)}, {P.lit(result.source)}, {P.lit(result.file)}, "
+            f"{P.lit(table_name)}, -line, NULL, "
+            f"CAST(json_object('line', line, 'text', regexp_replace(text, {P.lit(_MASK)}, '<masked>', 'g')) AS VARCHAR), "
+            f"CAST(to_json(['malformed line ' || line || ': ' || error]) AS VARCHAR), NULL FROM {raw}_rejects"
+        )
+    return out
+
+
+def _mapped_columns(ctx: Context) -> set[str]:
+    return ctx.mapped_columns

@@ -1,0 +1,337 @@
+"""``Project``: one folder, one config, one warehouse. The CLI, API and dashboard are thin over it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from channelscope.clean.calendar import calendar_sql
+from channelscope.clean.pipeline import run_batch
+from channelscope.clean.pseudonymize import PseudonymKey, load_key
+from channelscope.clean.targets import Context
+from channelscope.config import ProjectConfig, SourceConfig, load_config
+from channelscope.errors import ChannelscopeError, ConfigError, SourceError
+from channelscope.model import TABLES
+from channelscope.sources import files as F
+from channelscope.sources.mapping import Mapping, load_mapping
+from channelscope.warehouse import BatchResult, Warehouse, open_warehouse
+
+ProgressFn = Callable[[str, str, int, int, BatchResult | None], None]
+_KIND_ORDER = {"dimension": 0, "fact": 1}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Project:
+    """A channelscope project folder (``channelscope.yaml`` plus, by default, its DuckDB file)."""
+
+    def __init__(self, path: Path | str, *, warehouse_url: str | None = None, read_only: bool = False) -> None:
+        self.folder = Path(path).resolve()
+        self.config: ProjectConfig = load_config(self.folder)
+        self.warehouse_url = warehouse_url or self.config.warehouse.url
+        self.read_only = read_only
+        self._warehouse: Warehouse | None = None
+        self._key: PseudonymKey | None = None
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def warehouse(self) -> Warehouse:
+        if self._warehouse is None:
+            wh = open_warehouse(self.warehouse_url, self.folder, memory_limit=self.config.warehouse.memory_limit,
+                                threads=self.config.warehouse.threads, read_only=self.read_only)
+            if not self.read_only:
+                wh.ensure_schema()
+            self._warehouse = wh
+        return self._warehouse
+
+    @property
+    def key(self) -> PseudonymKey:
+        if self._key is None:
+            self._key = load_key(self.folder, self.config.privacy.key_env, self.config.privacy.key_file)
+        return self._key
+
+    def close(self) -> None:
+        if self._warehouse is not None:
+            self._warehouse.close()
+            self._warehouse = None
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def table(self, name: str):  # type: ignore[no-untyped-def]
+        """An Ibis table of the warehouse (``.to_pandas()`` for a DataFrame)."""
+        if name not in TABLES:
+            raise ConfigError(f"unknown table '{name}'; valid: {', '.join(sorted(TABLES))}")
+        return self.warehouse.ibis.table(name)
+
+    def mapping(self, source: SourceConfig) -> Mapping:
+        presets = self.folder / self.config.presets_dir if self.config.presets_dir else None
+        return load_mapping(source.preset, source.mapping, project_presets=presets,
+                            where=str(self.folder / "channelscope.yaml"))
+
+    def source(self, name: str) -> SourceConfig:
+        for s in self.config.sources:
+            if s.name == name:
+                return s
+        raise ConfigError(f"unknown source '{name}'; configured: {', '.join(s.name for s in self.config.sources)}")
+
+    # ---- dimensions from the config ---------------------------------------------------------
+
+    def sync_dimensions(self) -> dict[str, int]:
+        """Load channels, distributors, campaigns (from the config) and the calendar."""
+        wh = self.warehouse
+        con = wh.staging()
+        cfg = self.config
+        out = {}
+        tz = cfg.project.timezone
+        frames = {
+            "channels": pd.DataFrame([{
+                "channel_id": c.id, "name": c.name, "kind": c.kind, "platform": c.platform,
+                "parent_id": c.parent_id, "currency": c.currency, "timezone": c.timezone, "fee_rate": c.fee_rate,
+            } for c in cfg.channels], columns=TABLES["channels"].names[:-2]),
+            "distributors": pd.DataFrame([{
+                "distributor_id": d.id, "channel_id": d.channel_id, "name": d.name, "kind": d.kind, "tier": d.tier,
+                "parent_id": d.parent_id, "commission_rate": d.commission_rate, "region": d.region,
+                "joined_at": d.joined_at, "status": d.status,
+            } for d in cfg.distributors], columns=TABLES["distributors"].names[:-2]),
+        }
+        for name, frame in frames.items():
+            if frame.empty and name == "distributors" and self._has_source_for(name):
+                continue
+            out[name] = self._replace_from_frame(con, name, frame)
+        if cfg.campaigns or not self._has_source_for("campaigns"):
+            camp = pd.DataFrame([{
+                "campaign_id": c.id, "name": c.name, "kind": c.kind, "channel_id": c.channel_id,
+                "starts_at": c.starts_at, "ends_at": c.ends_at, "budget": c.budget, "code": c.code,
+            } for c in cfg.campaigns], columns=TABLES["campaigns"].names[:-2])
+            out["campaigns"] = self._replace_from_frame(con, "campaigns", camp, local_tz=tz)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _calendar AS {calendar_sql(cfg.calendar)}")
+        out["calendar"] = wh.replace_rows("calendar", con, "_calendar")
+        return out
+
+    def _has_source_for(self, table: str) -> bool:
+        return any(self.mapping(s).table == table for s in self.config.sources)
+
+    def _replace_from_frame(self, con: Any, name: str, frame: pd.DataFrame, local_tz: str | None = None) -> int:
+        t = TABLES[name]
+        con.register("_frame", frame)
+        casts = []
+        for c in t.columns:
+            if c.name == "batch_id":
+                casts.append("'config' AS batch_id")
+            elif c.name == "record_hash":
+                casts.append("'config' AS record_hash")
+            else:
+                sql_type = str(c.type).rstrip("!").upper().replace(" ", "").replace("STRING", "VARCHAR").replace(
+                    "INT32", "INTEGER").replace("INT64", "BIGINT")
+                value = f"CAST(_frame.{c.name} AS {sql_type})" if c.name in frame.columns else f"CAST(NULL AS {sql_type})"
+                if local_tz and sql_type == "TIMESTAMP":
+                    value = f"timezone('UTC', timezone('{local_tz}', {value}))"
+                casts.append(f"{value} AS {c.name}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _cfg_{name} AS SELECT {', '.join(casts)} FROM _frame")
+        con.unregister("_frame")
+        return self.warehouse.replace_rows(name, con, f"_cfg_{name}")
+
+    # ---- ingestion ----------------------------------------------------------------------------
+
+    def ingest(self, sources: list[str] | None = None, *, files: list[Path] | None = None,
+               progress: ProgressFn | None = None) -> list[BatchResult]:
+        """Load every configured source (or the named ones); one batch per file.
+
+        A file already loaded (same bytes) is skipped; a file that cannot be read is recorded as a
+        failed batch with its reason and the others go on.
+        """
+        self.sync_dimensions()
+        chosen = [self.source(n) for n in sources] if sources else list(self.config.sources)
+        chosen.sort(key=lambda s: _KIND_ORDER.get(TABLES[self.mapping(s).table].kind, 1))
+        results: list[BatchResult] = []
+        for src in chosen:
+            results += self.ingest_source(src, files=files, progress=progress)
+        return results
+
+    def ingest_source(self, src: SourceConfig, *, files: list[Path] | None = None,
+                      progress: ProgressFn | None = None) -> list[BatchResult]:
+        mapping = self.mapping(src)
+        if src.kind == "file":
+            inputs = [F.InputFile(Path(f), str(f)) for f in files] if files else F.find_files(self.folder, src.path or "")
+        else:
+            from channelscope.sources.remote import fetch_to_file
+
+            inputs = [fetch_to_file(self, src)]
+        results = []
+        done = self.warehouse.loaded_fingerprints(src.name)
+        for i, f in enumerate(inputs):
+            if progress:
+                progress(src.name, f.display, i, len(inputs), None)
+            res = self._ingest_file(src, mapping, f, done)
+            results.append(res)
+            if progress:
+                progress(src.name, f.display, i + 1, len(inputs), res)
+        return results
+
+    def _ingest_file(self, src: SourceConfig, mapping: Mapping, f: F.InputFile, done: set[str]) -> BatchResult:
+        started = _now()
+        try:
+            fp = F.fingerprint(f)
+        except OSError as exc:
+            raise SourceError(f"cannot read: {exc.strerror}", file=f.display) from exc
+        batch_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        result = BatchResult(batch_id, src.name, f.display, fp, mapping.table, 0, started_at=started)
+        if fp in done:
+            result.status = "skipped"
+            result.message = "already loaded (same content)"
+            return result
+        workdir = F.new_workdir()
+        wh = self.warehouse
+        con = wh.staging()
+        raw = f"_raw_{uuid.uuid4().hex[:8]}"
+        try:
+            staged = F.stage_file(con, f, mapping.read, raw, workdir)
+            ctx = self._context(src, mapping, raw, staged.columns, f.display)
+            pii = {}
+            for target in mapping.targets():
+                for spec in target.columns.values():
+                    names = spec.from_ if isinstance(spec.from_, list) else [spec.from_] if spec.from_ else []
+                    ctx.mapped_columns.update(names)
+                    if spec.pii:
+                        pii.update(dict.fromkeys(names, spec.pii))
+            goods, quarantine = run_batch(con, result, mapping, ctx, self.config.cleaning, staged.rejects,
+                                          pii_columns=pii)
+            result.details["encoding"] = staged.encoding
+            result.finished_at = _now()
+            wh.commit_batch(result, goods, quarantine, con, self._after_sql(result, goods))
+            done.add(fp)
+        except ChannelscopeError as exc:
+            result.status = "failed"
+            result.message = str(exc)
+            result.finished_at = _now()
+            result.rows_in = result.loaded = result.quarantined = result.duplicates = result.replaced = 0
+            wh.record_failure(result)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            for (name,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE ?", [raw + "%"]
+            ).fetchall():
+                con.execute(f'DROP TABLE IF EXISTS "{name}"')
+        return result
+
+    def _context(self, src: SourceConfig, mapping: Mapping, raw: str, columns: list[str], file: str) -> Context:
+        cfg = self.config
+        channel_id = mapping.channel_id or src.channel_id
+        channel = next((c for c in cfg.channels if c.id == channel_id), None)
+        return Context(
+            raw=raw, raw_columns=columns, file=file, project_tz=cfg.project.timezone,
+            source_tz=src.timezone or mapping.timezone or (channel.timezone if channel else cfg.project.timezone),
+            currency=src.currency or mapping.currency or (channel.currency if channel else cfg.project.base_currency),
+            base_currency=cfg.project.base_currency, channel_id=channel_id, channel_rules=src.channel_rules,
+            key=self.key,
+        )
+
+    def _after_sql(self, result: BatchResult, goods: list) -> list[str]:
+        """Derived dimensions refreshed in the batch's transaction: customers' first order."""
+        if not any(g.table == "orders" for g in goods):
+            return []
+        bid = result.batch_id.replace("'", "")
+        first = (
+            "SELECT customer_key, ordered_at, channel_id FROM (SELECT customer_key, ordered_at, channel_id, "
+            "row_number() OVER (PARTITION BY customer_key ORDER BY ordered_at, order_id) AS rn FROM orders "
+            f"WHERE customer_key IN (SELECT customer_key FROM orders WHERE batch_id = '{bid}')) x WHERE rn = 1"
+        )
+        return [
+            "INSERT INTO customers (customer_key, first_order_at, acquisition_channel_id, batch_id, record_hash) "
+            f"SELECT f.customer_key, f.ordered_at, f.channel_id, '{bid}', 'derived' FROM ({first}) f "
+            "WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_key = f.customer_key)",
+            f"UPDATE customers SET first_order_at = f.ordered_at, acquisition_channel_id = f.channel_id "
+            f"FROM ({first}) f WHERE customers.customer_key = f.customer_key "
+            "AND (customers.first_order_at IS DISTINCT FROM f.ordered_at "
+            "OR customers.acquisition_channel_id IS DISTINCT FROM f.channel_id)",
+        ]
+
+    # ---- status and quarantine --------------------------------------------------------------
+
+    def status(self, *, batches: int = 20) -> dict[str, Any]:
+        """The ledger, row counts, freshness per source and quarantine by reason."""
+        wh = self.warehouse
+        ledger = wh.ibis.table("batches").order_by([("started_at", False)] if False else "started_at")
+        ledger_df = ledger.to_pandas().tail(batches).iloc[::-1]
+        counts = {name: int(wh.ibis.table(name).count().execute()) for name in TABLES}
+        freshness = []
+        now = _now()
+        b = wh.ibis.table("batches")
+        last = b.filter(b.status == "loaded").group_by("source").aggregate(
+            last_loaded=b.finished_at.max(), batches=b.count(), rows=b.loaded.sum()).to_pandas()
+        by_source = {r.source: r for r in last.itertuples()}
+        for s in self.config.sources:
+            row = by_source.get(s.name)
+            last_at = None if row is None else pd.Timestamp(row.last_loaded).to_pydatetime()
+            age_h = None if last_at is None else (now - last_at).total_seconds() / 3600
+            limit_h = _hours(s.expect_every)
+            state = "never" if last_at is None else ("stale" if limit_h is not None and age_h is not None and age_h > limit_h else "fresh")
+            freshness.append({"source": s.name, "last_loaded": last_at, "age_hours": age_h,
+                              "expect_every": s.expect_every, "state": state,
+                              "batches": 0 if row is None else int(row.batches),
+                              "rows": 0 if row is None else int(row.rows)})
+        return {"ledger": ledger_df, "counts": counts, "freshness": freshness,
+                "quarantine_by_reason": self.quarantine_by_reason()}
+
+    def quarantine_by_reason(self) -> pd.DataFrame:
+        """Unresolved quarantined rows counted by kind of reason (values stripped)."""
+        wh = self.warehouse
+        if wh.name == "duckdb":
+            unnest = "SELECT source, unnest(CAST(from_json(reasons, '[\"VARCHAR\"]') AS VARCHAR[])) AS r FROM quarantine WHERE resolved_batch_id IS NULL"
+        else:
+            unnest = "SELECT source, json_array_elements_text(reasons::json) AS r FROM quarantine WHERE resolved_batch_id IS NULL"
+        kind = ("regexp_replace(regexp_replace(regexp_replace(r, '''[^'']*''', '''…''', 'g'), "
+                "'=[^ ]+', '=…', 'g'), 'line [0-9]+', 'line N', 'g')")
+        rows = wh.execute(f"SELECT source, {kind} AS reason, count(*) AS n FROM ({unnest}) x GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2")
+        return pd.DataFrame(rows, columns=["source", "reason", "rows"])
+
+    def quarantined(self, *, source: str | None = None, batch: str | None = None, reason: str | None = None,
+                    limit: int | None = 100) -> pd.DataFrame:
+        """Quarantined rows (newest batches first) with their reasons and input record."""
+        q = self.warehouse.ibis.table("quarantine")
+        q = q.filter(q.resolved_batch_id.isnull())
+        if source:
+            q = q.filter(q.source == source)
+        if batch:
+            q = q.filter(q.batch_id == batch)
+        if reason:
+            q = q.filter(q.reasons.contains(reason))
+        q = q.order_by([q.batch_id.desc(), q.row_number])
+        if limit:
+            q = q.limit(limit)
+        return q.to_pandas()
+
+    def export_quarantine(self, path: Path, **filters: Any) -> int:
+        """Write quarantined rows as a file to fix and re-ingest: original columns, then reasons."""
+        frame = self.quarantined(limit=None, **filters)
+        records = pd.DataFrame([json.loads(r) for r in frame["record"]]) if len(frame) else pd.DataFrame()
+        records["_reasons"] = ["; ".join(json.loads(r)) for r in frame["reasons"]]
+        records["_file"] = frame["file"].to_numpy() if len(frame) else []
+        records["_row"] = frame["row_number"].to_numpy() if len(frame) else []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix.lower() == ".xlsx":
+            records.to_excel(path, index=False, engine="xlsxwriter")
+        else:
+            records.to_csv(path, index=False, encoding="utf-8-sig")
+        return len(records)
+
+
+def _hours(every: str | None) -> float | None:
+    if not every:
+        return None
+    n, unit = int(every[:-1]), every[-1]
+    return n * {"m": 1 / 60, "h": 1, "d": 24}[unit]

@@ -1,0 +1,304 @@
+"""File connector: finds a source's files and stages each one, all columns as text, in DuckDB.
+
+Encodings (UTF-8, UTF-8 with BOM, GBK/GB18030) are detected; .gz and .zip are opened; CSV, TSV,
+Excel, Parquet, JSON and JSON Lines are read. Malformed CSV lines are kept as rejects with their
+line number, so they are counted and quarantined, never dropped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import glob
+import gzip
+import hashlib
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from channelscope.errors import SourceError
+from channelscope.sources.mapping import ReadOptions
+
+SAMPLE_BYTES = 1 << 20
+TEXT_FORMATS = {"csv", "tsv", "json", "jsonl"}
+
+
+@dataclass
+class InputFile:
+    """One file to load as one batch (a member of a zip is one file)."""
+
+    path: Path
+    display: str
+    member: str | None = None
+
+    def open_bytes(self):  # type: ignore[no-untyped-def]
+        if self.member is not None:
+            return zipfile.ZipFile(self.path).open(self.member)
+        if self.path.suffix.lower() == ".gz":
+            return gzip.open(self.path, "rb")
+        return self.path.open("rb")
+
+    @property
+    def logical_name(self) -> str:
+        name = self.member or self.path.name
+        return name[:-3] if name.lower().endswith(".gz") else name
+
+
+@dataclass
+class StagedFile:
+    """A file staged as a DuckDB temp table of text columns plus ``_row``."""
+
+    table: str
+    columns: list[str]
+    rows: int
+    rejects: list[tuple[int, str, str]] = field(default_factory=list)  # (line, raw line, error)
+    encoding: str = "utf-8"
+
+
+def find_files(project: Path, pattern: str) -> list[InputFile]:
+    """Expand a path or glob relative to the project; zip archives yield one file per member."""
+    base = Path(pattern) if Path(pattern).is_absolute() else project / pattern
+    matches = sorted(glob.glob(str(base), recursive=True))
+    if not matches:
+        raise SourceError("no file matches this path", file=str(base), hint="check 'path' in channelscope.yaml")
+    out: list[InputFile] = []
+    for m in matches:
+        p = Path(m)
+        if p.is_dir():
+            continue
+        if p.suffix.lower() == ".zip":
+            try:
+                with zipfile.ZipFile(p) as z:
+                    for info in z.infolist():
+                        if not info.is_dir():
+                            out.append(InputFile(p, f"{p}!{info.filename}", info.filename))
+            except zipfile.BadZipFile as exc:
+                raise SourceError("is not a readable zip archive", file=str(p)) from exc
+        else:
+            out.append(InputFile(p, str(p)))
+    return out
+
+
+def fingerprint(f: InputFile) -> str:
+    """SHA-256 of the file's bytes (of the member, for a zip)."""
+    h = hashlib.sha256()
+    with f.open_bytes() if f.member else f.path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def detect_format(f: InputFile, opts: ReadOptions) -> str:
+    if opts.format != "auto":
+        return opts.format
+    suffix = Path(f.logical_name).suffix.lower().lstrip(".")
+    return {"txt": "csv", "xls": "xlsx", "xlsm": "xlsx", "ndjson": "jsonl", "pq": "parquet"}.get(suffix, suffix) or "csv"
+
+
+def detect_encoding(sample: bytes, declared: str = "auto", *, file: str = "") -> str:
+    """The text encoding of a sample: utf-8, utf-8-sig or gb18030 (a superset of GBK)."""
+    if declared != "auto":
+        try:
+            codecs.lookup(declared)
+        except LookupError as exc:
+            raise SourceError(f"unknown encoding '{declared}'", file=file) from exc
+        return declared
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in sample[:4096]:
+        raise SourceError(
+            "looks like binary data, not a text export",
+            file=file,
+            hint="export the report as CSV, Excel or JSON",
+        )
+    for enc in ("utf-8", "gb18030"):
+        try:
+            codecs.getincrementaldecoder(enc)().decode(sample, final=False)
+            return enc
+        except UnicodeDecodeError:
+            continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    if best is None:
+        raise SourceError("cannot tell the text encoding", file=file, hint="set 'encoding' on the source")
+    return best.encoding
+
+
+def _utf8_copy(f: InputFile, encoding: str, workdir: Path) -> Path:
+    """Transcode a file to UTF-8 in chunks (DuckDB reads UTF-8 only)."""
+    out = workdir / (Path(f.logical_name).stem + ".utf8")
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    with f.open_bytes() as src, out.open("w", encoding="utf-8", newline="") as dst:
+        offset = 0
+        for chunk in iter(lambda: src.read(1 << 22), b""):
+            try:
+                dst.write(decoder.decode(chunk))
+            except UnicodeDecodeError as exc:
+                raise SourceError(
+                    f"is not valid {encoding} text at byte {offset + exc.start}",
+                    file=f.display,
+                    hint="set 'encoding' on the source if detection was wrong",
+                ) from exc
+            offset += len(chunk)
+        dst.write(decoder.decode(b"", final=True))
+    return out
+
+
+def _sample(f: InputFile) -> bytes:
+    with f.open_bytes() as fh:
+        return fh.read(SAMPLE_BYTES)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def stage_file(
+    con: duckdb.DuckDBPyConnection, f: InputFile, opts: ReadOptions, table: str, workdir: Path
+) -> StagedFile:
+    """Read one file into temp table ``table``: text columns and ``_row`` (1-based data row)."""
+    fmt = detect_format(f, opts)
+    try:
+        if fmt in ("csv", "tsv"):
+            return _stage_csv(con, f, opts, table, workdir, fmt)
+        if fmt == "xlsx":
+            return _stage_excel(con, f, opts, table)
+        if fmt == "parquet":
+            return _stage_relation(con, f, table, "read_parquet", workdir)
+        if fmt in ("json", "jsonl"):
+            return _stage_json(con, f, opts, table, workdir, fmt)
+    except duckdb.Error as exc:
+        raise SourceError(f"cannot be read as {fmt}: {_first_line(exc)}", file=f.display) from exc
+    raise SourceError(
+        f"unsupported format '{fmt}'",
+        file=f.display,
+        hint="csv, tsv, xlsx, parquet, json or jsonl (optionally .gz or inside a .zip)",
+    )
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:300]
+
+
+def _local_path(f: InputFile, workdir: Path) -> Path:
+    """A plain file DuckDB can read: the file itself, or a member extracted from a zip."""
+    if f.member is None:
+        return f.path
+    out = workdir / Path(f.member).name
+    with f.open_bytes() as src, out.open("wb") as dst:
+        for chunk in iter(lambda: src.read(1 << 22), b""):
+            dst.write(chunk)
+    return out
+
+
+def _stage_csv(
+    con: duckdb.DuckDBPyConnection, f: InputFile, opts: ReadOptions, table: str, workdir: Path, fmt: str
+) -> StagedFile:
+    sample = _sample(f)
+    if not sample.strip():
+        raise SourceError("is empty: no header and no rows", file=f.display)
+    encoding = detect_encoding(sample, opts.encoding, file=f.display)
+    if encoding in ("utf-8", "utf-8-sig", "ascii"):
+        path = _local_path(f, workdir)
+    else:
+        path = _utf8_copy(f, encoding, workdir)
+    delim = opts.delimiter or ("\t" if fmt == "tsv" else None)
+    args = [
+        "all_varchar = true",
+        "null_padding = true",
+        "ignore_errors = true",
+        "store_rejects = true",
+        f"rejects_table = {_lit(table + '_rej')}",
+        f"rejects_scan = {_lit(table + '_scan')}",
+        "max_line_size = 4194304",
+        "quote = '\"'",
+        "escape = '\"'",
+        f"skip = {int(opts.skip_rows)}",
+        f"header = {'false' if opts.no_header else 'true'}",
+    ]
+    if delim:
+        args.append(f"delim = {_lit(delim)}")
+    if opts.column_names:
+        args.append("names = [" + ", ".join(_lit(c) for c in opts.column_names) + "]")
+    con.execute(f"DROP TABLE IF EXISTS {table}_rej; DROP TABLE IF EXISTS {table}_scan")
+    src = f"read_csv({_lit(str(path))}, {', '.join(args)})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () AS _row, * FROM {src}")
+    rejects = con.execute(
+        f"SELECT line, any_value(csv_line), string_agg(DISTINCT error_type || coalesce(' in ' || column_name, ''), '; ') "
+        f"FROM {table}_rej GROUP BY line ORDER BY line"
+    ).fetchall()
+    return _finish(con, table, encoding, [(int(r[0]), r[1] or "", r[2] or "") for r in rejects])
+
+
+def _finish(con: duckdb.DuckDBPyConnection, table: str, encoding: str, rejects: list) -> StagedFile:
+    cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "_row"]
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+    return StagedFile(table, cols, int(rows), rejects, encoding)
+
+
+def _stage_relation(con: duckdb.DuckDBPyConnection, f: InputFile, table: str, reader: str, workdir: Path) -> StagedFile:
+    path = _local_path(f, workdir)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () AS _row, "
+        f"COLUMNS(*)::VARCHAR FROM {reader}({_lit(str(path))})"
+    )
+    return _finish(con, table, "binary", [])
+
+
+def _stage_json(
+    con: duckdb.DuckDBPyConnection, f: InputFile, opts: ReadOptions, table: str, workdir: Path, fmt: str
+) -> StagedFile:
+    sample = _sample(f)
+    if not sample.strip():
+        raise SourceError("is empty: no records", file=f.display)
+    encoding = detect_encoding(sample, opts.encoding, file=f.display)
+    path = _local_path(f, workdir) if encoding.startswith("utf-8") else _utf8_copy(f, encoding, workdir)
+    kind = "newline_delimited" if fmt == "jsonl" else "auto"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () AS _row, COLUMNS(*)::VARCHAR "
+        f"FROM read_json({_lit(str(path))}, format = {_lit(kind)}, union_by_name = true, "
+        f"maximum_object_size = 16777216)"
+    )
+    return _finish(con, table, encoding, [])
+
+
+def _stage_excel(con: duckdb.DuckDBPyConnection, f: InputFile, opts: ReadOptions, table: str) -> StagedFile:
+    import pandas as pd
+
+    try:
+        with f.open_bytes() as fh:
+            frame = pd.read_excel(
+                fh,
+                sheet_name=opts.sheet if opts.sheet is not None else 0,
+                dtype=str,
+                skiprows=opts.skip_rows,
+                header=None if opts.no_header else 0,
+                names=opts.column_names,
+                engine="openpyxl",
+            )
+    except Exception as exc:  # openpyxl raises many kinds on a broken workbook
+        raise SourceError(f"cannot be read as an Excel workbook: {exc}", file=f.display) from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame.insert(0, "_row", range(1, len(frame) + 1))
+    con.register(f"{table}_df", frame)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_df")
+    con.unregister(f"{table}_df")
+    return _finish(con, table, "xlsx", [])
+
+
+def iter_staged_columns(staged: StagedFile) -> Iterator[str]:
+    yield from staged.columns
+
+
+def new_workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="channelscope-"))

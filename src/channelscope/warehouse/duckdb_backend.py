@@ -1,0 +1,111 @@
+"""The embedded default: a DuckDB file that also hosts the cleaning SQL."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+
+from channelscope.errors import WarehouseError, WriterBusyError
+from channelscope.model import TABLES
+from channelscope.warehouse.base import BatchResult, GoodTable, Warehouse, merge_sql
+
+
+class DuckDBWarehouse(Warehouse):
+    name = "duckdb"
+
+    def __init__(self, path: Path, *, read_only: bool = False, memory_limit: str = "1GB",
+                 threads: int | None = None) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {"memory_limit": memory_limit, "preserve_insertion_order": True}
+        if threads:
+            config["threads"] = threads
+        try:
+            self.con = duckdb.connect(str(path), read_only=read_only and path.exists(), config=config)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" in text.lower():
+                pid = re.search(r"PID (\d+)", text)
+                raise WriterBusyError(
+                    "the warehouse is open for writing by another process"
+                    + (f" (PID {pid.group(1)})" if pid else ""),
+                    file=str(path),
+                    hint="if 'channelscope serve' runs, use its API, or stop it first",
+                ) from exc
+            raise WarehouseError(f"cannot open the DuckDB file: {text.splitlines()[0]}", file=str(path)) from exc
+        tmp = path.parent / ".channelscope-tmp"
+        self.con.execute(f"SET temp_directory = '{tmp}'")
+        self._ibis = ibis.duckdb.from_connection(self.con)
+
+    @property
+    def ibis(self) -> ibis.BaseBackend:
+        return self._ibis
+
+    def staging(self) -> duckdb.DuckDBPyConnection:
+        return self.con
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        cur = self.con.execute(sql, params or [])
+        try:
+            return cur.fetchall()
+        except duckdb.InvalidInputException:
+            return []
+
+    def insert_batch_row(self, result: BatchResult) -> None:
+        cols = ", ".join(TABLES["batches"].names)
+        marks = ", ".join("?" for _ in TABLES["batches"].names)
+        self.con.execute(f"INSERT INTO batches ({cols}) VALUES ({marks})", self.batch_row(result))
+
+    def commit_batch(self, result: BatchResult, goods: list[GoodTable], quarantine: str | None,
+                     staging: duckdb.DuckDBPyConnection, after: list[str]) -> None:
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            fates = {}
+            for g in goods:
+                work = f"_merge_{g.table}"
+                for sql in merge_sql(TABLES[g.table], g.staged, work):
+                    con.execute(sql)
+                fates[g.table] = dict(con.execute(f"SELECT _fate, count(*) FROM {work} GROUP BY 1").fetchall())
+            _account(result, goods, fates)
+            if quarantine:
+                cols = ", ".join(TABLES["quarantine"].names)
+                con.execute(f"INSERT INTO quarantine ({cols}) SELECT {cols} FROM {quarantine}")
+            for sql in after:
+                con.execute(sql)
+            self.insert_batch_row(result)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def replace_rows(self, table: str, staging: duckdb.DuckDBPyConnection, staged: str) -> int:
+        cols = ", ".join(TABLES[table].names)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute(f"DELETE FROM {table}")
+            self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {staged}")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _account(result: BatchResult, goods: list[GoodTable], fates: dict[str, dict[str, int]]) -> None:
+    for g in goods:
+        f = fates.get(g.table, {})
+        new, rep = f.get("new", 0), f.get("replace", 0)
+        same = f.get("same", 0) + f.get("stale", 0)
+        result.details.setdefault("tables", {})[g.table] = {"new": new, "replaced": rep, "unchanged": same}
+        if g.primary:
+            result.loaded += new + rep
+            result.replaced += rep
+            result.duplicates += same
