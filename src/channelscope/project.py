@@ -176,7 +176,16 @@ class Project:
         for i, f in enumerate(inputs):
             if progress:
                 progress(src.name, f.display, i, len(inputs), None)
-            res = self._ingest_file(src, mapping, f, done)
+            if getattr(f, "records", None) == 0:
+                res = BatchResult("-", src.name, f.display, "", mapping.table, 0, status="skipped",
+                                  message="no new records")
+            else:
+                res = self._ingest_file(src, mapping, f, done)
+            cursor = getattr(f, "pending_cursor", None)
+            if cursor and res.status in ("loaded", "skipped"):
+                from channelscope.sources.remote import save_cursor
+
+                save_cursor(self, src.name, cursor)
             results.append(res)
             if progress:
                 progress(src.name, f.display, i + 1, len(inputs), res)
@@ -265,13 +274,14 @@ class Project:
     def status(self, *, batches: int = 20) -> dict[str, Any]:
         """The ledger, row counts, freshness per source and quarantine by reason."""
         wh = self.warehouse
-        ledger = wh.ibis.table("batches").order_by([("started_at", False)] if False else "started_at")
-        ledger_df = ledger.to_pandas().tail(batches).iloc[::-1]
+        ledger = wh.ibis.table("batches")
+        ledger_df = ledger.order_by(ledger.started_at.desc()).limit(batches).to_pandas()
         counts = {name: int(wh.ibis.table(name).count().execute()) for name in TABLES}
         freshness = []
         now = _now()
         b = wh.ibis.table("batches")
-        last = b.filter(b.status == "loaded").group_by("source").aggregate(
+        b = b.filter(b.status == "loaded")
+        last = b.group_by("source").aggregate(
             last_loaded=b.finished_at.max(), batches=b.count(), rows=b.loaded.sum()).to_pandas()
         by_source = {r.source: r for r in last.itertuples()}
         for s in self.config.sources:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from functools import cache
 
 import ibis
 import ibis.expr.types as ir
@@ -105,10 +104,28 @@ def schema_for(table: str, cleaning: CleaningConfig, now: dt.datetime) -> pa.Dat
     return pa.DataFrameSchema(columns, checks=frame, name=table)
 
 
-@cache
-def _describe(error: str) -> str:
-    return error.replace("greater_than_or_equal_to", ">=").replace("less_than_or_equal_to", "<=").replace(
-        "greater_than", ">").replace("less_than", "<")
+_WORDS = {
+    "greater_than_or_equal_to": "must be >= {min_value}",
+    "greater_than": "must be > {min_value}",
+    "less_than_or_equal_to": "must be <= {max_value}",
+    "less_than": "must be < {max_value}",
+    "in_range": "must be between {min_value} and {max_value}",
+    "str_matches": "must match {pattern}",
+}
+
+
+def _describe(check: pa.Check) -> str:
+    """A person's words for a built-in check, e.g. 'must be > 0'."""
+    stats = dict(check.statistics or {})
+    if check.name == "isin":
+        return "is not one of " + ", ".join(str(v) for v in sorted(stats.get("allowed_values", [])))
+    template = _WORDS.get(check.name or "")
+    if template:
+        try:
+            return template.format(**{k: getattr(v, "pattern", v) for k, v in stats.items()})
+        except KeyError:
+            pass
+    return f"fails {check.error}"
 
 
 def row_reasons(tbl: ir.Table, schema: pa.DataFrameSchema) -> ir.ArrayValue:
@@ -124,7 +141,7 @@ def row_reasons(tbl: ir.Table, schema: pa.DataFrameSchema) -> ir.ArrayValue:
         for check in col.checks:
             out = check._check_fn(IbisData(tbl, name), **check._check_kwargs)
             ok = out.op().values[name].to_expr() if isinstance(out, ir.Table) else out
-            msg = ibis.literal(f"{name}=") + value.cast("string") + ibis.literal(f" fails {_describe(check.error)}")
+            msg = ibis.literal(f"{name}=") + value.cast("string") + ibis.literal(f": {_describe(check)}")
             reasons.append(ibis.ifelse(value.notnull() & ~ok.fill_null(True), msg, None))
     for check in schema.checks:
         needed = _columns_of(check)

@@ -1,0 +1,5 @@
+"""The command line: thin over ``Project``."""
+
+from channelscope.cli.app import app, main
+
+__all__ = ["app", "main"]

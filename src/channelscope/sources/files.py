@@ -212,7 +212,7 @@ def _stage_csv(
         path = _local_path(f, workdir)
     else:
         path = _utf8_copy(f, encoding, workdir)
-    delim = opts.delimiter or ("\t" if fmt == "tsv" else None)
+    delim = opts.delimiter or ("\t" if fmt == "tsv" else _guess_delimiter(sample, encoding, opts.skip_rows))
     args = [
         "all_varchar = true",
         "null_padding = true",
@@ -226,10 +226,13 @@ def _stage_csv(
         f"skip = {int(opts.skip_rows)}",
         f"header = {'false' if opts.no_header else 'true'}",
     ]
-    if delim:
-        args.append(f"delim = {_lit(delim)}")
-    if opts.column_names:
-        args.append("names = [" + ", ".join(_lit(c) for c in opts.column_names) + "]")
+    args.append(f"delim = {_lit(delim)}")
+    names = opts.column_names or _header_names(sample, encoding, opts.skip_rows, delim, f.display)
+    if opts.no_header and not opts.column_names:
+        names = [f"column_{i + 1}" for i in range(len(names))]
+    # the header is read here, not sniffed: DuckDB's sniffer gives up on files mixing bad lines
+    args.append("auto_detect = false")
+    args.append("columns = {" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}")
     con.execute(f"DROP TABLE IF EXISTS {table}_rej; DROP TABLE IF EXISTS {table}_scan")
     src = f"read_csv({_lit(str(path))}, {', '.join(args)})"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () AS _row, * FROM {src}")
@@ -238,6 +241,39 @@ def _stage_csv(
         f"FROM {table}_rej GROUP BY line ORDER BY line"
     ).fetchall()
     return _finish(con, table, encoding, [(int(r[0]), r[1] or "", r[2] or "") for r in rejects])
+
+
+def _header_names(sample: bytes, encoding: str, skip: int, delim: str, file: str) -> list[str]:
+    """Column names from the header line: trimmed, unique, never empty."""
+    import csv
+    import io
+
+    text = sample.decode(encoding, errors="ignore").lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text), delimiter=delim)
+    try:
+        for _ in range(skip):
+            next(reader)
+        header = next(reader)
+    except (StopIteration, csv.Error) as exc:
+        raise SourceError("has no readable header line", file=file) from exc
+    names: list[str] = []
+    for i, raw in enumerate(header):
+        name = raw.strip().strip("\ufeff") or f"column_{i + 1}"
+        base, n = name, 1
+        while name in names:
+            name, n = f"{base}_{n}", n + 1
+        names.append(name)
+    return names
+
+
+def _guess_delimiter(sample: bytes, encoding: str, skip: int) -> str:
+    """The delimiter of the header line: the most frequent of , tab ; | (default ,)."""
+    text = sample[:65536].decode(encoding, errors="ignore").lstrip("\ufeff")
+    lines = text.splitlines()
+    header = lines[skip] if len(lines) > skip else ""
+    counts = {d: header.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
 
 
 def _finish(con: duckdb.DuckDBPyConnection, table: str, encoding: str, rejects: list) -> StagedFile:
@@ -264,10 +300,15 @@ def _stage_json(
     encoding = detect_encoding(sample, opts.encoding, file=f.display)
     path = _local_path(f, workdir) if encoding.startswith("utf-8") else _utf8_copy(f, encoding, workdir)
     kind = "newline_delimited" if fmt == "jsonl" else "auto"
+    args = f"format = {_lit(kind)}, maximum_object_size = 16777216"
+    names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_json({_lit(str(path))}, {args})").fetchall()]
+    # values as the text they were written as: strings unquoted, numbers as digits, objects as JSON
+    cols = ", ".join(
+        f"json_extract_string(json, {_lit('$.' + chr(34) + n.replace(chr(34), '') + chr(34))}) AS {_q(n)}" for n in names
+    )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () AS _row, COLUMNS(*)::VARCHAR "
-        f"FROM read_json({_lit(str(path))}, format = {_lit(kind)}, union_by_name = true, "
-        f"maximum_object_size = 16777216)"
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () AS _row, {cols} "
+        f"FROM read_json_objects({_lit(str(path))}, {args})"
     )
     return _finish(con, table, encoding, [])
 

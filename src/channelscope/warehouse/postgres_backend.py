@@ -29,7 +29,7 @@ class PostgresWarehouse(Warehouse):
         self.url = url.replace("postgres://", "postgresql://", 1)
         try:
             self.conn = psycopg.connect(self.url, autocommit=False)
-            self._ibis = ibis.postgres.connect(self.url)
+            self._ibis = ibis.connect(self.url)
         except psycopg.Error as exc:
             raise WarehouseError(f"cannot connect to PostgreSQL at {_safe_url(url)}: {str(exc).splitlines()[0]}") from exc
         self.memory_limit = memory_limit

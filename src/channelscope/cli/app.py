@@ -1,0 +1,208 @@
+"""``channelscope``: init, ingest, status, quarantine, kpi, demo. Exit codes: 0 ok, 1 data problems, 2 errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from channelscope.errors import ChannelscopeError
+
+app = typer.Typer(help="channelscope: multi-channel e-commerce analytics you can trust.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+quarantine_app = typer.Typer(help="See, export and fix rejected rows.", no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
+console = Console()
+err = Console(stderr=True)
+STATE: dict[str, Any] = {"debug": False}
+
+ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="project folder", envvar="CHANNELSCOPE_PROJECT")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False) -> None:
+    STATE["debug"] = debug
+
+
+def _project(path: Path, read_only: bool = False):  # type: ignore[no-untyped-def]
+    from channelscope.project import Project
+
+    return Project(path, read_only=read_only)
+
+
+def _frame_table(df: pd.DataFrame, title: str) -> Table:
+    t = Table(title=title, show_lines=False)
+    for c in df.columns:
+        t.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left")
+    for row in df.itertuples(index=False):
+        t.add_row(*["" if pd.isna(v) else f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row])
+    return t
+
+
+def _dump(obj: Any) -> None:
+    def default(o: Any) -> Any:
+        if isinstance(o, pd.DataFrame):
+            return json.loads(o.to_json(orient="records", date_format="iso"))
+        return str(o)
+
+    sys.stdout.write(json.dumps(obj, default=default, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command()
+def init(folder: Annotated[Path, typer.Argument(help="new project folder")],
+         force: Annotated[bool, typer.Option(help="overwrite an existing config")] = False) -> None:
+    """Create a project folder with a commented channelscope.yaml and a pseudonymization key."""
+    from channelscope.cli.scaffold import scaffold
+
+    made = scaffold(folder, force=force)
+    for p in made:
+        console.print(f"created [bold]{p}[/]")
+    console.print(f"Next: put exports under {folder}/exports, edit channelscope.yaml, then "
+                  f"[bold]channelscope ingest -p {folder}[/]")
+
+
+@app.command()
+def ingest(project: ProjectOpt = Path("."),
+           source: Annotated[list[str] | None, typer.Option("--source", "-s", help="only these sources")] = None,
+           file: Annotated[list[Path] | None, typer.Option("--file", "-f", help="load these files with the source's mapping (one --source)")] = None,
+           as_json: JsonOpt = False) -> None:
+    """Load every configured source: clean, quarantine, de-duplicate, and land each file atomically."""
+    if file and (not source or len(source) != 1):
+        raise ChannelscopeError("--file needs exactly one --source (whose mapping reads the file)")
+    with _project(project) as p:
+        with Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[source]}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} files"), TextColumn("{task.fields[file]}"),
+                      TimeElapsedColumn(), console=err, disable=as_json, transient=False) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(src: str, f: str, done: int, total: int, res: Any) -> None:
+                if src not in tasks:
+                    tasks[src] = bar.add_task(src, total=total, source=src, file="")
+                bar.update(tasks[src], completed=done, total=total, file=Path(f).name)
+
+            results = p.ingest(source, files=file, progress=progress)
+    rows = [{
+        "source": r.source, "file": Path(r.file).name, "status": r.status, "rows_in": r.rows_in,
+        "loaded": r.loaded, "quarantined": r.quarantined, "duplicates": r.duplicates, "replaced": r.replaced,
+        "message": r.message, "batch_id": r.batch_id,
+    } for r in results]
+    if as_json:
+        _dump(rows)
+    else:
+        df = pd.DataFrame(rows)
+        if len(df):
+            console.print(_frame_table(df.drop(columns=["batch_id", "message"]), "Batches"))
+        for r in results:
+            if r.status == "failed":
+                err.print(f"[red]failed[/] {r.message}")
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(project: ProjectOpt = Path("."), batches: int = 15, as_json: JsonOpt = False) -> None:
+    """The batch ledger, table row counts, freshness per source and quarantine by reason."""
+    with _project(project) as p:
+        st = p.status(batches=batches)
+    if as_json:
+        _dump(st)
+        return
+    led = st["ledger"][["batch_id", "source", "file", "status", "rows_in", "loaded", "quarantined",
+                        "duplicates", "replaced", "finished_at"]].copy()
+    led["file"] = led["file"].map(lambda f: Path(str(f)).name)
+    console.print(_frame_table(led, "Ledger (newest first)"))
+    counts = pd.DataFrame([{"table": k, "rows": v} for k, v in st["counts"].items() if v])
+    console.print(_frame_table(counts, "Rows per table"))
+    fresh = pd.DataFrame(st["freshness"])
+    if len(fresh):
+        fresh["age_hours"] = fresh["age_hours"].astype(float).round(1)
+        console.print(_frame_table(fresh, "Freshness per source"))
+    q = st["quarantine_by_reason"]
+    console.print(_frame_table(q, "Quarantine by reason") if len(q) else "[green]Quarantine is empty.[/]")
+
+
+@quarantine_app.command("show")
+def quarantine_show(project: ProjectOpt = Path("."), source: str | None = None, batch: str | None = None,
+                    reason: Annotated[str | None, typer.Option(help="text the reasons contain")] = None,
+                    limit: int = 50, as_json: JsonOpt = False) -> None:
+    """Rejected rows with every reason and the input record (personal fields pseudonymized)."""
+    with _project(project) as p:
+        df = p.quarantined(source=source, batch=batch, reason=reason, limit=limit)
+    if as_json:
+        _dump(df)
+        return
+    df = df[["source", "file", "row_number", "reasons", "record"]].copy()
+    df["file"] = df["file"].map(lambda f: Path(str(f)).name)
+    df["reasons"] = df["reasons"].map(lambda r: "; ".join(json.loads(r)))
+    console.print(_frame_table(df, f"Quarantined rows (first {limit})"))
+
+
+@quarantine_app.command("export")
+def quarantine_export(out: Annotated[Path, typer.Argument(help=".csv or .xlsx to write")],
+                      project: ProjectOpt = Path("."), source: str | None = None, batch: str | None = None,
+                      reason: str | None = None) -> None:
+    """Write rejected rows with their original columns, to fix and load with `ingest --source S --file F`."""
+    with _project(project) as p:
+        n = p.export_quarantine(out, source=source, batch=batch, reason=reason)
+    console.print(f"wrote {n} rows to {out}")
+
+
+@app.command()
+def kpi(project: ProjectOpt = Path("."), by_month: Annotated[bool, typer.Option("--by-month")] = False,
+        fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table") -> None:
+    """Orders, buyers, paid GMV, AOV, refunds and refund rate by channel."""
+    from channelscope.metrics.summary import channel_summary
+
+    with _project(project) as p:
+        df = channel_summary(p.warehouse, by_month=by_month)
+    if fmt == "json":
+        _dump(df)
+    elif fmt == "csv":
+        sys.stdout.write(df.to_csv(index=False))
+    else:
+        console.print(_frame_table(df, "KPIs by channel (base currency)"))
+
+
+@app.command()
+def demo(folder: Annotated[Path, typer.Argument(help="where to create the demo project")] = Path("demo-shop"),
+         size: Annotated[str, typer.Option(help="small, medium or large")] = "small",
+         seed: int = 7) -> None:
+    """Generate the demo brand's messy exports, ingest them, print the status and a first KPI table."""
+    from channelscope.demo import generate_demo
+
+    if size not in ("small", "medium", "large"):
+        raise ChannelscopeError(f"--size must be small, medium or large, not '{size}'")
+    with console.status(f"generating the {size} demo data set in {folder}"):
+        generate_demo(folder, size=size, seed=seed)  # type: ignore[arg-type]
+    console.print(f"[green]generated[/] {folder}")
+    ingest(project=folder, source=None, file=None, as_json=False)
+    status(project=folder, batches=15, as_json=False)
+    kpi(project=folder, by_month=False, fmt="table")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except ChannelscopeError as exc:
+        if STATE["debug"]:
+            raise
+        err.print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # usage errors (bad option) carry show() and an exit code
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            sys.exit(2)
+        raise

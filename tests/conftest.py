@@ -1,0 +1,118 @@
+"""Shared fixtures: project folders, and the backend matrix (DuckDB file, real PostgreSQL)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+KEY = "7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a4c6e8b0d1f3a"
+PG_ADMIN_URL = os.environ.get("CHANNELSCOPE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_alive(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_own_server(tmp: Path) -> tuple[str, subprocess.Popen | None, Path]:
+    """Start a throwaway PostgreSQL (initdb + postgres) on a free loopback port."""
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb") or ""]
+    if not bins[-1]:
+        raise RuntimeError("PostgreSQL is not installed (no initdb found)")
+    bindir = Path(bins[-1]).parent
+    data = tmp / "pgdata"
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root
+        run_as = ["runuser", "-u", "postgres", "--"]
+        tmp.chmod(0o777)
+    subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
+                   check=True, capture_output=True)
+    port = _free_port()
+    proc = subprocess.Popen([*run_as, str(bindir / "postgres"), "-D", str(data), "-p", str(port),
+                             "-k", str(tmp), "-c", "listen_addresses=127.0.0.1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    for _ in range(100):
+        if _pg_alive(url):
+            return url, proc, data
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the test PostgreSQL server did not start")
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server: the one on 127.0.0.1:5432, or one the tests start themselves."""
+    if _pg_alive(PG_ADMIN_URL):
+        yield PG_ADMIN_URL
+        return
+    try:
+        url, proc, _ = _start_own_server(tmp_path_factory.mktemp("pg"))
+    except (RuntimeError, subprocess.CalledProcessError, FileNotFoundError) as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI and could not be started: {exc}")
+        pytest.skip(f"no PostgreSQL server and none could be started here: {exc}")
+    yield url
+    if proc:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"cs_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    yield pg_admin_url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(pg_admin_url, autocommit=True) as con:
+        con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse_url(request: pytest.FixtureRequest) -> str:
+    """The warehouse URL of the backend under test (the suite runs once per backend)."""
+    if request.param == "duckdb":
+        return "duckdb:///warehouse.duckdb"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def write_project(folder: Path, body: str, warehouse_url: str = "duckdb:///warehouse.duckdb") -> Path:
+    """A project folder with a config (``body`` holds channels and sources) and a key file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "secrets").mkdir(exist_ok=True)
+    (folder / "secrets" / "pseudonym.key").write_text(KEY + "\n")
+    (folder / "channelscope.yaml").write_text(
+        "project: {name: test, base_currency: CNY, timezone: Asia/Shanghai}\n"
+        f"warehouse: {{url: '{warehouse_url}'}}\n" + body,
+        encoding="utf-8",
+    )
+    return folder
+
+
+def shared_data(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not found: the public data sets live in ../shared/data beside the repository")
+    return path
