@@ -190,7 +190,8 @@ def demo(folder: Annotated[Path, typer.Argument(help="where to create the demo p
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except ChannelscopeError as exc:

@@ -171,8 +171,9 @@ def load_mapping(
         if preset not in paths and preset.startswith("canonical_") and preset[10:] in TABLES:
             return canonical_mapping(preset[10:])
         if preset not in paths:
+            canonical = [f"canonical_{n}" for n, t in TABLES.items() if t.kind != "bookkeeping" and n != "calendar"]
             raise ConfigError(
-                f"unknown preset '{preset}'; available: {', '.join(sorted(paths))}",
+                f"unknown preset '{preset}'; available: {', '.join(sorted([*paths, *canonical]))}",
                 file=where,
                 hint="add your own as presets/<name>.yaml in the project folder",
             )

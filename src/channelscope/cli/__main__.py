@@ -1,0 +1,3 @@
+from channelscope.cli import main
+
+main()
