@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from channelscope.clean.calendar import calendar_sql
@@ -154,6 +155,7 @@ class Project:
         A file already loaded (same bytes) is skipped; a file that cannot be read is recorded as a
         failed batch with its reason and the others go on.
         """
+        _ = self.key  # no key, no load: stop before any file rather than fail each one
         self.sync_dimensions()
         chosen = [self.source(n) for n in sources] if sources else list(self.config.sources)
         chosen.sort(key=lambda s: _KIND_ORDER.get(TABLES[self.mapping(s).table].kind, 1))
@@ -223,9 +225,11 @@ class Project:
             result.finished_at = _now()
             wh.commit_batch(result, goods, quarantine, con, self._after_sql(result, goods))
             done.add(fp)
-        except ChannelscopeError as exc:
+        except (ChannelscopeError, duckdb.Error) as exc:
+            # a file the cleaning SQL cannot handle fails alone, with its reason, never a traceback
             result.status = "failed"
-            result.message = str(exc)
+            result.message = str(exc) if isinstance(exc, ChannelscopeError) else (
+                f"{f.display}: could not be cleaned: {str(exc).splitlines()[0][:300]}")
             result.finished_at = _now()
             result.rows_in = result.loaded = result.quarantined = result.duplicates = result.replaced = 0
             wh.record_failure(result)

@@ -98,3 +98,7 @@ def test_any_text_parses_or_gives_null_never_an_error(text: str) -> None:
 ])
 def test_personal_fields_are_normalized_before_hashing(raw: str, kind: str, normalized: str) -> None:
     assert one(P.normalize_pii(P.clean_text(P.lit(raw)), kind)) == normalized
+
+
+def test_shopify_offsets_with_a_space() -> None:
+    assert ts_utc("2024-10-01 19:53:13 +0800", "UTC") == dt.datetime(2024, 10, 1, 11, 53, 13)

@@ -112,7 +112,7 @@ def parse_timestamp_utc(text: str, tz: str, formats: tuple[str, ...] | list[str]
         f"WHEN regexp_full_match({text}, '\\d{{9,10}}') THEN timezone('UTC', to_timestamp(TRY_CAST({text} AS BIGINT))) "
         f"WHEN regexp_full_match({text}, '\\d{{12,13}}') THEN timezone('UTC', to_timestamp(TRY_CAST({text} AS BIGINT) / 1000.0)) "
         f"WHEN regexp_matches({text}, '\\d[T ]\\d{{1,2}}:\\d{{2}}(:\\d{{2}}(\\.\\d+)?)?\\s*(Z|[+-]\\d{{2}}:?\\d{{2}})$') "
-        f"THEN timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ)) "
+        f"THEN timezone('UTC', TRY_CAST(regexp_replace({text}, '\\s+([+-]\\d{{2}}:?\\d{{2}})$', '\\1') AS TIMESTAMPTZ)) "
         f"ELSE {zoned} END"
     )
 

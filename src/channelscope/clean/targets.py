@@ -99,8 +99,9 @@ def _const(value: object, kind: str) -> str:
     return f"CAST({P.lit(value)} AS {_SQL_TYPE[kind]})"
 
 
-def _channel_sql(spec: ColumnSpec | None, ctx: Context) -> tuple[str | None, str]:
-    """(text expr, typed expr) of channel_id: the mapping, the source's rules, or its constant."""
+def _channel_sql(spec: ColumnSpec | None, ctx: Context) -> tuple[str | None, str, str]:
+    """channel_id as (text expr over raw columns or None, rules expr over raw columns, typed expr
+    over layer-1 columns): the mapped column wins, then the source's rules, then its constant."""
     fallback = P.lit(ctx.channel_id) if ctx.channel_id else "NULL"
     rules = []
     for rule in ctx.channel_rules:
@@ -112,15 +113,15 @@ def _channel_sql(spec: ColumnSpec | None, ctx: Context) -> tuple[str | None, str
         rules.append(f"WHEN {' AND '.join(conds)} THEN {P.lit(rule.channel_id)}")
     ruled = f"CASE {' '.join(rules)} ELSE {fallback} END" if rules else fallback
     if spec is None or (spec.from_ is None and spec.const is None):
-        return None, ruled
+        return None, ruled, "_ruled_channel"
     if spec.const is not None:
-        return None, P.lit(spec.const)
+        return None, ruled, P.lit(spec.const)
     names = spec.from_ if isinstance(spec.from_, list) else [spec.from_]
     if spec.optional and any(n not in ctx.raw_columns for n in names):
-        return None, ruled
+        return None, ruled, "_ruled_channel"
     text = _source_text(spec, ctx, "channel_id")
-    mapped = P.map_values(text, spec.map, None) if spec.map else f"lower({text})"
-    return text, f"COALESCE({mapped}, {ruled})"
+    mapped = P.map_values("_t_channel_id", spec.map, None) if spec.map else "lower(_t_channel_id)"
+    return text, ruled, f"COALESCE({mapped}, _ruled_channel)"
 
 
 def parse_select(target: Target, ctx: Context) -> str:
@@ -128,6 +129,7 @@ def parse_select(target: Target, ctx: Context) -> str:
     table = TABLES[target.table]
     specs = dict(target.columns)
     texts: dict[str, str] = {}
+    texts_extra = ""
     typed: dict[str, str] = {}
     kinds: dict[str, str] = {}
     for col, spec in specs.items():
@@ -141,9 +143,10 @@ def parse_select(target: Target, ctx: Context) -> str:
                 continue
             texts[col] = _source_text(spec, ctx, col)
     if "channel_id" in table.names:
-        ch_text, ch_typed = _channel_sql(specs.get("channel_id"), ctx)
+        ch_text, ch_ruled, ch_typed = _channel_sql(specs.get("channel_id"), ctx)
         if ch_text:
             texts["channel_id"] = ch_text
+        texts_extra = f", {ch_ruled} AS _ruled_channel"
         typed["channel_id"] = ch_typed
         kinds["channel_id"] = "code"
     line_partition = P.ident("_t_source_order_id") if "source_order_id" in texts else None
@@ -163,8 +166,9 @@ def parse_select(target: Target, ctx: Context) -> str:
         typed["currency"] = P.lit(ctx.currency)
         kinds["currency"] = "code"
     text_cols = ", ".join(f"{t} AS {P.ident('_t_' + c)}" for c, t in texts.items())
-    layer1 = f"SELECT _row{', ' + text_cols if text_cols else ''} FROM {ctx.raw} WHERE NOT _dup"
-    t_cols = "".join(f", {P.ident('_t_' + c)}" for c in texts)
+    extra = texts_extra if "channel_id" in table.names else ""
+    layer1 = f"SELECT _row{', ' + text_cols if text_cols else ''}{extra} FROM {ctx.raw} WHERE NOT _dup"
+    t_cols = "".join(f", {P.ident('_t_' + c)}" for c in texts) + (", _ruled_channel" if extra else "")
     typed_cols = ", ".join(f"{sql} AS {P.ident(c)}" for c, sql in typed.items())
     layer2 = f"SELECT _row{t_cols}, {typed_cols} FROM ({layer1})"
     exprs = {c: s.expr for c, s in specs.items() if s.expr is not None}

@@ -182,6 +182,11 @@ def demo(folder: Annotated[Path, typer.Argument(help="where to create the demo p
         raise ChannelscopeError(f"--size must be small, medium or large, not '{size}'")
     with console.status(f"generating the {size} demo data set in {folder}"):
         generate_demo(folder, size=size, seed=seed)  # type: ignore[arg-type]
+    key = folder / "secrets" / "pseudonym.key"
+    if not key.exists():
+        from channelscope.clean.pseudonymize import write_new_key
+
+        write_new_key(key)
     console.print(f"[green]generated[/] {folder}")
     ingest(project=folder, source=None, file=None, as_json=False)
     status(project=folder, batches=15, as_json=False)
