@@ -46,12 +46,28 @@ def _start_own_server(tmp: Path) -> tuple[str, subprocess.Popen | None, Path]:
     if os.geteuid() == 0:  # initdb refuses root
         run_as = ["runuser", "-u", "postgres", "--"]
         tmp.chmod(0o777)
-    subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
+        check=True,
+        capture_output=True,
+    )
     port = _free_port()
-    proc = subprocess.Popen([*run_as, str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-                             "-k", str(tmp), "-c", "listen_addresses=127.0.0.1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            *run_as,
+            str(bindir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(tmp),
+            "-c",
+            "listen_addresses=127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     for _ in range(100):
         if _pg_alive(url):

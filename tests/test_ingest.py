@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.conftest import KEY, write_project
 
 from channelscope import Project
-from tests.conftest import KEY, write_project
 
 CONFIG = """
 channels:
@@ -58,10 +58,22 @@ def build(folder: Path, url: str) -> Path:
     (ex / "orders2.csv").write_text(ORDERS2)
     (ex / "lines.csv").write_text(LINES)
     own = [
-        {"source_order_id": "S1", "customer_key": "13800138000", "ordered_at": "2024-01-06T01:00:00Z",
-         "status": "paid", "net_amount": "10.00", "paid_at": "2024-01-06T01:00:00Z"},
-        {"source_order_id": "S2", "customer_key": "x@y.com", "ordered_at": "2024-01-08 12:00:00",
-         "status": "paid", "net_amount": 20, "paid_at": "2024-01-08 12:00:00"},
+        {
+            "source_order_id": "S1",
+            "customer_key": "13800138000",
+            "ordered_at": "2024-01-06T01:00:00Z",
+            "status": "paid",
+            "net_amount": "10.00",
+            "paid_at": "2024-01-06T01:00:00Z",
+        },
+        {
+            "source_order_id": "S2",
+            "customer_key": "x@y.com",
+            "ordered_at": "2024-01-08 12:00:00",
+            "status": "paid",
+            "net_amount": 20,
+            "paid_at": "2024-01-08 12:00:00",
+        },
     ]
     (ex / "own.jsonl").write_text("\n".join(json.dumps(r) for r in own) + "\n")
     return folder
@@ -146,13 +158,16 @@ def test_personal_data_is_pseudonymized_and_joins_across_channels(loaded) -> Non
 
 def test_loading_again_changes_nothing(loaded) -> None:
     p, _ = loaded
-    before = {t: p.table(t).to_pandas().sort_values(p.table(t).columns[0]).reset_index(drop=True)
-              for t in ("orders", "order_lines", "quarantine")}
+    before = {
+        t: p.table(t).to_pandas().sort_values(p.table(t).columns[0]).reset_index(drop=True)
+        for t in ("orders", "order_lines", "quarantine")
+    }
     again = p.ingest()
     assert {r.status for r in again} == {"skipped"}
     for t, df in before.items():
         pd.testing.assert_frame_equal(
-            df, p.table(t).to_pandas().sort_values(p.table(t).columns[0]).reset_index(drop=True))
+            df, p.table(t).to_pandas().sort_values(p.table(t).columns[0]).reset_index(drop=True)
+        )
 
 
 def test_same_content_under_another_name_is_all_duplicates(loaded, tmp_path: Path) -> None:
@@ -170,8 +185,7 @@ def test_fixed_quarantine_rows_load_on_reingest(loaded, tmp_path: Path) -> None:
     out = tmp_path / "fix.csv"
     assert p.export_quarantine(out, source="orders") == 2
     df = pd.read_csv(out, dtype=str, encoding="utf-8-sig")
-    df.loc[df.source_order_id == "3", ["ordered_at", "net_amount", "gross_amount"]] = [
-        "2024-01-06 10:00:00", "5", "5"]
+    df.loc[df.source_order_id == "3", ["ordered_at", "net_amount", "gross_amount"]] = ["2024-01-06 10:00:00", "5", "5"]
     df = df[df.source_order_id == "3"]
     df.to_csv(out, index=False)
     (r,) = p.ingest(["orders"], files=[out])
@@ -208,7 +222,9 @@ sources:
         fh.write((header + "A3,13800000003,2024年1月7日,交易成功,1\n").encode("gb18030"))
     with zipfile.ZipFile(ex / "d.zip", "w") as z:
         z.writestr("d1.csv", header + "A4,13800000004,2024-01-08,交易成功,2\n")
-    frame = pd.DataFrame([["A5", "13800000005", "2024-01-09 10:00", "交易成功", "3.5"]], columns=header.strip().split(","))
+    frame = pd.DataFrame(
+        [["A5", "13800000005", "2024-01-09 10:00", "交易成功", "3.5"]], columns=header.strip().split(",")
+    )
     frame.to_excel(ex / "e.xlsx", index=False)
     frame.assign(订单编号="A6").to_parquet(ex / "f.parquet")
     with Project(folder) as p:
@@ -243,12 +259,19 @@ def test_malformed_lines_are_quarantined_not_lost(tmp_path: Path) -> None:
     folder = write_project(tmp_path / "shop", CONFIG)
     (folder / "exports").mkdir()
     huge = "x" * 200_000
-    text = ORDERS1.splitlines()[0] + "\n" + "\n".join([
-        "10,13800138000,2024-01-05 13:00:00,,,paid,1,1",
-        "11,13800138000,2024-01-05 13:00:00,,,paid,1,1,extra,fields,here",
-        "12,13800138000",  # truncated
-        f"13,{huge},2024-01-05 13:00:00,,,paid,1,1",
-    ]) + "\n"
+    text = (
+        ORDERS1.splitlines()[0]
+        + "\n"
+        + "\n".join(
+            [
+                "10,13800138000,2024-01-05 13:00:00,,,paid,1,1",
+                "11,13800138000,2024-01-05 13:00:00,,,paid,1,1,extra,fields,here",
+                "12,13800138000",  # truncated
+                f"13,{huge},2024-01-05 13:00:00,,,paid,1,1",
+            ]
+        )
+        + "\n"
+    )
     (folder / "exports" / "orders_x.csv").write_text(text)
     with Project(folder) as p:
         (r,) = p.ingest(["orders"])

@@ -48,8 +48,13 @@ class Project:
     @property
     def warehouse(self) -> Warehouse:
         if self._warehouse is None:
-            wh = open_warehouse(self.warehouse_url, self.folder, memory_limit=self.config.warehouse.memory_limit,
-                                threads=self.config.warehouse.threads, read_only=self.read_only)
+            wh = open_warehouse(
+                self.warehouse_url,
+                self.folder,
+                memory_limit=self.config.warehouse.memory_limit,
+                threads=self.config.warehouse.threads,
+                read_only=self.read_only,
+            )
             if not self.read_only:
                 wh.ensure_schema()
             self._warehouse = wh
@@ -80,8 +85,9 @@ class Project:
 
     def mapping(self, source: SourceConfig) -> Mapping:
         presets = self.folder / self.config.presets_dir if self.config.presets_dir else None
-        return load_mapping(source.preset, source.mapping, project_presets=presets,
-                            where=str(self.folder / "channelscope.yaml"))
+        return load_mapping(
+            source.preset, source.mapping, project_presets=presets, where=str(self.folder / "channelscope.yaml")
+        )
 
     def source(self, name: str) -> SourceConfig:
         for s in self.config.sources:
@@ -99,25 +105,62 @@ class Project:
         out = {}
         tz = cfg.project.timezone
         frames = {
-            "channels": pd.DataFrame([{
-                "channel_id": c.id, "name": c.name, "kind": c.kind, "platform": c.platform,
-                "parent_id": c.parent_id, "currency": c.currency, "timezone": c.timezone, "fee_rate": c.fee_rate,
-            } for c in cfg.channels], columns=TABLES["channels"].names[:-2]),
-            "distributors": pd.DataFrame([{
-                "distributor_id": d.id, "channel_id": d.channel_id, "name": d.name, "kind": d.kind, "tier": d.tier,
-                "parent_id": d.parent_id, "commission_rate": d.commission_rate, "region": d.region,
-                "joined_at": d.joined_at, "status": d.status,
-            } for d in cfg.distributors], columns=TABLES["distributors"].names[:-2]),
+            "channels": pd.DataFrame(
+                [
+                    {
+                        "channel_id": c.id,
+                        "name": c.name,
+                        "kind": c.kind,
+                        "platform": c.platform,
+                        "parent_id": c.parent_id,
+                        "currency": c.currency,
+                        "timezone": c.timezone,
+                        "fee_rate": c.fee_rate,
+                    }
+                    for c in cfg.channels
+                ],
+                columns=TABLES["channels"].names[:-2],
+            ),
+            "distributors": pd.DataFrame(
+                [
+                    {
+                        "distributor_id": d.id,
+                        "channel_id": d.channel_id,
+                        "name": d.name,
+                        "kind": d.kind,
+                        "tier": d.tier,
+                        "parent_id": d.parent_id,
+                        "commission_rate": d.commission_rate,
+                        "region": d.region,
+                        "joined_at": d.joined_at,
+                        "status": d.status,
+                    }
+                    for d in cfg.distributors
+                ],
+                columns=TABLES["distributors"].names[:-2],
+            ),
         }
         for name, frame in frames.items():
             if frame.empty and name == "distributors" and self._has_source_for(name):
                 continue
             out[name] = self._replace_from_frame(con, name, frame)
         if cfg.campaigns or not self._has_source_for("campaigns"):
-            camp = pd.DataFrame([{
-                "campaign_id": c.id, "name": c.name, "kind": c.kind, "channel_id": c.channel_id,
-                "starts_at": c.starts_at, "ends_at": c.ends_at, "budget": c.budget, "code": c.code,
-            } for c in cfg.campaigns], columns=TABLES["campaigns"].names[:-2])
+            camp = pd.DataFrame(
+                [
+                    {
+                        "campaign_id": c.id,
+                        "name": c.name,
+                        "kind": c.kind,
+                        "channel_id": c.channel_id,
+                        "starts_at": c.starts_at,
+                        "ends_at": c.ends_at,
+                        "budget": c.budget,
+                        "code": c.code,
+                    }
+                    for c in cfg.campaigns
+                ],
+                columns=TABLES["campaigns"].names[:-2],
+            )
             out["campaigns"] = self._replace_from_frame(con, "campaigns", camp, local_tz=tz)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _calendar AS {calendar_sql(cfg.calendar)}")
         out["calendar"] = wh.replace_rows("calendar", con, "_calendar")
@@ -136,9 +179,18 @@ class Project:
             elif c.name == "record_hash":
                 casts.append("'config' AS record_hash")
             else:
-                sql_type = str(c.type).rstrip("!").upper().replace(" ", "").replace("STRING", "VARCHAR").replace(
-                    "INT32", "INTEGER").replace("INT64", "BIGINT")
-                value = f"CAST(_frame.{c.name} AS {sql_type})" if c.name in frame.columns else f"CAST(NULL AS {sql_type})"
+                sql_type = (
+                    str(c.type)
+                    .rstrip("!")
+                    .upper()
+                    .replace(" ", "")
+                    .replace("STRING", "VARCHAR")
+                    .replace("INT32", "INTEGER")
+                    .replace("INT64", "BIGINT")
+                )
+                value = (
+                    f"CAST(_frame.{c.name} AS {sql_type})" if c.name in frame.columns else f"CAST(NULL AS {sql_type})"
+                )
                 if local_tz and sql_type == "TIMESTAMP":
                     value = f"timezone('UTC', timezone('{local_tz}', {value}))"
                 casts.append(f"{value} AS {c.name}")
@@ -148,8 +200,9 @@ class Project:
 
     # ---- ingestion ----------------------------------------------------------------------------
 
-    def ingest(self, sources: list[str] | None = None, *, files: list[Path] | None = None,
-               progress: ProgressFn | None = None) -> list[BatchResult]:
+    def ingest(
+        self, sources: list[str] | None = None, *, files: list[Path] | None = None, progress: ProgressFn | None = None
+    ) -> list[BatchResult]:
         """Load every configured source (or the named ones); one batch per file.
 
         A file already loaded (same bytes) is skipped; a file that cannot be read is recorded as a
@@ -164,11 +217,14 @@ class Project:
             results += self.ingest_source(src, files=files, progress=progress)
         return results
 
-    def ingest_source(self, src: SourceConfig, *, files: list[Path] | None = None,
-                      progress: ProgressFn | None = None) -> list[BatchResult]:
+    def ingest_source(
+        self, src: SourceConfig, *, files: list[Path] | None = None, progress: ProgressFn | None = None
+    ) -> list[BatchResult]:
         mapping = self.mapping(src)
         if src.kind == "file":
-            inputs = [F.InputFile(Path(f), str(f)) for f in files] if files else F.find_files(self.folder, src.path or "")
+            inputs = (
+                [F.InputFile(Path(f), str(f)) for f in files] if files else F.find_files(self.folder, src.path or "")
+            )
         else:
             from channelscope.sources.remote import fetch_to_file
 
@@ -179,8 +235,9 @@ class Project:
             if progress:
                 progress(src.name, f.display, i, len(inputs), None)
             if getattr(f, "records", None) == 0:
-                res = BatchResult("-", src.name, f.display, "", mapping.table, 0, status="skipped",
-                                  message="no new records")
+                res = BatchResult(
+                    "-", src.name, f.display, "", mapping.table, 0, status="skipped", message="no new records"
+                )
             else:
                 res = self._ingest_file(src, mapping, f, done)
             cursor = getattr(f, "pending_cursor", None)
@@ -219,8 +276,9 @@ class Project:
                     ctx.mapped_columns.update(names)
                     if spec.pii:
                         pii.update(dict.fromkeys(names, spec.pii))
-            goods, quarantine = run_batch(con, result, mapping, ctx, self.config.cleaning, staged.rejects,
-                                          pii_columns=pii)
+            goods, quarantine = run_batch(
+                con, result, mapping, ctx, self.config.cleaning, staged.rejects, pii_columns=pii
+            )
             result.details["encoding"] = staged.encoding
             result.finished_at = _now()
             wh.commit_batch(result, goods, quarantine, con, self._after_sql(result, goods))
@@ -228,8 +286,11 @@ class Project:
         except (ChannelscopeError, duckdb.Error) as exc:
             # a file the cleaning SQL cannot handle fails alone, with its reason, never a traceback
             result.status = "failed"
-            result.message = str(exc) if isinstance(exc, ChannelscopeError) else (
-                f"{f.display}: could not be cleaned: {str(exc).splitlines()[0][:300]}")
+            result.message = (
+                str(exc)
+                if isinstance(exc, ChannelscopeError)
+                else (f"{f.display}: could not be cleaned: {str(exc).splitlines()[0][:300]}")
+            )
             result.finished_at = _now()
             result.rows_in = result.loaded = result.quarantined = result.duplicates = result.replaced = 0
             wh.record_failure(result)
@@ -243,13 +304,18 @@ class Project:
 
     def _context(self, src: SourceConfig, mapping: Mapping, raw: str, columns: list[str], file: str) -> Context:
         cfg = self.config
-        channel_id = mapping.channel_id or src.channel_id
+        channel_id = src.channel_id or mapping.channel_id
         channel = next((c for c in cfg.channels if c.id == channel_id), None)
         return Context(
-            raw=raw, raw_columns=columns, file=file, project_tz=cfg.project.timezone,
+            raw=raw,
+            raw_columns=columns,
+            file=file,
+            project_tz=cfg.project.timezone,
             source_tz=src.timezone or mapping.timezone or (channel.timezone if channel else cfg.project.timezone),
             currency=src.currency or mapping.currency or (channel.currency if channel else cfg.project.base_currency),
-            base_currency=cfg.project.base_currency, channel_id=channel_id, channel_rules=src.channel_rules,
+            base_currency=cfg.project.base_currency,
+            channel_id=channel_id,
+            channel_rules=src.channel_rules,
             key=self.key,
         )
 
@@ -285,21 +351,39 @@ class Project:
         now = _now()
         b = wh.ibis.table("batches")
         b = b.filter(b.status == "loaded")
-        last = b.group_by("source").aggregate(
-            last_loaded=b.finished_at.max(), batches=b.count(), rows=b.loaded.sum()).to_pandas()
+        last = (
+            b.group_by("source")
+            .aggregate(last_loaded=b.finished_at.max(), batches=b.count(), rows=b.loaded.sum())
+            .to_pandas()
+        )
         by_source = {r.source: r for r in last.itertuples()}
         for s in self.config.sources:
             row = by_source.get(s.name)
             last_at = None if row is None else pd.Timestamp(row.last_loaded).to_pydatetime()
             age_h = None if last_at is None else (now - last_at).total_seconds() / 3600
             limit_h = _hours(s.expect_every)
-            state = "never" if last_at is None else ("stale" if limit_h is not None and age_h is not None and age_h > limit_h else "fresh")
-            freshness.append({"source": s.name, "last_loaded": last_at, "age_hours": age_h,
-                              "expect_every": s.expect_every, "state": state,
-                              "batches": 0 if row is None else int(row.batches),
-                              "rows": 0 if row is None else int(row.rows)})
-        return {"ledger": ledger_df, "counts": counts, "freshness": freshness,
-                "quarantine_by_reason": self.quarantine_by_reason()}
+            state = (
+                "never"
+                if last_at is None
+                else ("stale" if limit_h is not None and age_h is not None and age_h > limit_h else "fresh")
+            )
+            freshness.append(
+                {
+                    "source": s.name,
+                    "last_loaded": last_at,
+                    "age_hours": age_h,
+                    "expect_every": s.expect_every,
+                    "state": state,
+                    "batches": 0 if row is None else int(row.batches),
+                    "rows": 0 if row is None else int(row.rows),
+                }
+            )
+        return {
+            "ledger": ledger_df,
+            "counts": counts,
+            "freshness": freshness,
+            "quarantine_by_reason": self.quarantine_by_reason(),
+        }
 
     def quarantine_by_reason(self) -> pd.DataFrame:
         """Unresolved quarantined rows counted by kind of reason (values stripped)."""
@@ -308,13 +392,18 @@ class Project:
             unnest = "SELECT source, unnest(CAST(from_json(reasons, '[\"VARCHAR\"]') AS VARCHAR[])) AS r FROM quarantine WHERE resolved_batch_id IS NULL"
         else:
             unnest = "SELECT source, json_array_elements_text(reasons::json) AS r FROM quarantine WHERE resolved_batch_id IS NULL"
-        kind = ("regexp_replace(regexp_replace(regexp_replace(r, '''[^'']*''', '''…''', 'g'), "
-                "'=[^ ]+', '=…', 'g'), 'line [0-9]+', 'line N', 'g')")
-        rows = wh.execute(f"SELECT source, {kind} AS reason, count(*) AS n FROM ({unnest}) x GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2")
+        kind = (
+            "regexp_replace(regexp_replace(regexp_replace(r, '''[^'']*''', '''…''', 'g'), "
+            "'=[^ ]+', '=…', 'g'), 'line [0-9]+', 'line N', 'g')"
+        )
+        rows = wh.execute(
+            f"SELECT source, {kind} AS reason, count(*) AS n FROM ({unnest}) x GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
+        )
         return pd.DataFrame(rows, columns=["source", "reason", "rows"])
 
-    def quarantined(self, *, source: str | None = None, batch: str | None = None, reason: str | None = None,
-                    limit: int | None = 100) -> pd.DataFrame:
+    def quarantined(
+        self, *, source: str | None = None, batch: str | None = None, reason: str | None = None, limit: int | None = 100
+    ) -> pd.DataFrame:
         """Quarantined rows (newest batches first) with their reasons and input record."""
         q = self.warehouse.ibis.table("quarantine")
         q = q.filter(q.resolved_batch_id.isnull())

@@ -25,7 +25,8 @@ def ts_utc(text: str, tz: str = "Asia/Shanghai") -> dt.datetime | None:
 
 
 STAMPS = st.datetimes(min_value=dt.datetime(2001, 1, 1), max_value=dt.datetime(2035, 12, 31)).map(
-    lambda d: d.replace(microsecond=0))
+    lambda d: d.replace(microsecond=0)
+)
 ZONES = st.sampled_from(["Asia/Shanghai", "America/Sao_Paulo", "Europe/Berlin", "UTC", "America/New_York"])
 LAYOUTS = [
     lambda d: d.strftime("%Y-%m-%d %H:%M:%S"),
@@ -64,8 +65,9 @@ def test_excel_serials_and_junk() -> None:
         assert ts_utc(junk) is None
 
 
-AMOUNTS = st.decimals(min_value=Decimal("-99999999.99"), max_value=Decimal("99999999.99"), places=2,
-                      allow_nan=False, allow_infinity=False)
+AMOUNTS = st.decimals(
+    min_value=Decimal("-99999999.99"), max_value=Decimal("99999999.99"), places=2, allow_nan=False, allow_infinity=False
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -85,17 +87,25 @@ def test_fen_become_yuan(fen: int) -> None:
 @given(st.text(max_size=40))
 def test_any_text_parses_or_gives_null_never_an_error(text: str) -> None:
     t = P.clean_text("$t")  # bound as a parameter, as rows arrive from a table
-    for sql in (P.parse_decimal(t), P.parse_int(t), P.parse_bool(t), P.parse_date(t, None),
-                P.parse_timestamp_utc(t, "Asia/Shanghai", None)):
+    for sql in (
+        P.parse_decimal(t),
+        P.parse_int(t),
+        P.parse_bool(t),
+        P.parse_date(t, None),
+        P.parse_timestamp_utc(t, "Asia/Shanghai", None),
+    ):
         CON.execute("SELECT " + sql, {"t": text}).fetchone()  # must not raise
 
 
-@pytest.mark.parametrize(("raw", "kind", "normalized"), [
-    ("+86 138-0013-8000", "phone", "13800138000"),
-    ("008613800138000", "phone", "13800138000"),
-    ("  Foo@Example.COM ", "email", "foo@example.com"),
-    ("Zhang   San", "name", "zhang san"),
-])
+@pytest.mark.parametrize(
+    ("raw", "kind", "normalized"),
+    [
+        ("+86 138-0013-8000", "phone", "13800138000"),
+        ("008613800138000", "phone", "13800138000"),
+        ("  Foo@Example.COM ", "email", "foo@example.com"),
+        ("Zhang   San", "name", "zhang san"),
+    ],
+)
 def test_personal_fields_are_normalized_before_hashing(raw: str, kind: str, normalized: str) -> None:
     assert one(P.normalize_pii(P.clean_text(P.lit(raw)), kind)) == normalized
 

@@ -27,7 +27,9 @@ def test_init_ingest_status_quarantine_roundtrip(tmp_path: Path) -> None:
     (folder / "exports").mkdir()
     (folder / "exports" / "a.csv").write_text(
         "source_order_id,ordered_at,status,net_amount\n1,2024-01-05 10:00:00,paid,10\n"
-        "2,not a date,paid,5\n1,2024-01-05 10:00:00,paid,10\n", encoding="utf-8")
+        "2,not a date,paid,5\n1,2024-01-05 10:00:00,paid,10\n",
+        encoding="utf-8",
+    )
     r = run("ingest", "-p", str(folder), "--json")
     assert r.returncode == 0, r.stderr
     (batch,) = json.loads(r.stdout)

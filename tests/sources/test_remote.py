@@ -6,25 +6,32 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs, urlparse
 
 import duckdb
-
-from channelscope import Project
 from tests.conftest import write_project
 
+from channelscope import Project
+
 ORDERS = [
-    {"id": f"R{i}", "buyer": f"1390000{i:04d}", "created": f"2024-03-{1 + i % 28:02d}T10:00:00+08:00",
-     "total_fen": 1000 + i, "state": "paid", "updated": f"2024-03-{1 + i % 28:02d}T10:00:{i % 60:02d}+08:00"}
+    {
+        "id": f"R{i}",
+        "buyer": f"1390000{i:04d}",
+        "created": f"2024-03-{1 + i % 28:02d}T10:00:00+08:00",
+        "total_fen": 1000 + i,
+        "state": "paid",
+        "updated": f"2024-03-{1 + i % 28:02d}T10:00:{i % 60:02d}+08:00",
+    }
     for i in range(25)
 ]
 
 
 class Api(BaseHTTPRequestHandler):
-    records: list[dict] = ORDERS
-    seen: list[dict] = []
+    records: ClassVar[list[dict]] = ORDERS
+    seen: ClassVar[list[dict]] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         q = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
         Api.seen.append(q)
         if self.headers.get("Authorization") != "Bearer s3cret":
@@ -35,7 +42,7 @@ class Api(BaseHTTPRequestHandler):
         if "since" in q:
             rows = [r for r in rows if r["updated"] > q["since"]]
         page, size = int(q.get("page", 1)), int(q.get("per_page", 10))
-        body = json.dumps({"data": {"orders": rows[(page - 1) * size: page * size]}}).encode()
+        body = json.dumps({"data": {"orders": rows[(page - 1) * size : page * size]}}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.end_headers()

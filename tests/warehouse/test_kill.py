@@ -11,9 +11,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.conftest import write_project
 
 from channelscope import Project
-from tests.conftest import write_project
 
 ROWS = 300_000
 CONFIG = """

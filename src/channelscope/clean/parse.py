@@ -56,9 +56,7 @@ def clean_text(expr: str) -> str:
 
 def parse_decimal(text: str, scale: int = 2, divisor: int = 1) -> str:
     """An exact DECIMAL(18, scale) from text like '¥1,234.50', '1234', '(12.00)', '12.5元'."""
-    stripped = (
-        f"regexp_replace({text}, '[,\\s¥￥$€£元]|RMB|CNY|USD|R\\$|BRL', '', 'g')"
-    )
+    stripped = f"regexp_replace({text}, '[,\\s¥￥$€£元]|RMB|CNY|USD|R\\$|BRL', '', 'g')"
     negative_paren = f"regexp_replace({stripped}, '^\\((.*)\\)$', '-\\1')"
     wide = f"TRY_CAST({negative_paren} AS DECIMAL(24, 6))"
     if divisor != 1:

@@ -13,6 +13,7 @@ import duckdb
 import ibis
 
 from channelscope.clean import parse as P
+from channelscope.clean.pseudonymize import PSEUDONYM_MARK
 from channelscope.clean.rules import row_reasons, schema_for
 from channelscope.clean.targets import Context, parse_select, tag_select
 from channelscope.config import CleaningConfig
@@ -30,9 +31,11 @@ def _ids(cols: list[str]) -> str:
 def mark_repeats(con: duckdb.DuckDBPyConnection, raw: str, columns: list[str]) -> int:
     """Flag exact repeats of an earlier row of the same file (``_dup``); return how many."""
     part = _ids(columns) if columns else "1"
+    # rows with every field empty are not repeats of each other: they are quarantined with reasons
+    blank = f"coalesce({', '.join(P.clean_text(P.ident(c)) for c in columns)}) IS NULL" if columns else "FALSE"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT *, "
-        f"row_number() OVER (PARTITION BY {part} ORDER BY _row) > 1 AS _dup FROM {raw}"
+        f"row_number() OVER (PARTITION BY {part} ORDER BY _row) > 1 AND NOT ({blank}) AS _dup FROM {raw}"
     )
     return int(con.execute(f"SELECT count(*) FROM {raw} WHERE _dup").fetchone()[0])  # type: ignore[index]
 
@@ -71,12 +74,21 @@ def run_batch(
         con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS {parse_select(target, ctx)}")
         source = parsed
         if target.collapse:
-            source = _collapse(con, parsed, table.key, [c.name for c in table.columns
-                               if not c.derived or c.name == "order_id"], f"{b}_c{i}")
+            source = _collapse(
+                con,
+                parsed,
+                table.key,
+                [c.name for c in table.columns if not c.derived or c.name == "order_id"],
+                f"{b}_c{i}",
+            )
         tagged = f"{b}_t{i}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {tagged} AS {tag_select(source, table, ctx, has_campaigns=has_campaigns)}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {tagged} AS {tag_select(source, table, ctx, has_campaigns=has_campaigns)}"
+        )
         if target.when:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {tagged} AS SELECT *, coalesce(({target.when}), FALSE) AS _when FROM {tagged}")
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {tagged} AS SELECT *, coalesce(({target.when}), FALSE) AS _when FROM {tagged}"
+            )
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {tagged} AS SELECT *, TRUE AS _when FROM {tagged}")
         t = backend.table(tagged)
@@ -106,8 +118,11 @@ def run_batch(
     for table_name, primary, valid, collapse in validated:
         table = TABLES[table_name]
         good = f"{b}_g_{table_name}"
-        rows = f"list_has_any(_rows, (SELECT list(_row) FROM {row_reasons_table}))" if collapse else \
-            f"_row IN (SELECT _row FROM {row_reasons_table})"
+        rows = (
+            f"list_has_any(_rows, (SELECT list(_row) FROM {row_reasons_table}))"
+            if collapse
+            else f"_row IN (SELECT _row FROM {row_reasons_table})"
+        )
         order = f"{table.updated_at} DESC NULLS LAST, " if table.updated_at else ""
         first_row = "_rows[1]" if collapse else "_row"
         keys = ", ".join(table.key)
@@ -133,7 +148,8 @@ def _collapse(con: duckdb.DuckDBPyConnection, parsed: str, key: tuple[str, ...],
     keys = ", ".join(key)
     firsts = ", ".join(
         f"first({P.ident(c)} ORDER BY _row) FILTER (WHERE {P.ident(c)} IS NOT NULL) AS {P.ident(c)}"
-        for c in cols if c not in key
+        for c in cols
+        if c not in key
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT {keys}, {firsts}, list(_row ORDER BY _row) AS _rows, "
@@ -157,7 +173,12 @@ def _quarantine(
     mapped = [c for c in ctx.raw_columns if c in pii or c in _mapped_columns(ctx)]
     pairs = []
     for c in mapped:
-        value = ctx.key.sql(P.clean_text(f"r.{P.ident(c)}"), pii[c]) if c in pii else f"r.{P.ident(c)}"
+        # marked, so a fixed export re-ingests to the same pseudonym instead of hashing it again
+        value = (
+            f"'{PSEUDONYM_MARK}' || {ctx.key.sql(P.clean_text(f'r.{P.ident(c)}'), pii[c])}"
+            if c in pii
+            else f"r.{P.ident(c)}"
+        )
         pairs.append(f"{P.lit(c)}, {value}")
     record = f"json_object({', '.join(pairs)})" if pairs else "'{}'"
     table_name, _, valid, collapse = primary

@@ -14,6 +14,8 @@ from channelscope.errors import ConfigError
 
 _BLOCK = 64  # SHA-256 block size in bytes
 PSEUDONYM_HEX = 32  # 128 bits of the HMAC, as hex
+#: prefix of pseudonyms written to quarantine records, so a fixed export is not hashed twice
+PSEUDONYM_MARK = "pseudonym:"
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,11 @@ class PseudonymKey:
         inner, outer = self.pads
         normalized = normalize_pii(text, kind)
         hashed = f"left({hmac_sha256(normalized, inner, outer)}, {PSEUDONYM_HEX})"
-        # a value that already is a pseudonym (a re-ingested quarantine export) stays as it is
-        return f"CASE WHEN regexp_full_match({text}, '[0-9a-f]{{{PSEUDONYM_HEX}}}') THEN {text} ELSE {hashed} END"
+        # a marked pseudonym (from a re-ingested quarantine export) is kept, not hashed again
+        return (
+            f"CASE WHEN regexp_full_match({text}, '{PSEUDONYM_MARK}[0-9a-f]{{{PSEUDONYM_HEX}}}') "
+            f"THEN substr({text}, {len(PSEUDONYM_MARK) + 1}) ELSE {hashed} END"
+        )
 
     def python(self, normalized: str) -> str:
         """The same pseudonym computed in Python (for tests and single values)."""

@@ -35,9 +35,7 @@ def _not_future(col: str, now: dt.datetime) -> pa.Check:
 
 
 def _known(flag: str, col: str, what: str) -> pa.Check:
-    return _frame_check(
-        lambda t: t[flag] | t[col].isnull(), f"known_{col}", f"unknown {what}"
-    )
+    return _frame_check(lambda t: t[flag] | t[col].isnull(), f"known_{col}", f"unknown {what}")
 
 
 def schema_for(table: str, cleaning: CleaningConfig, now: dt.datetime) -> pa.DataFrameSchema:
@@ -57,35 +55,66 @@ def schema_for(table: str, cleaning: CleaningConfig, now: dt.datetime) -> pa.Dat
         checks["currency"].append(pa.Check.str_matches(r"^[A-Z]{3}$"))
     if table == "orders":
         checks["status"].append(pa.Check.isin(list(ORDER_STATUSES)))
-        frame.append(_frame_check(
-            lambda x: x.paid_at.isnull() | (x.paid_at >= x.ordered_at),
-            "paid_after_ordered", "paid_at is before ordered_at",
-        ))
+        frame.append(
+            _frame_check(
+                lambda x: x.paid_at.isnull() | (x.paid_at >= x.ordered_at),
+                "paid_after_ordered",
+                "paid_at is before ordered_at",
+            )
+        )
         frame += [_not_future("ordered_at", now), _not_future("paid_at", now)]
-        frame.append(_frame_check(lambda x: x._fx_ok, "fx_rate_known", "no FX rate for the currency on or before the business date"))
+        frame.append(
+            _frame_check(
+                lambda x: x._fx_ok, "fx_rate_known", "no FX rate for the currency on or before the business date"
+            )
+        )
     if table == "order_lines":
         checks["quantity"] += [pa.Check.gt(0), pa.Check.le(cleaning.max_quantity)]
         checks["line_no"] += [pa.Check.ge(1)]
         frame.append(_known("_ok_sku", "sku", "sku (not in products)"))
         low, high = cleaning.price_outlier_low, cleaning.price_outlier_high
-        frame.append(_frame_check(
-            lambda x: x._list_price.isnull() | x.unit_price.isnull() | (x._list_price == 0)
-            | ((x.unit_price >= x._list_price * low) & (x.unit_price <= x._list_price * high)),
-            "price_near_list_price",
-            f"unit_price is outside {low:g}x-{high:g}x of the product's list_price (outlier)",
-        ))
+        frame.append(
+            _frame_check(
+                lambda x: (
+                    x._list_price.isnull()
+                    | x.unit_price.isnull()
+                    | (x._list_price == 0)
+                    | ((x.unit_price >= x._list_price * low) & (x.unit_price <= x._list_price * high))
+                ),
+                "price_near_list_price",
+                f"unit_price is outside {low:g}x-{high:g}x of the product's list_price (outlier)",
+            )
+        )
     if table == "refunds":
         checks["amount"] = [pa.Check.gt(0)]
         frame += [_not_future("refunded_at", now)]
-        frame.append(_frame_check(lambda x: x._fx_ok, "fx_rate_known", "no FX rate for the currency on or before the business date"))
+        frame.append(
+            _frame_check(
+                lambda x: x._fx_ok, "fx_rate_known", "no FX rate for the currency on or before the business date"
+            )
+        )
     if table in ("traffic", "ad_spend", "inventory"):
-        for col in ("impressions", "visitors", "page_views", "add_to_cart", "clicks", "reported_conversions", "on_hand"):
+        for col in (
+            "impressions",
+            "visitors",
+            "page_views",
+            "add_to_cart",
+            "clicks",
+            "reported_conversions",
+            "on_hand",
+        ):
             if col in checks:
                 checks[col] += NONNEG
     if table in ("traffic", "ad_spend", "fees"):
-        frame.append(_frame_check(lambda x: x.date <= ibis.literal(now.date()), "date_not_future", "date is in the future"))
+        frame.append(
+            _frame_check(lambda x: x.date <= ibis.literal(now.date()), "date_not_future", "date is in the future")
+        )
     if table in ("ad_spend", "fees", "payments"):
-        frame.append(_frame_check(lambda x: x._fx_ok, "fx_rate_known", "no FX rate for the currency on or before the business date"))
+        frame.append(
+            _frame_check(
+                lambda x: x._fx_ok, "fx_rate_known", "no FX rate for the currency on or before the business date"
+            )
+        )
     if table == "fees":
         checks["fee_type"].append(pa.Check.isin(FEE_TYPES))
     if table == "events":
@@ -155,12 +184,16 @@ def row_reasons(tbl: ir.Table, schema: pa.DataFrameSchema) -> ir.ArrayValue:
 
 
 def _columns_of(check: pa.Check) -> set[str]:
-    names = {"paid_after_ordered": {"paid_at", "ordered_at"}, "fx_rate_known": {"_fx_ok"},
-             "price_near_list_price": {"_list_price", "unit_price"}, "date_not_future": {"date"}}
+    names = {
+        "paid_after_ordered": {"paid_at", "ordered_at"},
+        "fx_rate_known": {"_fx_ok"},
+        "price_near_list_price": {"_list_price", "unit_price"},
+        "date_not_future": {"date"},
+    }
     if check.name in names:
         return names[check.name]
     if check.name and check.name.startswith("known_"):
-        col = check.name[len("known_"):]
+        col = check.name[len("known_") :]
         flag = {"channel_id": "_ok_channel", "distributor_id": "_ok_distributor", "sku": "_ok_sku"}[col]
         return {col, flag}
     if check.name and check.name.endswith("_not_future"):

@@ -16,9 +16,25 @@ from channelscope.errors import SourceError
 from channelscope.model import TABLES, Table
 from channelscope.sources.mapping import ColumnSpec, Target
 
-_TYPE_OF = {"string": "string", "int64": "int", "int32": "int", "date": "date", "timestamp": "timestamp", "boolean": "bool"}
-_SQL_TYPE = {"string": "VARCHAR", "int": "BIGINT", "decimal": "DECIMAL(18,8)", "money": "DECIMAL(18,2)",
-             "timestamp": "TIMESTAMP", "date": "DATE", "bool": "BOOLEAN", "code": "VARCHAR", "line_number": "INTEGER"}
+_TYPE_OF = {
+    "string": "string",
+    "int64": "int",
+    "int32": "int",
+    "date": "date",
+    "timestamp": "timestamp",
+    "boolean": "bool",
+}
+_SQL_TYPE = {
+    "string": "VARCHAR",
+    "int": "BIGINT",
+    "decimal": "DECIMAL(18,8)",
+    "money": "DECIMAL(18,2)",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "bool": "BOOLEAN",
+    "code": "VARCHAR",
+    "line_number": "INTEGER",
+}
 
 
 def canonical_type(table: Table, column: str) -> str:
@@ -53,8 +69,7 @@ def _source_text(spec: ColumnSpec, ctx: Context, column: str) -> str:
     for n in names:
         if n not in ctx.raw_columns:
             raise SourceError(
-                f"column '{n}' (mapped to '{column}') is not in the file; it has: "
-                + ", ".join(ctx.raw_columns[:40]),
+                f"column '{n}' (mapped to '{column}') is not in the file; it has: " + ", ".join(ctx.raw_columns[:40]),
                 file=ctx.file,
                 field=n,
             )
@@ -71,12 +86,12 @@ def _typed(spec: ColumnSpec, kind: str, text: str, ctx: Context, line_partition:
         return f"CAST(row_number() OVER ({part} ORDER BY _row) AS INTEGER)"
     if spec.pii:
         return ctx.key.sql(text, spec.pii)
-    if spec.map is not None:
-        text = P.map_values(text, spec.map, spec.default)
     if spec.lower:
         text = f"lower({text})"
     if spec.upper:
         text = f"upper({text})"
+    if spec.map is not None:
+        text = P.map_values(text, spec.map, spec.default)
     if kind in ("string", "code"):
         return text
     if kind == "money":
@@ -108,7 +123,9 @@ def _channel_sql(spec: ColumnSpec | None, ctx: Context) -> tuple[str | None, str
         conds = []
         for col, val in rule.when.items():
             if col not in ctx.raw_columns:
-                raise SourceError(f"channel rule refers to column '{col}', which is not in the file", file=ctx.file, field=col)
+                raise SourceError(
+                    f"channel rule refers to column '{col}', which is not in the file", file=ctx.file, field=col
+                )
             conds.append(f"lower({P.clean_text(P.ident(col))}) = lower({P.lit(val)})")
         rules.append(f"WHEN {' AND '.join(conds)} THEN {P.lit(rule.channel_id)}")
     ruled = f"CASE {' '.join(rules)} ELSE {fallback} END" if rules else fallback
@@ -186,9 +203,7 @@ def parse_select(target: Target, ctx: Context) -> str:
             what = f"{col}: cannot read the personal field as {spec.pii}"
         else:
             what = f"{col}: cannot read ''' || left({P.ident('_t_' + col)}, 80) || ''' as {kind}"
-        reasons.append(
-            f"CASE WHEN {P.ident('_t_' + col)} IS NOT NULL AND {P.ident(col)} IS NULL THEN '{what}' END"
-        )
+        reasons.append(f"CASE WHEN {P.ident('_t_' + col)} IS NOT NULL AND {P.ident(col)} IS NULL THEN '{what}' END")
     reason_list = f"list_filter([{', '.join(reasons)}]::VARCHAR[], r -> r IS NOT NULL)" if reasons else "[]::VARCHAR[]"
     canon = []
     for c in table.columns:
@@ -209,8 +224,15 @@ def _sql_type(c) -> str:  # type: ignore[no-untyped-def]
     dtype = str(c.type).rstrip("!")
     if dtype.startswith("decimal"):
         return dtype.upper().replace(" ", "")
-    return {"string": "VARCHAR", "int64": "BIGINT", "int32": "INTEGER", "timestamp": "TIMESTAMP",
-            "date": "DATE", "boolean": "BOOLEAN", "float64": "DOUBLE"}[dtype]
+    return {
+        "string": "VARCHAR",
+        "int64": "BIGINT",
+        "int32": "INTEGER",
+        "timestamp": "TIMESTAMP",
+        "date": "DATE",
+        "boolean": "BOOLEAN",
+        "float64": "DOUBLE",
+    }[dtype]
 
 
 def tag_select(source: str, table: Table, ctx: Context, *, has_campaigns: bool) -> str:
@@ -233,10 +255,12 @@ def tag_select(source: str, table: Table, ctx: Context, *, has_campaigns: bool) 
             f"ELSE round(s.{money} * fx.rate_to_base, 2) END AS DECIMAL(18,2)) AS {base}"
         )
     if table.money_base:
-        cols.append(f"(s.currency = {P.lit(ctx.base_currency)} OR s.currency IS NULL OR fx.rate_to_base IS NOT NULL) AS _fx_ok")
+        cols.append(
+            f"(s.currency = {P.lit(ctx.base_currency)} OR s.currency IS NULL OR fx.rate_to_base IS NOT NULL) AS _fx_ok"
+        )
         joins.append(
             "ASOF LEFT JOIN (SELECT currency AS fx_currency, date AS fx_date, rate_to_base FROM fx_rates) fx "
-            f"ON s.currency = fx.fx_currency AND {bdate} >= fx.fx_date"
+            "ON s.currency = fx.fx_currency AND s._fx_day >= fx.fx_date"
         )
     if "channel_id" in table.names:
         cols.append("s.channel_id IN (SELECT channel_id FROM channels) AS _ok_channel")
@@ -246,6 +270,8 @@ def tag_select(source: str, table: Table, ctx: Context, *, has_campaigns: bool) 
         cols.append("p.sku IS NOT NULL AS _ok_sku")
         cols.append("p.list_price AS _list_price")
         joins.append("LEFT JOIN products p ON p.sku = s.sku")
+    # the day whose FX rate applies: the business date, or the load day for tables without one
+    source = f"(SELECT *, CAST({bdate.replace('s.', '')} AS DATE) AS _fx_day FROM {source})"
     select = f"SELECT {', '.join(cols)} FROM {source} s {' '.join(joins)}"
     if table.name == "orders" and has_campaigns:
         # a campaign code in the export wins; else the campaign whose window and channel fit

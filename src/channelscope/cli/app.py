@@ -15,8 +15,11 @@ from rich.table import Table
 
 from channelscope.errors import ChannelscopeError
 
-app = typer.Typer(help="channelscope: multi-channel e-commerce analytics you can trust.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="channelscope: multi-channel e-commerce analytics you can trust.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 quarantine_app = typer.Typer(help="See, export and fix rejected rows.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
 console = Console()
@@ -57,43 +60,72 @@ def _dump(obj: Any) -> None:
 
 
 @app.command()
-def init(folder: Annotated[Path, typer.Argument(help="new project folder")],
-         force: Annotated[bool, typer.Option(help="overwrite an existing config")] = False) -> None:
+def init(
+    folder: Annotated[Path, typer.Argument(help="new project folder")],
+    force: Annotated[bool, typer.Option(help="overwrite an existing config")] = False,
+) -> None:
     """Create a project folder with a commented channelscope.yaml and a pseudonymization key."""
     from channelscope.cli.scaffold import scaffold
 
     made = scaffold(folder, force=force)
     for p in made:
         console.print(f"created [bold]{p}[/]")
-    console.print(f"Next: put exports under {folder}/exports, edit channelscope.yaml, then "
-                  f"[bold]channelscope ingest -p {folder}[/]")
+    console.print(
+        f"Next: put exports under {folder}/exports, edit channelscope.yaml, then "
+        f"[bold]channelscope ingest -p {folder}[/]"
+    )
 
 
 @app.command()
-def ingest(project: ProjectOpt = Path("."),
-           source: Annotated[list[str] | None, typer.Option("--source", "-s", help="only these sources")] = None,
-           file: Annotated[list[Path] | None, typer.Option("--file", "-f", help="load these files with the source's mapping (one --source)")] = None,
-           as_json: JsonOpt = False) -> None:
+def ingest(
+    project: ProjectOpt = Path("."),
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="only these sources")] = None,
+    file: Annotated[
+        list[Path] | None,
+        typer.Option("--file", "-f", help="load these files with the source's mapping (one --source)"),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Load every configured source: clean, quarantine, de-duplicate, and land each file atomically."""
     if file and (not source or len(source) != 1):
         raise ChannelscopeError("--file needs exactly one --source (whose mapping reads the file)")
-    with _project(project) as p:
-        with Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[source]}"), BarColumn(),
-                      TextColumn("{task.completed}/{task.total} files"), TextColumn("{task.fields[file]}"),
-                      TimeElapsedColumn(), console=err, disable=as_json, transient=False) as bar:
-            tasks: dict[str, Any] = {}
+    with (
+        _project(project) as p,
+        Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.fields[source]}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} files"),
+            TextColumn("{task.fields[file]}"),
+            TimeElapsedColumn(),
+            console=err,
+            disable=as_json,
+            transient=False,
+        ) as bar,
+    ):
+        tasks: dict[str, Any] = {}
 
-            def progress(src: str, f: str, done: int, total: int, res: Any) -> None:
-                if src not in tasks:
-                    tasks[src] = bar.add_task(src, total=total, source=src, file="")
-                bar.update(tasks[src], completed=done, total=total, file=Path(f).name)
+        def progress(src: str, f: str, done: int, total: int, res: Any) -> None:
+            if src not in tasks:
+                tasks[src] = bar.add_task(src, total=total, source=src, file="")
+            bar.update(tasks[src], completed=done, total=total, file=Path(f).name)
 
-            results = p.ingest(source, files=file, progress=progress)
-    rows = [{
-        "source": r.source, "file": Path(r.file).name, "status": r.status, "rows_in": r.rows_in,
-        "loaded": r.loaded, "quarantined": r.quarantined, "duplicates": r.duplicates, "replaced": r.replaced,
-        "message": r.message, "batch_id": r.batch_id,
-    } for r in results]
+        results = p.ingest(source, files=file, progress=progress)
+    rows = [
+        {
+            "source": r.source,
+            "file": Path(r.file).name,
+            "status": r.status,
+            "rows_in": r.rows_in,
+            "loaded": r.loaded,
+            "quarantined": r.quarantined,
+            "duplicates": r.duplicates,
+            "replaced": r.replaced,
+            "message": r.message,
+            "batch_id": r.batch_id,
+        }
+        for r in results
+    ]
     if as_json:
         _dump(rows)
     else:
@@ -115,8 +147,20 @@ def status(project: ProjectOpt = Path("."), batches: int = 15, as_json: JsonOpt 
     if as_json:
         _dump(st)
         return
-    led = st["ledger"][["batch_id", "source", "file", "status", "rows_in", "loaded", "quarantined",
-                        "duplicates", "replaced", "finished_at"]].copy()
+    led = st["ledger"][
+        [
+            "batch_id",
+            "source",
+            "file",
+            "status",
+            "rows_in",
+            "loaded",
+            "quarantined",
+            "duplicates",
+            "replaced",
+            "finished_at",
+        ]
+    ].copy()
     led["file"] = led["file"].map(lambda f: Path(str(f)).name)
     console.print(_frame_table(led, "Ledger (newest first)"))
     counts = pd.DataFrame([{"table": k, "rows": v} for k, v in st["counts"].items() if v])
@@ -130,9 +174,14 @@ def status(project: ProjectOpt = Path("."), batches: int = 15, as_json: JsonOpt 
 
 
 @quarantine_app.command("show")
-def quarantine_show(project: ProjectOpt = Path("."), source: str | None = None, batch: str | None = None,
-                    reason: Annotated[str | None, typer.Option(help="text the reasons contain")] = None,
-                    limit: int = 50, as_json: JsonOpt = False) -> None:
+def quarantine_show(
+    project: ProjectOpt = Path("."),
+    source: str | None = None,
+    batch: str | None = None,
+    reason: Annotated[str | None, typer.Option(help="text the reasons contain")] = None,
+    limit: int = 50,
+    as_json: JsonOpt = False,
+) -> None:
     """Rejected rows with every reason and the input record (personal fields pseudonymized)."""
     with _project(project) as p:
         df = p.quarantined(source=source, batch=batch, reason=reason, limit=limit)
@@ -146,9 +195,13 @@ def quarantine_show(project: ProjectOpt = Path("."), source: str | None = None, 
 
 
 @quarantine_app.command("export")
-def quarantine_export(out: Annotated[Path, typer.Argument(help=".csv or .xlsx to write")],
-                      project: ProjectOpt = Path("."), source: str | None = None, batch: str | None = None,
-                      reason: str | None = None) -> None:
+def quarantine_export(
+    out: Annotated[Path, typer.Argument(help=".csv or .xlsx to write")],
+    project: ProjectOpt = Path("."),
+    source: str | None = None,
+    batch: str | None = None,
+    reason: str | None = None,
+) -> None:
     """Write rejected rows with their original columns, to fix and load with `ingest --source S --file F`."""
     with _project(project) as p:
         n = p.export_quarantine(out, source=source, batch=batch, reason=reason)
@@ -156,8 +209,11 @@ def quarantine_export(out: Annotated[Path, typer.Argument(help=".csv or .xlsx to
 
 
 @app.command()
-def kpi(project: ProjectOpt = Path("."), by_month: Annotated[bool, typer.Option("--by-month")] = False,
-        fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table") -> None:
+def kpi(
+    project: ProjectOpt = Path("."),
+    by_month: Annotated[bool, typer.Option("--by-month")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+) -> None:
     """Orders, buyers, paid GMV, AOV, refunds and refund rate by channel."""
     from channelscope.metrics.summary import channel_summary
 
@@ -172,9 +228,11 @@ def kpi(project: ProjectOpt = Path("."), by_month: Annotated[bool, typer.Option(
 
 
 @app.command()
-def demo(folder: Annotated[Path, typer.Argument(help="where to create the demo project")] = Path("demo-shop"),
-         size: Annotated[str, typer.Option(help="small, medium or large")] = "small",
-         seed: int = 7) -> None:
+def demo(
+    folder: Annotated[Path, typer.Argument(help="where to create the demo project")] = Path("demo-shop"),
+    size: Annotated[str, typer.Option(help="small, medium or large")] = "small",
+    seed: int = 7,
+) -> None:
     """Generate the demo brand's messy exports, ingest them, print the status and a first KPI table."""
     from channelscope.demo import generate_demo
 

@@ -90,7 +90,9 @@ def load_config(folder: Path | str) -> ProjectConfig:
         )
     doc = load_located(path)
     if not isinstance(doc.data, dict):
-        raise ConfigError("expected a mapping of sections (project, warehouse, channels, sources...)", file=str(path), line=1)
+        raise ConfigError(
+            "expected a mapping of sections (project, warehouse, channels, sources...)", file=str(path), line=1
+        )
     config = validate_located(ProjectConfig, doc)
     assert isinstance(config, ProjectConfig)
     return config

@@ -211,7 +211,9 @@ class ProjectConfig(Strict):
         known = set(ids)
         for i, d in enumerate(self.distributors):
             if d.channel_id not in known:
-                raise ValueError(f"distributors[{i}] '{d.id}': unknown channel_id '{d.channel_id}' (known: {sorted(known)})")
+                raise ValueError(
+                    f"distributors[{i}] '{d.id}': unknown channel_id '{d.channel_id}' (known: {sorted(known)})"
+                )
         names = [s.name for s in self.sources]
         dup = {n for n in names if names.count(n) > 1}
         if dup:

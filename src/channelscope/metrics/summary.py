@@ -32,7 +32,11 @@ def channel_summary(wh: Warehouse, *, by_month: bool = False) -> pd.DataFrame:
     )
     ref = r.group_by(keys).aggregate(refunds=r.amount_base.sum())
     joined = sales.left_join(ref, keys).select(
-        *[sales[k] for k in keys], "orders", "paid_orders", "buyers", "gmv",
+        *[sales[k] for k in keys],
+        "orders",
+        "paid_orders",
+        "buyers",
+        "gmv",
         refunds=ref.refunds.fill_null(0),
     )
     df = joined.order_by(keys).to_pandas()

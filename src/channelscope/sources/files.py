@@ -95,7 +95,9 @@ def detect_format(f: InputFile, opts: ReadOptions) -> str:
     if opts.format != "auto":
         return opts.format
     suffix = Path(f.logical_name).suffix.lower().lstrip(".")
-    return {"txt": "csv", "xls": "xlsx", "xlsm": "xlsx", "ndjson": "jsonl", "pq": "parquet"}.get(suffix, suffix) or "csv"
+    return {"txt": "csv", "xls": "xlsx", "xlsm": "xlsx", "ndjson": "jsonl", "pq": "parquet"}.get(
+        suffix, suffix
+    ) or "csv"
 
 
 def detect_encoding(sample: bytes, declared: str = "auto", *, file: str = "") -> str:
@@ -208,10 +210,7 @@ def _stage_csv(
     if not sample.strip():
         raise SourceError("is empty: no header and no rows", file=f.display)
     encoding = detect_encoding(sample, opts.encoding, file=f.display)
-    if encoding in ("utf-8", "utf-8-sig", "ascii"):
-        path = _local_path(f, workdir)
-    else:
-        path = _utf8_copy(f, encoding, workdir)
+    path = _local_path(f, workdir) if encoding in ("utf-8", "utf-8-sig", "ascii") else _utf8_copy(f, encoding, workdir)
     delim = opts.delimiter or ("\t" if fmt == "tsv" else _guess_delimiter(sample, encoding, opts.skip_rows))
     args = [
         "all_varchar = true",
@@ -304,7 +303,8 @@ def _stage_json(
     names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_json({_lit(str(path))}, {args})").fetchall()]
     # values as the text they were written as: strings unquoted, numbers as digits, objects as JSON
     cols = ", ".join(
-        f"json_extract_string(json, {_lit('$.' + chr(34) + n.replace(chr(34), '') + chr(34))}) AS {_q(n)}" for n in names
+        f"json_extract_string(json, {_lit('$.' + chr(34) + n.replace(chr(34), '') + chr(34))}) AS {_q(n)}"
+        for n in names
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () AS _row, {cols} "

@@ -86,9 +86,7 @@ class Target(BaseModel):
         allowed = set(t.mappable) | {"order_id"}
         for name in self.columns:
             if name not in allowed:
-                raise ValueError(
-                    f"table '{self.table}' has no column '{name}'; mappable: {', '.join(t.mappable)}"
-                )
+                raise ValueError(f"table '{self.table}' has no column '{name}'; mappable: {', '.join(t.mappable)}")
         return self
 
 
@@ -148,12 +146,14 @@ def canonical_mapping(table: str) -> Mapping:
         columns["customer_key"]["pii"] = "id"
     if "visitor_key" in columns:
         columns["visitor_key"]["pii"] = "id"
-    return Mapping.model_validate({
-        "name": f"canonical_{table}",
-        "label": f"canonical {table} layout",
-        "table": table,
-        "columns": columns,
-    })
+    return Mapping.model_validate(
+        {
+            "name": f"canonical_{table}",
+            "label": f"canonical {table} layout",
+            "table": table,
+            "columns": columns,
+        }
+    )
 
 
 def load_mapping(

@@ -88,7 +88,10 @@ def _fetch_rest(project: Project, src: SourceConfig, out: Path) -> InputFile:
     path = out / f"{src.name}.jsonl"
     newest = cursor
     count = 0
-    with httpx.Client(timeout=30.0, headers=headers, follow_redirects=True) as client, path.open("w", encoding="utf-8") as fh:
+    with (
+        httpx.Client(timeout=30.0, headers=headers, follow_redirects=True) as client,
+        path.open("w", encoding="utf-8") as fh,
+    ):
         for _ in range(MAX_PAGES):
             if url is None:
                 break
@@ -104,7 +107,9 @@ def _fetch_rest(project: Project, src: SourceConfig, out: Path) -> InputFile:
                 raise SourceError(f"cannot read page {page}: {exc}", file=src.name) from exc
             records = _dig(body, src.records_path) if src.records_path else body
             if not isinstance(records, list):
-                raise SourceError(f"page {page}: '{src.records_path or '(body)'}' is not a list of records", file=src.name)
+                raise SourceError(
+                    f"page {page}: '{src.records_path or '(body)'}' is not a list of records", file=src.name
+                )
             for rec in records:
                 fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
                 if src.cursor_field and rec.get(src.cursor_field) is not None:

@@ -11,11 +11,12 @@ from channelscope.warehouse.postgres_backend import PostgresWarehouse
 __all__ = ["BatchResult", "DuckDBWarehouse", "GoodTable", "PostgresWarehouse", "Warehouse", "open_warehouse"]
 
 
-def open_warehouse(url: str, project: Path, *, memory_limit: str = "1GB", threads: int | None = None,
-                   read_only: bool = False) -> Warehouse:
+def open_warehouse(
+    url: str, project: Path, *, memory_limit: str = "1GB", threads: int | None = None, read_only: bool = False
+) -> Warehouse:
     """Open the warehouse a project's URL names (relative DuckDB paths are inside the project)."""
     if url.startswith("duckdb://"):
-        rest = url[len("duckdb://"):]
+        rest = url[len("duckdb://") :]
         path = Path(rest[1:]) if rest.startswith("/") and not rest.startswith("//") else Path(rest)
         if rest.startswith("//"):
             path = Path(rest[1:])

@@ -86,8 +86,14 @@ class Warehouse(abc.ABC):
         """A DuckDB connection where the cleaning SQL runs, with the dimensions it reads."""
 
     @abc.abstractmethod
-    def commit_batch(self, result: BatchResult, goods: list[GoodTable], quarantine: str | None,
-                     staging: duckdb.DuckDBPyConnection, after: list[str]) -> None:
+    def commit_batch(
+        self,
+        result: BatchResult,
+        goods: list[GoodTable],
+        quarantine: str | None,
+        staging: duckdb.DuckDBPyConnection,
+        after: list[str],
+    ) -> None:
         """Merge a cleaned batch, its quarantine and its ledger row in one transaction."""
 
     @abc.abstractmethod
@@ -99,7 +105,7 @@ class Warehouse(abc.ABC):
         """Replace a whole small table (calendar, config dimensions) with staged rows, atomically."""
 
     def close(self) -> None:
-        pass
+        return None
 
     # ---- shared helpers -------------------------------------------------------------------
 
@@ -122,8 +128,8 @@ class Warehouse(abc.ABC):
     def loaded_fingerprints(self, source: str) -> set[str]:
         rows = self.execute(
             "SELECT fingerprint FROM batches WHERE source = ? AND status = 'loaded'"
-            if self.name == "duckdb" else
-            "SELECT fingerprint FROM batches WHERE source = %s AND status = 'loaded'",
+            if self.name == "duckdb"
+            else "SELECT fingerprint FROM batches WHERE source = %s AND status = 'loaded'",
             [source],
         )
         return {r[0] for r in rows}
@@ -137,8 +143,19 @@ class Warehouse(abc.ABC):
     @staticmethod
     def batch_row(result: BatchResult) -> list[Any]:
         return [
-            result.batch_id, result.source, result.file, result.fingerprint, result.table,
-            result.started_at, result.finished_at, result.rows_in, result.loaded, result.quarantined,
-            result.duplicates, result.replaced, result.status, result.message,
+            result.batch_id,
+            result.source,
+            result.file,
+            result.fingerprint,
+            result.table,
+            result.started_at,
+            result.finished_at,
+            result.rows_in,
+            result.loaded,
+            result.quarantined,
+            result.duplicates,
+            result.replaced,
+            result.status,
+            result.message,
             json.dumps(result.details, ensure_ascii=False, default=str),
         ]

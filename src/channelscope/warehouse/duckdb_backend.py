@@ -17,8 +17,9 @@ from channelscope.warehouse.base import BatchResult, GoodTable, Warehouse, merge
 class DuckDBWarehouse(Warehouse):
     name = "duckdb"
 
-    def __init__(self, path: Path, *, read_only: bool = False, memory_limit: str = "1GB",
-                 threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path, *, read_only: bool = False, memory_limit: str = "1GB", threads: int | None = None
+    ) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {"memory_limit": memory_limit, "preserve_insertion_order": True}
@@ -31,8 +32,7 @@ class DuckDBWarehouse(Warehouse):
             if "lock" in text.lower():
                 pid = re.search(r"PID (\d+)", text)
                 raise WriterBusyError(
-                    "the warehouse is open for writing by another process"
-                    + (f" (PID {pid.group(1)})" if pid else ""),
+                    "the warehouse is open for writing by another process" + (f" (PID {pid.group(1)})" if pid else ""),
                     file=str(path),
                     hint="if 'channelscope serve' runs, use its API, or stop it first",
                 ) from exc
@@ -60,8 +60,14 @@ class DuckDBWarehouse(Warehouse):
         marks = ", ".join("?" for _ in TABLES["batches"].names)
         self.con.execute(f"INSERT INTO batches ({cols}) VALUES ({marks})", self.batch_row(result))
 
-    def commit_batch(self, result: BatchResult, goods: list[GoodTable], quarantine: str | None,
-                     staging: duckdb.DuckDBPyConnection, after: list[str]) -> None:
+    def commit_batch(
+        self,
+        result: BatchResult,
+        goods: list[GoodTable],
+        quarantine: str | None,
+        staging: duckdb.DuckDBPyConnection,
+        after: list[str],
+    ) -> None:
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:

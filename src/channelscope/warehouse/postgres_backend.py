@@ -31,7 +31,9 @@ class PostgresWarehouse(Warehouse):
             self.conn = psycopg.connect(self.url, autocommit=False)
             self._ibis = ibis.connect(self.url)
         except psycopg.Error as exc:
-            raise WarehouseError(f"cannot connect to PostgreSQL at {_safe_url(url)}: {str(exc).splitlines()[0]}") from exc
+            raise WarehouseError(
+                f"cannot connect to PostgreSQL at {_safe_url(url)}: {str(exc).splitlines()[0]}"
+            ) from exc
         self.memory_limit = memory_limit
         self._staging: duckdb.DuckDBPyConnection | None = None
 
@@ -69,20 +71,30 @@ class PostgresWarehouse(Warehouse):
         else:
             cur.execute(f"INSERT INTO batches ({cols}) VALUES ({marks})", self.batch_row(result))
 
-    def _copy_in(self, cur: psycopg.Cursor, staging: duckdb.DuckDBPyConnection, staged: str,
-                 table: str, target: str) -> None:
+    def _copy_in(
+        self, cur: psycopg.Cursor, staging: duckdb.DuckDBPyConnection, staged: str, table: str, target: str
+    ) -> None:
         cols = TABLES[table].names
         col_list = ", ".join(cols)
         with tempfile.TemporaryDirectory(prefix="channelscope-pg-") as tmp:
             path = Path(tmp) / "rows.csv"
             staging.execute(f"COPY (SELECT {col_list} FROM {staged}) TO '{path}' (FORMAT csv, HEADER true)")
             cur.execute(f"CREATE TEMP TABLE {target} (LIKE {table}) ON COMMIT DROP")
-            with cur.copy(f"COPY {target} ({col_list}) FROM STDIN (FORMAT csv, HEADER true)") as cp, path.open("rb") as fh:
+            with (
+                cur.copy(f"COPY {target} ({col_list}) FROM STDIN (FORMAT csv, HEADER true)") as cp,
+                path.open("rb") as fh,
+            ):
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     cp.write(chunk)
 
-    def commit_batch(self, result: BatchResult, goods: list[GoodTable], quarantine: str | None,
-                     staging: duckdb.DuckDBPyConnection, after: list[str]) -> None:
+    def commit_batch(
+        self,
+        result: BatchResult,
+        goods: list[GoodTable],
+        quarantine: str | None,
+        staging: duckdb.DuckDBPyConnection,
+        after: list[str],
+    ) -> None:
         try:
             with self.conn.cursor() as cur:
                 fates = {}
