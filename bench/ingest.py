@@ -32,9 +32,23 @@ from typing import Any
 
 #: the mappable columns of ``orders`` (model/tables.py), in order: the canonical CSV header
 COLUMNS = (
-    "source_order_id", "channel_id", "distributor_id", "customer_key", "campaign_id", "ordered_at",
-    "paid_at", "updated_at", "status", "currency", "gross_amount", "discount_amount",
-    "shipping_amount", "net_amount", "region", "utm_source", "utm_medium",
+    "source_order_id",
+    "channel_id",
+    "distributor_id",
+    "customer_key",
+    "campaign_id",
+    "ordered_at",
+    "paid_at",
+    "updated_at",
+    "status",
+    "currency",
+    "gross_amount",
+    "discount_amount",
+    "shipping_amount",
+    "net_amount",
+    "region",
+    "utm_source",
+    "utm_medium",
 )
 #: (id, name, kind, platform, share of orders in %)
 CHANNELS = (
@@ -48,11 +62,34 @@ KOLS = 20  # live hosts on douyin (distributors)
 CAMPAIGNS = (  # (id, name, kind, channel, starts, ends, code)
     ("c618", "618", "festival", None, "-06-01 00:00:00", "-06-18 23:59:59", "C618"),
     ("c1111", "Double 11", "festival", None, "-10-20 00:00:00", "-11-11 23:59:59", "C1111"),
-    ("live01", "Douyin live week", "live_session", "douyin", "-03-01 00:00:00", "-03-07 23:59:59",
-     "LIVE01"),
+    (
+        "live01",
+        "Douyin live week",
+        "live_session",
+        "douyin",
+        "-03-01 00:00:00",
+        "-03-07 23:59:59",
+        "LIVE01",
+    ),
 )
-REGIONS = ("广东", "浙江", "江苏", "上海", "北京", "山东", "四川", "湖北", "福建", "河南",
-           "湖南", "安徽", "河北", "陕西", "重庆", "辽宁")
+REGIONS = (
+    "广东",
+    "浙江",
+    "江苏",
+    "上海",
+    "北京",
+    "山东",
+    "四川",
+    "湖北",
+    "福建",
+    "河南",
+    "湖南",
+    "安徽",
+    "河北",
+    "陕西",
+    "重庆",
+    "辽宁",
+)
 BAD_NEGATIVE_PERMILLE = 3  # net_amount < 0
 BAD_DATE_PERMILLE = 2  # unreadable ordered_at
 REPEAT_EVERY = 200  # one exact repeat of a row in each block of 200 (0.5%)
@@ -82,9 +119,14 @@ def generate_sql(rows: int, now: dt.datetime) -> str:
         acc += share
         weights.append((acc, cid))
     channel = "CASE " + " ".join(f"WHEN ch < {a} THEN '{c}'" for a, c in weights) + " END"
-    status = ("CASE WHEN st < 55 THEN 'completed' WHEN st < 70 THEN 'shipped' WHEN st < 80 THEN 'paid' "
-              "WHEN st < 85 THEN 'created' WHEN st < 93 THEN 'cancelled' ELSE 'refunded' END")
-    money = "printf('%s%d.%02d', CASE WHEN {v} < 0 THEN '-' ELSE '' END, abs({v}) // 100, abs({v}) % 100)"
+    status = (
+        "CASE WHEN st < 55 THEN 'completed' WHEN st < 70 THEN 'shipped' WHEN st < 80 THEN 'paid' "
+        "WHEN st < 85 THEN 'created' WHEN st < 93 THEN 'cancelled' ELSE 'refunded' END"
+    )
+    money = (
+        "printf('%s%d.%02d', CASE WHEN {v} < 0 THEN '-' ELSE '' END, abs({v}) // 100, "
+        "abs({v}) % 100)"
+    )
     pool = max(rows // 3, 1)
     fmt = "'%Y-%m-%d %H:%M:%S'"
     kols = [f"kol{k:02d}" for k in range(1, KOLS + 1)]
@@ -118,7 +160,8 @@ WITH r AS (
 SELECT
   printf('%016d', 3000000000000000 + b) AS source_order_id,
   channel AS channel_id,
-  CASE WHEN channel = 'douyin' AND h10 % 10 < 4 THEN {_pick(kols, "h10 // 10")} END AS distributor_id,
+  CASE WHEN channel = 'douyin' AND h10 % 10 < 4 THEN {_pick(kols, "h10 // 10")}
+       END AS distributor_id,
   printf('1%d%09d', 3 + cust % 7, cust) AS customer_key,
   CASE WHEN h10 % 100 >= 97 THEN {_pick(codes, "h10 // 100")} END AS campaign_id,
   CASE WHEN bad >= {neg} AND bad < {bad} THEN {_pick(bad_dates, "h9")}
@@ -135,7 +178,8 @@ SELECT
   {_pick(list(REGIONS), "h8 // 4")} AS region,
   CASE WHEN h10 % 10 < 4 THEN {_pick(["baidu", "wechat", "weibo", "douyin", "bilibili"], "h8 // 7")}
        END AS utm_source,
-  CASE WHEN h10 % 10 < 4 THEN {_pick(["cpc", "feed", "social", "kol"], "h8 // 11")} END AS utm_medium,
+  CASE WHEN h10 % 10 < 4 THEN {_pick(["cpc", "feed", "social", "kol"], "h8 // 11")}
+       END AS utm_medium,
   _repeat, bad < {bad} AS _bad
 FROM m
 """
@@ -155,35 +199,66 @@ def generate(csv: Path, rows: int, now: dt.datetime) -> dict[str, Any]:
         f"SELECT count(*) FILTER (_repeat), count(*) FILTER (_bad AND NOT _repeat) FROM ({select})"
     ).fetchone()  # type: ignore[misc]
     con.close()
-    return {"rows": rows, "repeats": int(repeats), "bad": int(bad),
-            "good": rows - int(repeats) - int(bad), "seconds": round(seconds, 2),
-            "bytes": csv.stat().st_size}
+    return {
+        "rows": rows,
+        "repeats": int(repeats),
+        "bad": int(bad),
+        "good": rows - int(repeats) - int(bad),
+        "seconds": round(seconds, 2),
+        "bytes": csv.stat().st_size,
+    }
 
 
-def write_project(folder: Path, csv: Path, memory_limit: str, threads: int | None,
-                  now: dt.datetime) -> None:
+def write_project(
+    folder: Path, csv: Path, memory_limit: str, threads: int | None, now: dt.datetime
+) -> None:
     """channelscope.yaml (the channels, douyin hosts, campaigns, one canonical source) and a key."""
-    lines = ["project:", "  name: ingest bench", "  base_currency: CNY", "  timezone: Asia/Shanghai",
-             "warehouse:", "  url: duckdb:///warehouse.duckdb", f"  memory_limit: {memory_limit}"]
+    lines = [
+        "project:",
+        "  name: ingest bench",
+        "  base_currency: CNY",
+        "  timezone: Asia/Shanghai",
+        "warehouse:",
+        "  url: duckdb:///warehouse.duckdb",
+        f"  memory_limit: {memory_limit}",
+    ]
     if threads:
         lines.append(f"  threads: {threads}")
     lines.append("channels:")
     for cid, name, kind, platform, _ in CHANNELS:
-        lines += [f"  - id: {cid}", f"    name: {name}", f"    kind: {kind}", f"    platform: {platform}"]
+        lines += [
+            f"  - id: {cid}",
+            f"    name: {name}",
+            f"    kind: {kind}",
+            f"    platform: {platform}",
+        ]
     lines.append("distributors:")
     for k in range(1, KOLS + 1):
-        lines += [f"  - id: kol{k:02d}", "    channel_id: douyin", f"    name: Host {k}",
-                  "    kind: live_host"]
+        lines += [
+            f"  - id: kol{k:02d}",
+            "    channel_id: douyin",
+            f"    name: Host {k}",
+            "    kind: live_host",
+        ]
     lines.append("campaigns:")
     year = now.year - 1
     for cid, name, kind, channel, starts, ends, code in CAMPAIGNS:
-        lines += [f"  - id: {cid}", f"    name: '{name}'", f"    kind: {kind}",
-                  f"    starts_at: '{year}{starts}'", f"    ends_at: '{year}{ends}'",
-                  f"    code: {code}"]
+        lines += [
+            f"  - id: {cid}",
+            f"    name: '{name}'",
+            f"    kind: {kind}",
+            f"    starts_at: '{year}{starts}'",
+            f"    ends_at: '{year}{ends}'",
+            f"    code: {code}",
+        ]
         if channel:
             lines.append(f"    channel_id: {channel}")
-    lines += ["sources:", "  - name: orders", f"    path: {csv.relative_to(folder)}",
-              "    preset: canonical_orders"]
+    lines += [
+        "sources:",
+        "  - name: orders",
+        f"    path: {csv.relative_to(folder)}",
+        "    preset: canonical_orders",
+    ]
     (folder / "channelscope.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     secrets = folder / "secrets"
     secrets.mkdir(parents=True, exist_ok=True)
@@ -220,8 +295,14 @@ def child_bare(csv: str, db: str, memory_limit: str, threads: int | None) -> dic
 
 #: statement label -> pattern (first match wins); the labels are the phases of the report
 PHASES = (
-    ("stage: read_csv to temp table", r"AS SELECT row_number\(\) OVER \(\) AS _row, \* FROM read_csv"),
-    ("stage: rejects, describe, counts", r"FROM _raw_\w+_rej |^DESCRIBE |^DROP TABLE IF EXISTS _raw"),
+    (
+        "stage: read_csv to temp table",
+        r"AS SELECT row_number\(\) OVER \(\) AS _row, \* FROM read_csv",
+    ),
+    (
+        "stage: rejects, describe, counts",
+        r"FROM _raw_\w+_rej |^DESCRIBE |^DROP TABLE IF EXISTS _raw",
+    ),
     ("dedupe: exact repeats window", r"AS _dup FROM"),
     ("parse: typed columns, pseudonym", r"TEMP TABLE _raw_\w+_p\d+ AS"),
     ("tag: business date, fx, refs, campaign", r"TEMP TABLE _raw_\w+_t\d+ AS SELECT (t\.\*|s\.\*)"),
@@ -336,16 +417,30 @@ def child_channelscope(folder: str, phases: bool) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     peak = _maxrss_mib()
 
-    ledger = [{k: getattr(r, k) for k in ("status", "rows_in", "loaded", "quarantined",
-                                          "duplicates", "replaced", "message")}
-              | {"balanced": r.balanced, "in_file": r.details.get("in_file")} for r in results]
+    ledger = [
+        {
+            k: getattr(r, k)
+            for k in (
+                "status",
+                "rows_in",
+                "loaded",
+                "quarantined",
+                "duplicates",
+                "replaced",
+                "message",
+            )
+        }
+        | {"balanced": r.balanced, "in_file": r.details.get("in_file")}
+        for r in results
+    ]
     import duckdb
 
     con = duckdb.connect(str(Path(folder) / "warehouse.duckdb"), read_only=True)
-    stored = dict(zip(  # noqa: B905 - a missing row leaves the dict short, on purpose
-("orders", "quarantine", "customers"), con.execute(
+    counts = con.execute(
         "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM quarantine), "
-        "(SELECT count(*) FROM customers)").fetchone() or ()))
+        "(SELECT count(*) FROM customers)"
+    ).fetchone()
+    stored = dict(zip(("orders", "quarantine", "customers"), counts or (0, 0, 0), strict=True))
     con.close()
 
     by_phase: dict[str, list[float]] = {}
@@ -361,15 +456,424 @@ def child_channelscope(folder: str, phases: bool) -> dict[str, Any]:
         top.append((secs, " ".join(sql.split())[:160]))
     top.sort(reverse=True)
     return {
-        "seconds": seconds, "open_seconds": t_open, "ingest_seconds": t_ingest,
-        "close_seconds": t_close, "fingerprint_seconds": fp_seconds[0], "baseline_mib": base,
+        "seconds": seconds,
+        "open_seconds": t_open,
+        "ingest_seconds": t_ingest,
+        "close_seconds": t_close,
+        "fingerprint_seconds": fp_seconds[0],
+        "baseline_mib": base,
         "shim": shim,
-        "peak_mib_self": peak, "ledger": ledger, "stored": stored,
-        "phases": {k: {"seconds": v[0], "statements": int(v[1]), "raised_peak_mib": v[2]}
-                   for k, v in by_phase.items()},
+        "peak_mib_self": peak,
+        "ledger": ledger,
+        "stored": stored,
+        "phases": {
+            k: {"seconds": v[0], "statements": int(v[1]), "raised_peak_mib": v[2]}
+            for k, v in by_phase.items()
+        },
         "sql_seconds": sum(s for _, s, _ in log),
         "slowest": [{"seconds": s, "sql": q} for s, q in top[:8]],
     }
+
+
+# ---- experiments: one phase's current SQL against a proposed rewrite, in isolation ---------------
+
+_WS_CHARS = "' ' || chr(9) || chr(10) || chr(12) || chr(13) || chr(160) || chr(12288) || chr(65279)"
+
+
+def proposed_clean_text(expr: str) -> str:
+    """``parse.clean_text`` without regexes: LIKE for the ="..." guard, trim() with a char set."""
+    unguarded = (
+        f"CASE WHEN {expr} LIKE '=\"%\"' AND NOT contains({expr}, chr(10)) "
+        f"THEN {expr}[3:-2] ELSE {expr} END"
+    )
+    return f"NULLIF(trim({unguarded}, {_WS_CHARS}), '')"
+
+
+def proposed_parse_decimal(text: str, scale: int = 2, divisor: int = 1) -> str:
+    """``parse.parse_decimal`` casting to DECIMAL(18, s): a width > 18 (int128) is ~100x slower."""
+    stripped = f"regexp_replace({text}, '[,\\s¥￥$€£元]|RMB|CNY|USD|R\\$|BRL', '', 'g')"
+    negative_paren = f"regexp_replace({stripped}, '^\\((.*)\\)$', '-\\1')"
+    if divisor == 1:
+        return f"TRY_CAST({negative_paren} AS DECIMAL(18, {scale}))"
+    wide = f"TRY_CAST({negative_paren} AS DECIMAL(18, {max(scale, 6)}))"
+    return f"TRY_CAST(round({wide} / {divisor}, {scale}) AS DECIMAL(18, {scale}))"
+
+
+def fixed_offset_since(tz: str) -> tuple[dt.datetime, int] | None:
+    """(local wall time from which ``tz`` keeps one UTC offset until 2100, offset in seconds)."""
+    from zoneinfo import ZoneInfo
+
+    zone, day = ZoneInfo(tz), dt.timedelta(days=1)
+    t = dt.datetime(2100, 1, 1)
+    offset = t.replace(tzinfo=zone).utcoffset()
+    while t.year > 1900 and (t - day).replace(tzinfo=zone).utcoffset() == offset:
+        t -= day
+    if offset is None or t.year >= 2090:
+        return None
+    return t + day, int(offset.total_seconds())  # a day of margin after the last change
+
+
+def proposed_parse_timestamp_utc(text: str, tz: str, formats: Any) -> str:
+    """``parse.parse_timestamp_utc`` with cheap guards before each regex and, for a zone whose
+    offset has been fixed for decades (Asia/Shanghai since 1991), arithmetic instead of ICU."""
+    from channelscope.clean import parse as P
+
+    local = P.parse_timestamp_local(text, formats)
+    zoned = f"timezone('UTC', timezone({P.lit(tz)}, {local}))"
+    fixed = fixed_offset_since(tz)
+    if fixed:
+        since, offset = fixed
+        zoned = (
+            f"CASE WHEN {local} >= TIMESTAMP '{since:%Y-%m-%d}' "
+            f"THEN {local} - INTERVAL {offset} SECOND ELSE {zoned} END"
+        )
+    return (
+        "CASE "
+        f"WHEN {text} IS NULL THEN NULL "
+        f"WHEN length({text}) IN (9, 10) AND regexp_full_match({text}, '\\d{{9,10}}') "
+        f"THEN timezone('UTC', to_timestamp(TRY_CAST({text} AS BIGINT))) "
+        f"WHEN length({text}) IN (12, 13) AND regexp_full_match({text}, '\\d{{12,13}}') "
+        f"THEN timezone('UTC', to_timestamp(TRY_CAST({text} AS BIGINT) / 1000.0)) "
+        f"WHEN (right({text}, 1) IN ('Z', 'z') OR contains(right({text}, 6), '+') "
+        f"OR contains(right({text}, 6), '-')) AND regexp_matches({text}, "
+        "'\\d[T ]\\d{1,2}:\\d{2}(:\\d{2}(\\.\\d+)?)?\\s*(Z|[+-]\\d{2}:?\\d{2})$') "
+        f"THEN timezone('UTC', TRY_CAST(regexp_replace({text}, "
+        "'\\s+([+-]\\d{2}:?\\d{2})$', '\\1') AS TIMESTAMPTZ)) "
+        f"ELSE {zoned} END"
+    )
+
+
+#: inputs the generated file lacks, run through the current and the proposed builders
+EDGE_CASES = [
+    None,
+    "",
+    " ",
+    "12.345",
+    "-12.345",
+    "12.344999",
+    "0.13812345",
+    "1e3",
+    "1,234.50",
+    "¥1,234.50",
+    "(12.00)",
+    "12.5元",
+    "RMB 8",
+    "+3",
+    "1_000",
+    "999999999999.99",
+    "9999999999999999.99",
+    "3.0",
+    "3.5",
+    "abc",
+    '="00123"',
+    '=""',
+    '="',
+    " \u00a0x\u3000",
+    "\ufeffy",
+    "a\nb",
+    '="a\nb"',
+    "2024-01-05 13:00:00",
+    "2024-01-05 13:00",
+    "2024-01-05T13:00:00",
+    "2024/1/6 10:00",
+    "2024年1月8日 09:30",
+    "2024年1月8日 9时30分",
+    "2024.01.08 09:30:00",
+    "2024-01-05",
+    "20240105",
+    "2024-01-06T01:00:00Z",
+    "2024-01-06 01:00:00+08:00",
+    "2024-01-06 01:00:00 +0800",
+    "2024-01-06T01:00:00.123-05:00",
+    "1704500000",
+    "170450000",
+    "1704500000123",
+    "45000",
+    "45000.5",
+    "1988-07-01 12:00:00",
+    "1991-09-14 12:00:00",
+    "1991-09-16 12:00:00",
+    "2024-03-10 02:30:00",
+    "2024-11-03 01:30:00",
+    "2025-13-45 10:00:00",
+    "31/02/2025 25:61",
+    "N/A",
+    "0000-00-00 00:00:00",
+]
+EDGE_ZONES = ("Asia/Shanghai", "America/New_York", "UTC", "Asia/Kolkata")
+
+
+class _Capture:
+    """Stands in for a connection to read the SQL a src function would run."""
+
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+
+    def execute(self, sql: str, *args: Any) -> _Capture:
+        self.sql.append(sql)
+        return self
+
+    def fetchone(self) -> tuple[int]:
+        return (0,)
+
+
+def child_experiments(
+    folder: str, memory_limit: str, threads: int | None, reps: int
+) -> dict[str, Any]:
+    """Time each slow phase's current SQL (built by src where it can be) against a rewrite,
+    on the generated file, and check both give the same rows."""
+    from types import SimpleNamespace
+
+    import duckdb
+
+    from channelscope.clean import parse as P
+    from channelscope.clean.pipeline import _hash_sql, mark_repeats
+    from channelscope.clean.pseudonymize import load_key
+    from channelscope.project import Project
+
+    root = Path(folder)
+    csv = root / "exports" / "orders.csv"
+    work = root / "experiments.duckdb"
+    shutil.copy(root / "warehouse.duckdb", work)  # orders as the ingest left them
+    config: dict[str, Any] = {"memory_limit": memory_limit, "preserve_insertion_order": True}
+    if threads:
+        config["threads"] = threads
+    con = duckdb.connect(str(work), config=config)
+    con.execute("SET timezone = 'UTC'")  # as the pipeline's ibis connection sets it
+    con.execute(f"SET temp_directory = '{root / '.experiments-tmp'}'")
+    con.execute(
+        "CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS _row, * "
+        f"FROM read_csv('{csv}', all_varchar = true)"
+    )
+    cols = [r[0] for r in con.execute("DESCRIBE raw").fetchall() if r[0] != "_row"]
+    con.execute(
+        "CREATE TEMP TABLE l1 AS SELECT _row, "
+        + ", ".join(f"{P.clean_text(P.ident(c))} AS {P.ident('_t_' + c)}" for c in cols)
+        + " FROM raw"
+    )
+    key = load_key(root, "CHANNELSCOPE_PSEUDONYM_KEY", "secrets/pseudonym.key")
+    bid = con.execute("SELECT max(batch_id) FROM orders").fetchone()[0]  # type: ignore[index]
+    rows = con.execute("SELECT count(*) FROM raw").fetchone()[0]  # type: ignore[index]
+    out: list[dict[str, Any]] = []
+
+    def timed(sql: str, *, statements: bool = False) -> float:
+        best = float("inf")
+        for _ in range(reps):
+            if statements:
+                con.execute("BEGIN TRANSACTION")
+            t = time.perf_counter()
+            for s in (
+                sql.split(";\n") if statements else [f"CREATE OR REPLACE TEMP TABLE _e AS {sql}"]
+            ):
+                con.execute(s)
+            best = min(best, time.perf_counter() - t)
+            if statements:
+                con.execute("ROLLBACK")
+        return best
+
+    def same_rows(a: str, b: str) -> bool:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _a AS {a}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _b AS {b}")
+        n = con.execute(
+            "SELECT (SELECT count(*) FROM (SELECT * FROM _a EXCEPT ALL SELECT * FROM _b))"
+            " + (SELECT count(*) FROM (SELECT * FROM _b EXCEPT ALL SELECT * FROM _a))"
+        ).fetchone()[0]  # type: ignore[index]
+        return n == 0
+
+    def ab(
+        name: str,
+        phase: str,
+        current: str,
+        proposed: str,
+        *,
+        statements: bool = False,
+        check: tuple[str, str] | None = None,
+        edge: tuple[Any, Any] | None = None,
+    ) -> None:
+        cur = timed(current, statements=statements)
+        new = timed(proposed, statements=statements)
+        same = same_rows(*check) if check else same_rows(current, proposed)
+        if edge:  # the same builders over tricky inputs the generated file does not have
+            same = same and same_rows(*(f"SELECT v, {fn('v')} FROM edge" for fn in edge))
+        out.append(
+            {
+                "name": name,
+                "phase": phase,
+                "current_seconds": cur,
+                "proposed_seconds": new,
+                "saved_seconds": cur - new,
+                "speedup": cur / new if new else None,
+                "same_result": same,
+            }
+        )
+
+    con.execute("CREATE OR REPLACE TEMP TABLE edge (v VARCHAR)")
+    con.executemany("INSERT INTO edge VALUES (?)", [[v] for v in EDGE_CASES])
+    t = P.ident
+    money = ["gross_amount", "discount_amount", "shipping_amount", "net_amount"]
+    stamps = ["ordered_at", "paid_at", "updated_at"]
+    tz = "Asia/Shanghai"
+    ab(
+        "money: DECIMAL(18,2) cast instead of DECIMAL(24,6)",
+        "parse",
+        "SELECT _row, "
+        + ", ".join(P.parse_decimal(t("_t_" + c), 2, 1) for c in money)
+        + " FROM l1",
+        "SELECT _row, "
+        + ", ".join(proposed_parse_decimal(t("_t_" + c), 2, 1) for c in money)
+        + " FROM l1",
+        edge=(
+            lambda v: f"{P.parse_decimal(v, 2, 1)}, {P.parse_decimal(v, 8, 1)}, {P.parse_int(v)}",
+            lambda v: (
+                f"{proposed_parse_decimal(v, 2, 1)}, {proposed_parse_decimal(v, 8, 1)}, "
+                f"{P.parse_int(v).replace(P.parse_decimal(v, 6), proposed_parse_decimal(v, 6))}"
+            ),
+        ),
+    )
+    ab(
+        "timestamps: guards before regexes, fixed-offset zone by arithmetic",
+        "parse",
+        "SELECT _row, "
+        + ", ".join(P.parse_timestamp_utc(t("_t_" + c), tz, None) for c in stamps)
+        + " FROM l1",
+        "SELECT _row, "
+        + ", ".join(proposed_parse_timestamp_utc(t("_t_" + c), tz, None) for c in stamps)
+        + " FROM l1",
+        edge=(
+            lambda v: ", ".join(P.parse_timestamp_utc(v, z, None) for z in EDGE_ZONES),
+            lambda v: ", ".join(proposed_parse_timestamp_utc(v, z, None) for z in EDGE_ZONES),
+        ),
+    )
+    ab(
+        "clean_text: LIKE + trim(chars) instead of two regexp_replace",
+        "parse",
+        "SELECT _row, " + ", ".join(P.clean_text(t(c)) for c in cols) + " FROM raw",
+        "SELECT _row, " + ", ".join(proposed_clean_text(t(c)) for c in cols) + " FROM raw",
+        edge=(P.clean_text, proposed_clean_text),
+    )
+    ck = t("_t_customer_key")
+    ab(
+        "pseudonym: HMAC once per distinct value, joined back",
+        "parse",
+        f"SELECT _row, {key.sql(ck, 'id')} AS k FROM l1",
+        f"SELECT l1._row, d.k FROM l1 LEFT JOIN (SELECT v, {key.sql('v', 'id')} AS k FROM "
+        f"(SELECT DISTINCT {ck} AS v FROM l1)) d ON d.v = {ck}",
+    )
+    part = ", ".join(t(c) for c in cols)
+    capture = _Capture()
+    mark_repeats(capture, "raw", cols)  # type: ignore[arg-type]
+    current_repeats = capture.sql[0].split(" AS ", 1)[1]  # the SELECT src runs to rewrite raw
+    blank = f"coalesce({', '.join(P.clean_text(t(c)) for c in cols)}) IS NULL"
+    repeated = (
+        f"WITH h AS (SELECT hash({part}) AS h FROM raw GROUP BY h HAVING count(*) > 1) "
+        f"SELECT unnest(list_sort(list(_row))[2:]) AS _row FROM raw "
+        f"WHERE hash({part}) IN (SELECT h FROM h) AND NOT ({blank}) GROUP BY {part}"
+    )
+    ab(
+        "repeats: a small table of repeated _row (hash prefilter, blank test on candidates "
+        "only) instead of rewriting raw with a window over every column",
+        "dedupe",
+        current_repeats,
+        repeated,
+        check=(f"SELECT _row FROM ({current_repeats}) WHERE _dup", repeated),
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE v AS SELECT row_number() OVER () AS _row, "
+        "* EXCLUDE (batch_id, record_hash) FROM orders"
+    )
+    names = [r[0] for r in con.execute("DESCRIBE v").fetchall() if r[0] != "_row"]
+    vcols = ", ".join(names)
+    rank = (
+        "row_number() OVER (PARTITION BY order_id ORDER BY updated_at DESC NULLS LAST, _row DESC)"
+    )
+    ab(
+        "good rows: skip the rank window when no key repeats (count distinct first)",
+        "good",
+        f"SELECT _row, {vcols}, {_hash_sql('orders')} AS record_hash, {rank} AS _rank FROM v",
+        f"SELECT _row, {vcols}, {_hash_sql('orders')} AS record_hash, 1 AS _rank FROM v "
+        "WHERE (SELECT count(*) = count(DISTINCT order_id) FROM v)",
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE rs AS SELECT _row, CASE WHEN _t_net_amount LIKE '-%' "
+        "OR TRY_CAST(_t_ordered_at AS TIMESTAMP) IS NULL THEN ['bad'] ELSE [] END "
+        "AS _reasons FROM l1"
+    )
+    ab(
+        "reasons: drop empty lists before GROUP BY _row",
+        "reasons",
+        "SELECT _row, flatten(list(_reasons)) AS reasons FROM (SELECT _row, _reasons FROM rs) "
+        "GROUP BY _row HAVING len(flatten(list(_reasons))) > 0",
+        "SELECT _row, flatten(list(_reasons)) AS reasons FROM (SELECT _row, _reasons FROM rs "
+        "WHERE len(_reasons) > 0) GROUP BY _row",
+    )
+    after = Project._after_sql(
+        SimpleNamespace(),
+        SimpleNamespace(batch_id=bid),  # type: ignore[arg-type]
+        [SimpleNamespace(table="orders")],
+    )
+    first = (
+        "SELECT customer_key, min(ordered_at) AS ordered_at, arg_min(channel_id, "
+        "(ordered_at, order_id)) AS channel_id FROM orders WHERE customer_key IN "
+        f"(SELECT customer_key FROM orders WHERE batch_id = '{bid}') GROUP BY customer_key"
+    )
+    proposed_after = [
+        f"CREATE OR REPLACE TEMP TABLE _first AS {first}",
+        "INSERT INTO customers (customer_key, first_order_at, acquisition_channel_id, batch_id, "
+        f"record_hash) SELECT f.customer_key, f.ordered_at, f.channel_id, '{bid}', 'derived' "
+        "FROM _first f WHERE NOT EXISTS (SELECT 1 FROM customers c "
+        "WHERE c.customer_key = f.customer_key)",
+        "UPDATE customers SET first_order_at = f.ordered_at, acquisition_channel_id = f.channel_id "
+        "FROM _first f WHERE customers.customer_key = f.customer_key "
+        "AND (customers.first_order_at IS DISTINCT FROM f.ordered_at "
+        "OR customers.acquisition_channel_id IS DISTINCT FROM f.channel_id)",
+    ]
+    snapshot = "SELECT customer_key, first_order_at, acquisition_channel_id FROM customers"
+    results = []
+    for stmts in (after, proposed_after):
+        con.execute("BEGIN TRANSACTION")
+        con.execute("DELETE FROM customers")
+        for s in stmts:
+            con.execute(s)
+        results.append(
+            con.execute(
+                f"SELECT count(*), sum(hash(customer_key, first_order_at, acquisition_channel_id)) FROM ({snapshot})"
+            ).fetchone()
+        )
+        con.execute("ROLLBACK")
+    con.execute("DELETE FROM customers")
+    ab(
+        "customers: first order by arg_min, computed once (not a window, twice)",
+        "customers",
+        ";\n".join(after),
+        ";\n".join(proposed_after),
+        statements=True,
+        check=("SELECT 1", "SELECT 1" if results[0] == results[1] else "SELECT 2"),
+    )
+    ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'orders'").fetchone()[0]  # type: ignore[index]
+
+    def fresh_insert(index: bool) -> str:
+        stmts = [
+            "DROP TABLE IF EXISTS orders_copy",
+            ddl.replace("CREATE TABLE orders", "CREATE TABLE orders_copy").rstrip(";"),
+        ]
+        if index:
+            stmts.append("CREATE INDEX ix_orders_copy_key ON orders_copy (order_id)")
+        return ";\n".join(
+            [*stmts, "INSERT INTO orders_copy SELECT * FROM orders", "COMMIT", "BEGIN TRANSACTION"]
+        )
+
+    ab(
+        "merge insert + commit: without the ART index on orders(order_id)",
+        "merge",
+        fresh_insert(True),
+        fresh_insert(False),
+        statements=True,
+        check=("SELECT 1", "SELECT 1"),
+    )
+    con.close()
+    work.unlink(missing_ok=True)
+    Path(str(work) + ".wal").unlink(missing_ok=True)
+    return {"rows": rows, "reps": reps, "experiments": out}
 
 
 def run_child(args: list[str]) -> dict[str, Any]:
@@ -399,32 +903,60 @@ def bench_size(rows: int, root: Path, args: argparse.Namespace, say: Any) -> dic
     write_project(folder, csv, args.memory_limit, args.threads, now)
     threads = [str(args.threads)] if args.threads else []
     say(f"[{rows:,} rows] bare DuckDB load ...")
-    bare = run_child(["bare", str(csv), str(root / f"bare-{rows}.duckdb"), args.memory_limit,
-                      *threads])
+    bare = run_child(
+        ["bare", str(csv), str(root / f"bare-{rows}.duckdb"), args.memory_limit, *threads]
+    )
     say(f"[{rows:,} rows] channelscope ingest ...")
     cs = run_child(["channelscope", str(folder), "0" if args.no_phases else "1"])
+    experiments = None
+    if args.experiments:
+        say(f"[{rows:,} rows] experiments (best of {args.reps}) ...")
+        experiments = run_child(
+            ["experiments", str(folder), args.memory_limit, str(args.threads or 0), str(args.reps)]
+        )
     ledger = cs["ledger"][0] if cs["ledger"] else {}
-    expected = {"rows_in": planted["rows"], "loaded": planted["good"],
-                "quarantined": planted["bad"], "duplicates": planted["repeats"]}
+    expected = {
+        "rows_in": planted["rows"],
+        "loaded": planted["good"],
+        "quarantined": planted["bad"],
+        "duplicates": planted["repeats"],
+    }
     got = {k: ledger.get(k) for k in expected}
     return {
-        "rows": rows, "file_mib": planted["bytes"] / MIB, "generate_seconds": planted["seconds"],
-        "bare_seconds": bare["seconds"], "bare_peak_mib": bare["peak_mib"],
+        "rows": rows,
+        "file_mib": planted["bytes"] / MIB,
+        "generate_seconds": planted["seconds"],
+        "bare_seconds": bare["seconds"],
+        "bare_peak_mib": bare["peak_mib"],
         "bare_baseline_mib": bare["baseline_mib"],
-        "channelscope_seconds": cs["seconds"], "channelscope_peak_mib": cs["peak_mib"],
+        "channelscope_seconds": cs["seconds"],
+        "channelscope_peak_mib": cs["peak_mib"],
         "channelscope_baseline_mib": cs["baseline_mib"],
-        "ratio": cs["seconds"] / bare["seconds"], "rows_per_second": rows / cs["seconds"],
-        "ledger": ledger, "expected": expected,
+        "ratio": cs["seconds"] / bare["seconds"],
+        "rows_per_second": rows / cs["seconds"],
+        "ledger": ledger,
+        "expected": expected,
         "ledger_balanced": bool(ledger.get("balanced")),
         "ledger_matches_planted": got == expected,
         "stored": cs["stored"],
         "within_3x": cs["seconds"] <= 3 * bare["seconds"],
         "under_1gib": cs["peak_mib"] < 1024,
-        "breakdown": {k: cs[k] for k in ("open_seconds", "ingest_seconds", "close_seconds",
-                                         "fingerprint_seconds", "sql_seconds")},
-        "phases": cs["phases"], "slowest": cs["slowest"],
+        "breakdown": {
+            k: cs[k]
+            for k in (
+                "open_seconds",
+                "ingest_seconds",
+                "close_seconds",
+                "fingerprint_seconds",
+                "sql_seconds",
+            )
+        },
+        "phases": cs["phases"],
+        "slowest": cs["slowest"],
         "settings": {"memory_limit": args.memory_limit, "threads": args.threads or os.cpu_count()},
-        "folder": str(folder), "shim": cs["shim"],
+        "folder": str(folder),
+        "shim": cs["shim"],
+        "experiments": experiments,
     }
 
 
@@ -434,17 +966,34 @@ def render(results: list[dict[str, Any]]) -> None:
 
     console = Console(width=None if sys.stdout.isatty() else 140)
     t = Table(title="ingest: channelscope vs bare DuckDB (read_csv into a table)")
-    for col in ("rows", "file MB", "bare s", "channelscope s", "ratio", "rows/s",
-                "bare peak MiB", "cs peak MiB", "ledger"):
+    for col in (
+        "rows",
+        "file MB",
+        "bare s",
+        "channelscope s",
+        "ratio",
+        "rows/s",
+        "bare peak MiB",
+        "cs peak MiB",
+        "ledger",
+    ):
         t.add_column(col, justify="right")
     for r in results:
         ok = "balanced" if r["ledger_balanced"] else "[red]UNBALANCED[/]"
         ok += "" if r["ledger_matches_planted"] else " [red]≠ planted[/]"
         ratio = f"{r['ratio']:.1f}x" + ("" if r["within_3x"] else " [red](>3x)[/]")
         peak = f"{r['channelscope_peak_mib']:.0f}" + ("" if r["under_1gib"] else " [red](>1GiB)[/]")
-        t.add_row(f"{r['rows']:,}", f"{r['file_mib'] * MIB / 1e6:.0f}", f"{r['bare_seconds']:.2f}",
-                  f"{r['channelscope_seconds']:.2f}", ratio, f"{r['rows_per_second']:,.0f}",
-                  f"{r['bare_peak_mib']:.0f}", peak, ok)
+        t.add_row(
+            f"{r['rows']:,}",
+            f"{r['file_mib'] * MIB / 1e6:.0f}",
+            f"{r['bare_seconds']:.2f}",
+            f"{r['channelscope_seconds']:.2f}",
+            ratio,
+            f"{r['rows_per_second']:,.0f}",
+            f"{r['bare_peak_mib']:.0f}",
+            peak,
+            ok,
+        )
     console.print(t)
     for r in results:
         led, exp = r["ledger"], r["expected"]
@@ -452,13 +1001,15 @@ def render(results: list[dict[str, Any]]) -> None:
             f"[bold]{r['rows']:,} rows[/] ledger: rows_in {led.get('rows_in'):,} = loaded "
             f"{led.get('loaded'):,} + quarantined {led.get('quarantined'):,} + duplicates "
             f"{led.get('duplicates'):,}  (planted: {exp['loaded']:,} good, {exp['quarantined']:,} "
-            f"bad, {exp['duplicates']:,} repeats); warehouse holds {r['stored']}")
+            f"bad, {exp['duplicates']:,} repeats); warehouse holds {r['stored']}"
+        )
         b = r["breakdown"]
         console.print(
             f"  open {b['open_seconds']:.2f}s, ingest {b['ingest_seconds']:.2f}s (SQL "
             f"{b['sql_seconds']:.2f}s, fingerprint {b['fingerprint_seconds']:.2f}s), close "
             f"{b['close_seconds']:.2f}s; process baseline {r['channelscope_baseline_mib']:.0f} MiB "
-            f"(bare {r['bare_baseline_mib']:.0f} MiB); memory_limit {r['settings']['memory_limit']}")
+            f"(bare {r['bare_baseline_mib']:.0f} MiB); memory_limit {r['settings']['memory_limit']}"
+        )
         if not r["phases"]:
             continue
         p = Table(title=f"phases at {r['rows']:,} rows (SQL statements, wall time)")
@@ -466,12 +1017,51 @@ def render(results: list[dict[str, Any]]) -> None:
             p.add_column(col, justify="left" if col == "phase" else "right")
         total = b["ingest_seconds"]
         for name, ph in sorted(r["phases"].items(), key=lambda kv: -kv[1]["seconds"]):
-            p.add_row(name, str(ph["statements"]), f"{ph['seconds']:.2f}",
-                      f"{100 * ph['seconds'] / total:.1f}", f"{ph['raised_peak_mib']:.0f}")
+            p.add_row(
+                name,
+                str(ph["statements"]),
+                f"{ph['seconds']:.2f}",
+                f"{100 * ph['seconds'] / total:.1f}",
+                f"{ph['raised_peak_mib']:.0f}",
+            )
         python = total - b["sql_seconds"]
-        p.add_row("Python (fingerprint, ibis/pandera build)", "", f"{python:.2f}",
-                  f"{100 * python / total:.1f}", "")
+        p.add_row(
+            "Python (fingerprint, ibis/pandera build)",
+            "",
+            f"{python:.2f}",
+            f"{100 * python / total:.1f}",
+            "",
+        )
         console.print(p)
+    for r in results:
+        ex = r.get("experiments")
+        if not ex:
+            continue
+        e = Table(
+            title=f"experiments at {ex['rows']:,} rows: current SQL vs proposed, in isolation "
+            f"(best of {ex['reps']})"
+        )
+        for col in (
+            "phase",
+            "change",
+            "current s",
+            "proposed s",
+            "saved s",
+            "speedup",
+            "same rows",
+        ):
+            e.add_column(col, justify="right" if col.endswith(("s", "speedup")) else "left")
+        for x in ex["experiments"]:
+            e.add_row(
+                x["phase"],
+                x["name"],
+                f"{x['current_seconds']:.2f}",
+                f"{x['proposed_seconds']:.2f}",
+                f"{x['saved_seconds']:.2f}",
+                f"{x['speedup']:.1f}x",
+                "yes" if x["same_result"] else "[red]NO[/]",
+            )
+        console.print(e)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -480,21 +1070,37 @@ def main(argv: list[str] | None = None) -> int:
         kind, rest = argv[1], argv[2:]
         if kind == "bare":
             answer = child_bare(rest[0], rest[1], rest[2], int(rest[3]) if len(rest) > 3 else None)
+        elif kind == "experiments":
+            answer = child_experiments(rest[0], rest[1], int(rest[2]) or None, int(rest[3]))
         else:
             answer = child_channelscope(rest[0], rest[1] == "1")
         print(json.dumps(answer, default=str))
         return 0
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, action="append",
-                    help="rows to generate (repeat for several sizes; default 1000000)")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--rows",
+        type=int,
+        action="append",
+        help="rows to generate (repeat for several sizes; default 1000000)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the work folder (CSV, project, DBs)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON only")
     ap.add_argument("--workdir", type=Path, help="where to work (default: a new temp folder)")
-    ap.add_argument("--memory-limit", default="1GB",
-                    help="DuckDB memory_limit of the project and the bare load (default 1GB)")
+    ap.add_argument(
+        "--memory-limit",
+        default="1GB",
+        help="DuckDB memory_limit of the project and the bare load (default 1GB)",
+    )
     ap.add_argument("--threads", type=int, help="DuckDB threads (default: DuckDB's, all cores)")
     ap.add_argument("--no-phases", action="store_true", help="do not time SQL statements")
+    ap.add_argument(
+        "--experiments",
+        action="store_true",
+        help="also time each slow phase's current SQL against a proposed rewrite",
+    )
+    ap.add_argument("--reps", type=int, default=3, help="repetitions per experiment (best kept)")
     args = ap.parse_args(argv)
     sizes = args.rows or [1_000_000]
     root = args.workdir or Path(tempfile.mkdtemp(prefix="channelscope-bench-"))

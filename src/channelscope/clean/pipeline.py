@@ -119,7 +119,7 @@ def run_batch(
         table = TABLES[table_name]
         good = f"{b}_g_{table_name}"
         rows = (
-            f"list_has_any(_rows, (SELECT list(_row) FROM {row_reasons_table}))"
+            f"list_has_any(_rows, coalesce((SELECT list(_row) FROM {row_reasons_table}), []::BIGINT[]))"
             if collapse
             else f"_row IN (SELECT _row FROM {row_reasons_table})"
         )
