@@ -199,3 +199,53 @@ def test_customers_cross_channels_by_phone(demo, truth) -> None:  # type: ignore
     shared = set(douyin["收件人手机号"]) & set(jd["联系电话"])
     assert len(shared) > 10
     assert truth["customers"]["repeat"] > truth["customers"]["multi_channel"] > 0
+
+
+@pytest.mark.slow
+def test_ingest_reproduces_the_truth(demo, truth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from channelscope import Project
+
+    folder = tmp_path / "shop"
+    shutil.copytree(demo.folder, folder)
+    monkeypatch.setenv("CHANNELSCOPE_PSEUDONYM_KEY", "demo-key-0123456789abcdef")
+    with Project(folder) as project:
+        results = project.ingest()
+        assert all(r.status == "loaded" for r in results)
+
+        def one(sql: str):  # type: ignore[no-untyped-def]
+            return project.warehouse.execute(sql)
+
+        for table, n in truth["tables"].items():
+            assert one(f"SELECT count(*) FROM {table}")[0][0] == n, table
+        got = {
+            (c, m): (n, p, Decimal(g))
+            for c, m, n, p, g in one(
+                "SELECT channel_id, strftime(business_date, '%Y-%m'), count(*), count(paid_at), "
+                "coalesce(sum(net_amount_base) FILTER (WHERE paid_at IS NOT NULL), 0) FROM orders GROUP BY 1, 2"
+            )
+        }
+        refunds = {
+            (c, m): (n, Decimal(a))
+            for c, m, n, a in one(
+                "SELECT channel_id, strftime(business_date, '%Y-%m'), count(*), sum(amount_base) FROM refunds "
+                "GROUP BY 1, 2"
+            )
+        }
+        for r in truth["by_channel_month"]:
+            key = (r["channel_id"], r["month"])
+            if r["orders"]:
+                assert got[key] == (r["orders"], r["paid_orders"], Decimal(r["paid_gmv"])), key
+            if r["refund_count"]:
+                assert refunds[key] == (r["refund_count"], Decimal(r["refunds"])), key
+        quarantined = {
+            (Path(f).relative_to(folder).as_posix(), int(row))
+            for f, row in one("SELECT file, row_number FROM quarantine")
+        }
+        assert quarantined == {(b["file"], b["row"]) for b in truth["bad_rows"]}
+        customers = one(
+            "SELECT count(DISTINCT customer_key), (SELECT count(*) FROM (SELECT customer_key FROM orders "
+            "GROUP BY 1 HAVING count(DISTINCT channel_id) > 1)) FROM orders"
+        )[0]
+        assert customers == (truth["customers"]["distinct"], truth["customers"]["multi_channel"])

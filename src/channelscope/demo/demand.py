@@ -8,7 +8,6 @@ GMV = visitors x conversion x AOV holds by construction.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -289,7 +288,3 @@ def festivals_as_records() -> list[dict]:
 
 def festival_power() -> dict[str, float]:
     return {c.id: c.festival_power for c in W.CHANNELS}
-
-
-def as_date(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)

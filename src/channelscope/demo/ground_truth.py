@@ -7,8 +7,6 @@ the files back, so a test can compare both. Money is a string with two decimals 
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 
@@ -246,7 +244,3 @@ def build(
         "festival_power": D.festival_power(),
         "tier1_override_commission": W.TIER1_OVERRIDE,
     }
-
-
-def today() -> dt.date:
-    return W.AS_OF.date()

@@ -26,9 +26,17 @@ def text_table(columns: dict[str, object]) -> pa.Table:
 
 
 def write_csv(table: pa.Table, path: Path, encoding: str = "utf-8", crlf: bool = False) -> None:
-    """CSV with a header, quoting only where needed; ``.gz`` paths are gzipped (mtime 0)."""
+    """CSV with a header (quoted only when a value needs it); ``.gz`` paths are gzipped (mtime 0)."""
+    names = [f'"{n}"' if any(ch in n for ch in ',"\n') else n for n in table.column_names]
     buf = io.BytesIO()
-    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=True, quoting_style="needed"))
+    buf.write((",".join(names) + "\n").encode("utf-8"))
+    start = buf.tell()
+    try:  # plain, like most exports; values with quotes or commas make pyarrow quote every string
+        pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+    except pa.ArrowInvalid:
+        buf.seek(start)
+        buf.truncate()
+        pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
     data = buf.getvalue()
     if crlf:
         data = data.replace(b"\n", b"\r\n")
