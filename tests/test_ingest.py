@@ -193,6 +193,8 @@ def test_fixed_quarantine_rows_load_on_reingest(loaded, tmp_path: Path) -> None:
     o = p.table("orders").to_pandas().set_index("order_id")
     # the pseudonym exported in the quarantine is kept, not hashed twice
     assert o.loc["tmall:3", "customer_key"] == pseudonym("13800138002")
+    # the fixed row's quarantine entry is resolved; the other one is still open
+    assert p.quarantined(source="orders").source_key.tolist() == ["4"]
 
 
 def test_file_formats_and_encodings(tmp_path: Path, warehouse_url: str) -> None:
@@ -253,6 +255,54 @@ def test_unreadable_files_fail_with_a_clear_message(tmp_path: Path, content: byt
         assert expected in r.message and "orders_bad.csv" in r.message
         ledger = p.table("batches").to_pandas()
         assert ledger.status.tolist() == ["failed"]
+
+
+def test_a_line_level_order_loads_whole_or_not_at_all(tmp_path: Path, warehouse_url: str) -> None:
+    body = """
+channels: [{id: own, name: Own, kind: own_store, platform: shopify}]
+sources:
+  - name: products
+    path: exports/products.csv
+    preset: canonical_products
+  - name: shop
+    path: exports/orders.csv
+    channel_id: own
+    mapping:
+      table: order_lines
+      columns:
+        source_order_id: Name
+        line_no: {type: line_number}
+        sku: Lineitem sku
+        quantity: Lineitem quantity
+        unit_price: Lineitem price
+      also:
+        - table: orders
+          collapse: true
+          columns:
+            source_order_id: Name
+            ordered_at: Created at
+            status: {const: paid}
+            net_amount: Total
+"""
+    folder = write_project(tmp_path / "shop", body, warehouse_url)
+    (folder / "exports").mkdir()
+    (folder / "exports" / "products.csv").write_text("sku,list_price\nA,10\nB,20\n")
+    (folder / "exports" / "orders.csv").write_text(
+        "Name,Created at,Total,Lineitem sku,Lineitem quantity,Lineitem price\n"
+        "#1,2024-05-01 10:00:00 +0800,30,A,1,10\n"
+        "#1,,,B,1,20\n"
+        "#2,2024-05-02 10:00:00 +0800,10,A,1,10\n"
+        "#2,,,B,-1,20\n"
+    )
+    with Project(folder) as p:
+        r = p.ingest()[-1]
+        assert r.status == "loaded", r.message
+        assert (r.rows_in, r.loaded, r.quarantined) == (4, 2, 2)
+        o = p.table("orders").to_pandas()
+        assert o.order_id.tolist() == ["own:#1"] and o.net_amount.tolist() == [Decimal("30.00")]
+        assert sorted(p.table("order_lines").to_pandas().line_no) == [1, 2]
+        q = {int(x.row_number): json.loads(x.reasons) for x in p.quarantined().itertuples()}
+        assert q == {3: ["another row of the same order_id was quarantined (row 4)"], 4: ["quantity=-1: must be > 0"]}
 
 
 def test_malformed_lines_are_quarantined_not_lost(tmp_path: Path) -> None:

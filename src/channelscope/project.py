@@ -85,9 +85,15 @@ class Project:
 
     def mapping(self, source: SourceConfig) -> Mapping:
         presets = self.folder / self.config.presets_dir if self.config.presets_dir else None
-        return load_mapping(
+        mapping = load_mapping(
             source.preset, source.mapping, project_presets=presets, where=str(self.folder / "channelscope.yaml")
         )
+        # what the source says about its files wins over the preset's defaults
+        if source.encoding != "auto":
+            mapping.read.encoding = source.encoding
+        if source.sheet is not None:
+            mapping.read.sheet = source.sheet
+        return mapping
 
     def source(self, name: str) -> SourceConfig:
         for s in self.config.sources:
@@ -320,16 +326,26 @@ class Project:
         )
 
     def _after_sql(self, result: BatchResult, goods: list) -> list[str]:
-        """Derived dimensions refreshed in the batch's transaction: customers' first order."""
-        if not any(g.table == "orders" for g in goods):
-            return []
+        """Work done in the batch's transaction: quarantined rows whose key now loaded are marked
+        resolved, and customers' first order and acquisition channel are refreshed."""
         bid = result.batch_id.replace("'", "")
+        src = result.source.replace("'", "''")
+        primary = TABLES[result.table]
+        key_col = "source_order_id" if "source_order_id" in primary.names else primary.key[0]
+        resolve = (
+            f"UPDATE quarantine SET resolved_batch_id = '{bid}' WHERE resolved_batch_id IS NULL "
+            f"AND source = '{src}' AND batch_id <> '{bid}' AND source_key IN "
+            f"(SELECT CAST({key_col} AS VARCHAR) FROM {primary.name} WHERE batch_id = '{bid}')"
+        )
+        if not any(g.table == "orders" for g in goods):
+            return [resolve]
         first = (
             "SELECT customer_key, ordered_at, channel_id FROM (SELECT customer_key, ordered_at, channel_id, "
             "row_number() OVER (PARTITION BY customer_key ORDER BY ordered_at, order_id) AS rn FROM orders "
             f"WHERE customer_key IN (SELECT customer_key FROM orders WHERE batch_id = '{bid}')) x WHERE rn = 1"
         )
         return [
+            resolve,
             "INSERT INTO customers (customer_key, first_order_at, acquisition_channel_id, batch_id, record_hash) "
             f"SELECT f.customer_key, f.ordered_at, f.channel_id, '{bid}', 'derived' FROM ({first}) f "
             "WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_key = f.customer_key)",

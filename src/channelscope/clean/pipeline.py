@@ -91,11 +91,9 @@ def run_batch(
             )
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {tagged} AS SELECT *, TRUE AS _when FROM {tagged}")
-        t = backend.table(tagged)
-        reasons = t._parse_reasons.concat(row_reasons(t, schema_for(target.table, cleaning, now)))
-        checked = t.mutate(_reasons=ibis.ifelse(t._when, reasons, ibis.literal([], type="array<string>")))
         valid = f"{b}_v{i}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {valid} AS {ibis.to_sql(checked, dialect='duckdb')}")
+        sql = _validation_sql(backend, con, tagged, target.table, cleaning, now)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {valid} AS {sql}")
         primary = i == 0
         validated.append((target.table, primary, valid, target.collapse))
         rows_expr = "unnest(_rows)" if target.collapse else "_row"
@@ -110,6 +108,9 @@ def run_batch(
         f"CREATE OR REPLACE TEMP TABLE {row_reasons_table} AS SELECT _row, flatten(list(_reasons)) AS reasons "
         f"FROM ({' UNION ALL '.join(reason_parts)}) GROUP BY _row HAVING len(flatten(list(_reasons))) > 0"
     )
+    for table_name, _, valid, collapse in validated:
+        if collapse:
+            _quarantine_whole_groups(con, valid, row_reasons_table, TABLES[table_name].key)
     quarantine = _quarantine(con, result, b, row_reasons_table, ctx, pii_columns, rejects, validated[0])
     result.quarantined = int(con.execute(f"SELECT count(*) FROM {quarantine}").fetchone()[0])  # type: ignore[index]
 
@@ -141,6 +142,46 @@ def run_batch(
     result.duplicates = repeats + superseded
     result.details["in_file"] = {"exact_repeats": repeats, "superseded": superseded, "malformed_lines": len(rejects)}
     return goods, quarantine
+
+
+def _quarantine_whole_groups(con: duckdb.DuckDBPyConnection, valid: str, reasons: str, key: tuple[str, ...]) -> None:
+    """An order of a line-level export loads whole or not at all: when one of its rows is
+    quarantined, its other rows are too, with a reason naming the row."""
+    what = "/".join(key)
+    con.execute(
+        f"INSERT INTO {reasons} SELECT r, ['another row of the same {what} was quarantined (row ' || bad || ')'] "
+        f"FROM (SELECT unnest(v._rows) AS r, list_min(list_intersect(v._rows, q.rows)) AS bad "
+        f"FROM {valid} v, (SELECT coalesce(list(_row), []::BIGINT[]) AS rows FROM {reasons}) q "
+        f"WHERE list_has_any(v._rows, q.rows)) g "
+        f"WHERE r NOT IN (SELECT _row FROM {reasons})"
+    )
+
+
+_PLACEHOLDER = "__channelscope_tagged__"
+_VALIDATION_CACHE: dict[tuple, str] = {}
+
+
+def _validation_sql(
+    backend: ibis.BaseBackend,
+    con: duckdb.DuckDBPyConnection,
+    tagged: str,
+    table: str,
+    cleaning: CleaningConfig,
+    now: dt.datetime,
+) -> str:
+    """SELECT adding ``_reasons`` (parse reasons + every rule the row breaks) to a tagged table.
+
+    Compiling the pandera rules through Ibis costs ~0.1 s; files of one layout share the SQL,
+    so it is compiled once per table shape and hour.
+    """
+    shape = tuple(con.execute(f"DESCRIBE {tagged}").fetchall())
+    key = (table, shape, cleaning.model_dump_json(), now.replace(minute=0, second=0, microsecond=0))
+    if key not in _VALIDATION_CACHE:
+        t = backend.table(tagged)
+        reasons = t._parse_reasons.concat(row_reasons(t, schema_for(table, cleaning, now)))
+        checked = t.mutate(_reasons=ibis.ifelse(t._when, reasons, ibis.literal([], type="array<string>")))
+        _VALIDATION_CACHE[key] = ibis.to_sql(checked, dialect="duckdb").replace(tagged, _PLACEHOLDER)
+    return _VALIDATION_CACHE[key].replace(_PLACEHOLDER, tagged)
 
 
 def _collapse(con: duckdb.DuckDBPyConnection, parsed: str, key: tuple[str, ...], cols: list[str], out: str) -> str:
