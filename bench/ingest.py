@@ -693,8 +693,10 @@ def child_experiments(
         cur = timed(current, statements=statements)
         new = timed(proposed, statements=statements)
         same = same_rows(*check) if check else same_rows(current, proposed)
+        differs: list[str] = []
         if edge:  # the same builders over tricky inputs the generated file does not have
-            same = same and same_rows(*(f"SELECT v, {fn('v')} FROM edge" for fn in edge))
+            a, b = (f"SELECT v, {fn('v')} FROM edge" for fn in edge)
+            differs = [r[0] for r in con.execute(f"SELECT v FROM ({a} EXCEPT {b})").fetchall()]
         out.append(
             {
                 "name": name,
@@ -704,6 +706,7 @@ def child_experiments(
                 "saved_seconds": cur - new,
                 "speedup": cur / new if new else None,
                 "same_result": same,
+                "edge_cases_differing": differs,
             }
         )
 
@@ -836,7 +839,8 @@ def child_experiments(
             con.execute(s)
         results.append(
             con.execute(
-                f"SELECT count(*), sum(hash(customer_key, first_order_at, acquisition_channel_id)) FROM ({snapshot})"
+                "SELECT count(*), sum(hash(customer_key, first_order_at, acquisition_channel_id)) "
+                f"FROM ({snapshot})"
             ).fetchone()
         )
         con.execute("ROLLBACK")
@@ -895,6 +899,7 @@ def run_child(args: list[str]) -> dict[str, Any]:
 
 def bench_size(rows: int, root: Path, args: argparse.Namespace, say: Any) -> dict[str, Any]:
     now = dt.datetime.now().replace(microsecond=0)
+    load_before = os.getloadavg()[0]
     folder = root / f"rows-{rows}"
     (folder / "exports").mkdir(parents=True, exist_ok=True)
     csv = folder / "exports" / "orders.csv"
@@ -954,6 +959,7 @@ def bench_size(rows: int, root: Path, args: argparse.Namespace, say: Any) -> dic
         "phases": cs["phases"],
         "slowest": cs["slowest"],
         "settings": {"memory_limit": args.memory_limit, "threads": args.threads or os.cpu_count()},
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "folder": str(folder),
         "shim": cs["shim"],
         "experiments": experiments,
@@ -1008,7 +1014,10 @@ def render(results: list[dict[str, Any]]) -> None:
             f"  open {b['open_seconds']:.2f}s, ingest {b['ingest_seconds']:.2f}s (SQL "
             f"{b['sql_seconds']:.2f}s, fingerprint {b['fingerprint_seconds']:.2f}s), close "
             f"{b['close_seconds']:.2f}s; process baseline {r['channelscope_baseline_mib']:.0f} MiB "
-            f"(bare {r['bare_baseline_mib']:.0f} MiB); memory_limit {r['settings']['memory_limit']}"
+            f"(bare {r['bare_baseline_mib']:.0f} MiB); "
+            f"memory_limit {r['settings']['memory_limit']}; "
+            f"1-min load average {r['load_average'][0]} -> {r['load_average'][1]} "
+            f"on {os.cpu_count()} cores (other work on the machine inflates every figure)"
         )
         if not r["phases"]:
             continue
@@ -1059,7 +1068,8 @@ def render(results: list[dict[str, Any]]) -> None:
                 f"{x['proposed_seconds']:.2f}",
                 f"{x['saved_seconds']:.2f}",
                 f"{x['speedup']:.1f}x",
-                "yes" if x["same_result"] else "[red]NO[/]",
+                ("yes" if x["same_result"] else "[red]NO[/]")
+                + "".join(f"; differs on {v!r}" for v in x.get("edge_cases_differing", [])),
             )
         console.print(e)
 
@@ -1101,7 +1111,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also time each slow phase's current SQL against a proposed rewrite",
     )
     ap.add_argument("--reps", type=int, default=3, help="repetitions per experiment (best kept)")
+    ap.add_argument("--show", type=Path, help="render figures saved earlier with --json, and exit")
     args = ap.parse_args(argv)
+    if args.show:
+        render(json.loads(args.show.read_text()))
+        return 0
     sizes = args.rows or [1_000_000]
     root = args.workdir or Path(tempfile.mkdtemp(prefix="channelscope-bench-"))
     root.mkdir(parents=True, exist_ok=True)

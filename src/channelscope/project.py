@@ -77,7 +77,7 @@ class Project:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def table(self, name: str):  # type: ignore[no-untyped-def]
+    def table(self, name: str):
         """An Ibis table of the warehouse (``.to_pandas()`` for a DataFrame)."""
         if name not in TABLES:
             raise ConfigError(f"unknown table '{name}'; valid: {', '.join(sorted(TABLES))}")
@@ -275,7 +275,7 @@ class Project:
         try:
             staged = F.stage_file(con, f, mapping.read, raw, workdir)
             ctx = self._context(src, mapping, raw, staged.columns, f.display)
-            pii = {}
+            pii: dict[str, str] = {}
             for target in mapping.targets():
                 for spec in target.columns.values():
                     names = spec.from_ if isinstance(spec.from_, list) else [spec.from_] if spec.from_ else []

@@ -220,7 +220,7 @@ def parse_select(target: Target, ctx: Context) -> str:
     return f"SELECT _row, {', '.join(canon)}, {reason_list} AS _parse_reasons FROM ({layer3})"
 
 
-def _sql_type(c) -> str:  # type: ignore[no-untyped-def]
+def _sql_type(c) -> str:
     dtype = str(c.type).rstrip("!")
     if dtype.startswith("decimal"):
         return dtype.upper().replace(" ", "")

@@ -35,7 +35,7 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")
     STATE["debug"] = debug
 
 
-def _project(path: Path, read_only: bool = False):  # type: ignore[no-untyped-def]
+def _project(path: Path, read_only: bool = False):
     from channelscope.project import Project
 
     return Project(path, read_only=read_only)

@@ -34,7 +34,7 @@ class InputFile:
     display: str
     member: str | None = None
 
-    def open_bytes(self):  # type: ignore[no-untyped-def]
+    def open_bytes(self):
         if self.member is not None:
             return zipfile.ZipFile(self.path).open(self.member)
         if self.path.suffix.lower() == ".gz":
