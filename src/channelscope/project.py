@@ -18,7 +18,8 @@ from channelscope.clean.pipeline import run_batch
 from channelscope.clean.pseudonymize import PseudonymKey, load_key
 from channelscope.clean.targets import Context
 from channelscope.config import ProjectConfig, SourceConfig, load_config
-from channelscope.errors import ChannelscopeError, ConfigError, SourceError
+from channelscope.errors import ChannelscopeError, ConfigError, QueryError, SourceError
+from channelscope.metrics.definitions import Catalog
 from channelscope.model import TABLES
 from channelscope.sources import files as F
 from channelscope.sources.mapping import Mapping, load_mapping
@@ -42,6 +43,7 @@ class Project:
         self.read_only = read_only
         self._warehouse: Warehouse | None = None
         self._key: PseudonymKey | None = None
+        self._catalog: Catalog | None = None
 
     # ---- plumbing ---------------------------------------------------------------------------
 
@@ -355,6 +357,68 @@ class Project:
             "OR customers.acquisition_channel_id IS DISTINCT FROM f.channel_id)",
         ]
 
+    # ---- KPIs ---------------------------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        """Built-in metrics plus the project's own (``kpis.metrics`` in channelscope.yaml)."""
+        if self._catalog is None:
+            from channelscope.config._yaml import load_located
+            from channelscope.metrics.definitions import build_catalog
+
+            path = self.folder / "channelscope.yaml"
+            extra = (self.config.kpis or {}).get("metrics")
+            doc = load_located(path) if extra else None
+            self._catalog = build_catalog(extra, file=str(path), lines=doc.line_of if doc else None)
+        return self._catalog
+
+    def latest_date(self) -> dt.date | None:
+        """The latest business date with orders (the default end of a KPI range)."""
+        value = self.warehouse.ibis.table("orders").business_date.max().execute()
+        return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
+
+    def kpis(
+        self,
+        metrics: list[str] | tuple[str, ...],
+        *,
+        by: list[str] | tuple[str, ...] = (),
+        grain: str = "total",
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        filters: dict[str, Any] | None = None,
+        compare: str | None = None,
+        to_date: str | None = None,
+    ) -> pd.DataFrame:
+        """A KPI table computed in the engine: one row per period (unless grain='total') and dimension.
+
+        ``compare`` adds ``<m>_prev``, ``<m>_change`` and ``<m>_change_pct`` for 'previous' (the
+        range just before, same length), 'yoy' or 'wow'. ``to_date`` ('mtd', 'qtd', 'ytd', 'wtd')
+        starts the range at the beginning of the month/quarter/year/week of ``end``.
+        Money is in the base currency; ratios are computed from summed parts.
+        """
+        from channelscope.metrics.compare import attach, shift_for, to_date_start
+        from channelscope.metrics.query import KpiRequest, kpi_frame
+
+        s = _as_date(start, "start")
+        e = _as_date(end, "end")
+        if (to_date or compare) and e is None:
+            e = self.latest_date() or dt.date.today()
+        if to_date:
+            s = to_date_start(to_date, e)  # type: ignore[arg-type]
+        flt = tuple((k, tuple(v if isinstance(v, list | tuple) else [v])) for k, v in (filters or {}).items())
+        req = KpiRequest(tuple(metrics), tuple(by), grain, s, e, flt)
+        df = kpi_frame(self.warehouse, self.catalog, req)
+        if compare:
+            if s is None:
+                raise QueryError("a comparison needs a start date (or a to-date range)")
+            assert e is not None
+            shift = shift_for(compare, grain, s, e)
+            prev_req = KpiRequest(req.metrics, req.by, grain, s - shift, e - shift, flt)
+            prev = kpi_frame(self.warehouse, self.catalog, prev_req)
+            keys = [*(["period"] if grain != "total" else []), *by]
+            df = attach(df, prev, keys, list(metrics), shift, grain != "total")
+        return df
+
     # ---- status and quarantine --------------------------------------------------------------
 
     def status(self, *, batches: int = 20) -> dict[str, Any]:
@@ -447,6 +511,15 @@ class Project:
         else:
             records.to_csv(path, index=False, encoding="utf-8-sig")
         return len(records)
+
+
+def _as_date(value: dt.date | str | None, name: str) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise QueryError(f"{name} '{value}' is not a date (YYYY-MM-DD)") from exc
 
 
 def _hours(every: str | None) -> float | None:

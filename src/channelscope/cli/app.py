@@ -208,23 +208,83 @@ def quarantine_export(
     console.print(f"wrote {n} rows to {out}")
 
 
+DEFAULT_PANEL = ["visitors", "paid_orders", "conversion_rate", "gmv", "aov", "buyers", "refunds", "refund_rate"]
+
+
 @app.command()
 def kpi(
     project: ProjectOpt = Path("."),
-    by_month: Annotated[bool, typer.Option("--by-month")] = False,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", "-m", help="metric name (repeat); see 'metrics'")
+    ] = None,
+    by: Annotated[
+        list[str] | None, typer.Option("--by", "-b", help="dimension (repeat): channel, distributor...")
+    ] = None,
+    grain: Annotated[str, typer.Option(help="day, week, month, quarter, year or total")] = "total",
+    start: Annotated[str | None, typer.Option(help="first business date, YYYY-MM-DD")] = None,
+    end: Annotated[str | None, typer.Option(help="last business date, YYYY-MM-DD")] = None,
+    where: Annotated[list[str] | None, typer.Option("--filter", "-f", help="dimension=value[,value]")] = None,
+    compare: Annotated[str | None, typer.Option(help="previous, yoy or wow")] = None,
+    to_date: Annotated[str | None, typer.Option("--to-date", help="mtd, qtd, ytd or wtd (up to --end)")] = None,
+    lang: Annotated[str | None, typer.Option(help="zh-CN or en (default: the project's locale)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
 ) -> None:
-    """Orders, buyers, paid GMV, AOV, refunds and refund rate by channel."""
-    from channelscope.metrics.summary import channel_summary
+    """KPIs computed in the warehouse, by any dimension and grain, with comparisons."""
+    from channelscope.cli.render import kpi_table
+
+    filters: dict[str, list[str]] = {}
+    for item in where or []:
+        if "=" not in item:
+            raise ChannelscopeError(f"--filter '{item}': expected dimension=value[,value]")
+        k, v = item.split("=", 1)
+        filters[k.strip()] = [x.strip() for x in v.split(",")]
+    if fmt not in ("table", "json", "csv"):
+        raise ChannelscopeError(f"--format must be table, json or csv, not '{fmt}'")
+    with _project(project) as p:
+        metrics = metric or DEFAULT_PANEL
+        df = p.kpis(
+            metrics, by=by or [], grain=grain, start=start, end=end, filters=filters, compare=compare, to_date=to_date
+        )
+        locale = lang or p.config.project.locale
+        if fmt == "json":
+            _dump(df)
+        elif fmt == "csv":
+            sys.stdout.write(df.to_csv(index=False))
+        else:
+            console.print(kpi_table(df, p.catalog, metrics, locale, p.config.project.base_currency))
+
+
+@app.command()
+def metrics(project: ProjectOpt = Path("."), lang: str | None = None, as_json: JsonOpt = False) -> None:
+    """Every metric the project knows: name, labels, unit and definition."""
+    from channelscope.metrics.definitions import Derived
 
     with _project(project) as p:
-        df = channel_summary(p.warehouse, by_month=by_month)
-    if fmt == "json":
+        rows = []
+        for m in p.catalog.metrics.values():
+            definition = (
+                m.formula
+                if isinstance(m, Derived)
+                else (
+                    f"{m.agg}({m.table}.{m.column or '*'}{' x ' + m.times if m.times else ''})"
+                    + (f" where {m.filter}" if m.filter else "")
+                )
+            )
+            rows.append(
+                {
+                    "name": m.name,
+                    "label_zh": m.label_zh,
+                    "label_en": m.label_en,
+                    "unit": m.unit,
+                    "up_is_good": m.up_is_good,
+                    "definition": definition,
+                }
+            )
+    df = pd.DataFrame(rows)
+    if as_json:
         _dump(df)
-    elif fmt == "csv":
-        sys.stdout.write(df.to_csv(index=False))
     else:
-        console.print(_frame_table(df, "KPIs by channel (base currency)"))
+        console.print(_frame_table(df, "Metrics"))
 
 
 @app.command()
@@ -248,7 +308,19 @@ def demo(
     console.print(f"[green]generated[/] {folder}")
     ingest(project=folder, source=None, file=None, as_json=False)
     status(project=folder, batches=15, as_json=False)
-    kpi(project=folder, by_month=False, fmt="table")
+    kpi(
+        project=folder,
+        metric=None,
+        by=["channel"],
+        grain="total",
+        start=None,
+        end=None,
+        where=None,
+        compare=None,
+        to_date=None,
+        lang=None,
+        fmt="table",
+    )
 
 
 def main() -> None:
