@@ -241,8 +241,9 @@ def write_project(
             "    kind: live_host",
         ]
     lines.append("campaigns:")
-    year = now.year - 1
     for cid, name, kind, channel, starts, ends, code in CAMPAIGNS:
+        # the latest edition that has ended: inside the generated year of orders
+        year = now.year if f"{now.year}{ends}" < f"{now:%Y-%m-%d %H:%M:%S}" else now.year - 1
         lines += [
             f"  - id: {cid}",
             f"    name: '{name}'",
@@ -295,6 +296,8 @@ def child_bare(csv: str, db: str, memory_limit: str, threads: int | None) -> dic
 
 #: statement label -> pattern (first match wins); the labels are the phases of the report
 PHASES = (
+    ("validate: rule reasons (ibis)", r"^DESCRIBE _raw_\w+_t\d"),
+    ("quarantine: resolve earlier entries", r"^UPDATE quarantine"),
     (
         "stage: read_csv to temp table",
         r"AS SELECT row_number\(\) OVER \(\) AS _row, \* FROM read_csv",
@@ -477,17 +480,6 @@ def child_channelscope(folder: str, phases: bool) -> dict[str, Any]:
 
 # ---- experiments: one phase's current SQL against a proposed rewrite, in isolation ---------------
 
-_WS_CHARS = "' ' || chr(9) || chr(10) || chr(12) || chr(13) || chr(160) || chr(12288) || chr(65279)"
-
-
-def proposed_clean_text(expr: str) -> str:
-    """``parse.clean_text`` without regexes: LIKE for the ="..." guard, trim() with a char set."""
-    unguarded = (
-        f"CASE WHEN {expr} LIKE '=\"%\"' AND NOT contains({expr}, chr(10)) "
-        f"THEN {expr}[3:-2] ELSE {expr} END"
-    )
-    return f"NULLIF(trim({unguarded}, {_WS_CHARS}), '')"
-
 
 def proposed_parse_decimal(text: str, scale: int = 2, divisor: int = 1) -> str:
     """``parse.parse_decimal`` casting to DECIMAL(18, s): a width > 18 (int128) is ~100x slower."""
@@ -629,6 +621,8 @@ def child_experiments(
     from channelscope.clean import parse as P
     from channelscope.clean.pipeline import _hash_sql, mark_repeats
     from channelscope.clean.pseudonymize import load_key
+    from channelscope.clean.targets import tag_select
+    from channelscope.model import TABLES
     from channelscope.project import Project
 
     root = Path(folder)
@@ -747,13 +741,6 @@ def child_experiments(
             lambda v: ", ".join(proposed_parse_timestamp_utc(v, z, None) for z in EDGE_ZONES),
         ),
     )
-    ab(
-        "clean_text: LIKE + trim(chars) instead of two regexp_replace",
-        "parse",
-        "SELECT _row, " + ", ".join(P.clean_text(t(c)) for c in cols) + " FROM raw",
-        "SELECT _row, " + ", ".join(proposed_clean_text(t(c)) for c in cols) + " FROM raw",
-        edge=(P.clean_text, proposed_clean_text),
-    )
     ck = t("_t_customer_key")
     ab(
         "pseudonym: HMAC once per distinct value, joined back",
@@ -809,11 +796,48 @@ def child_experiments(
         "SELECT _row, flatten(list(_reasons)) AS reasons FROM (SELECT _row, _reasons FROM rs "
         "WHERE len(_reasons) > 0) GROUP BY _row",
     )
-    after = Project._after_sql(
-        SimpleNamespace(),
-        SimpleNamespace(batch_id=bid),  # type: ignore[arg-type]
-        [SimpleNamespace(table="orders")],
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE s AS SELECT row_number() OVER () AS _row, "
+        "* EXCLUDE (batch_id, record_hash) FROM orders"
     )
+    con.execute(  # as the export had them: only the codes, the windows are for the tagger to find
+        "UPDATE s SET campaign_id = NULL WHERE campaign_id NOT IN (SELECT code FROM campaigns)"
+    )
+    tagged = tag_select(
+        "s",
+        TABLES["orders"],
+        SimpleNamespace(  # type: ignore[arg-type]
+            project_tz=tz, base_currency="CNY", raw="s"
+        ),
+        has_campaigns=True,
+    )
+    window = (
+        "LEFT JOIN LATERAL (SELECT c.campaign_id FROM campaigns c WHERE t.campaign_id IS NULL "
+        "AND t.ordered_at BETWEEN c.starts_at AND c.ends_at AND (c.channel_id = t.channel_id "
+        "OR c.channel_id IS NULL) AND c.kind IN ('promotion', 'festival', 'live_session') "
+        "ORDER BY c.starts_at DESC LIMIT 1) win ON TRUE"
+    )
+    joined = (
+        "LEFT JOIN (SELECT t2._row, arg_max(c.campaign_id, c.starts_at) AS campaign_id "
+        "FROM (SELECT _row, ordered_at, channel_id FROM s WHERE campaign_id IS NULL) t2 "
+        "JOIN campaigns c ON t2.ordered_at BETWEEN c.starts_at AND c.ends_at "
+        "AND (c.channel_id = t2.channel_id OR c.channel_id IS NULL) "
+        "AND c.kind IN ('promotion', 'festival', 'live_session') GROUP BY t2._row) win "
+        "ON win._row = t._row"
+    )
+    if window in tagged:  # src still tags campaigns with the LATERAL subquery
+        ab(
+            "tag: campaign window by a range join + arg_max per row, not a LATERAL subquery",
+            "tag",
+            tagged,
+            tagged.replace(window, joined),
+        )
+    done = SimpleNamespace(batch_id=bid, source="orders", table="orders")
+    after = [  # only the customers part of what src runs after a batch
+        s
+        for s in Project._after_sql(SimpleNamespace(), done, [done])  # type: ignore[arg-type]
+        if "customers" in s
+    ]
     first = (
         "SELECT customer_key, min(ordered_at) AS ordered_at, arg_min(channel_id, "
         "(ordered_at, order_id)) AS channel_id FROM orders WHERE customer_key IN "

@@ -304,7 +304,7 @@ def _formula(d: Derived, t: ir.Table) -> ir.Value:
         if isinstance(node, ast.Name):
             return t[node.id].cast("float64")
         if isinstance(node, ast.Constant):
-            return ibis.literal(float(node.value))
+            return ibis.literal(float(node.value))  # type: ignore[arg-type]
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -ev(node.operand)
         if isinstance(node, ast.BinOp):
