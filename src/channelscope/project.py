@@ -223,6 +223,7 @@ class Project:
         results: list[BatchResult] = []
         for src in chosen:
             results += self.ingest_source(src, files=files, progress=progress)
+        self.refresh_marts()
         return results
 
     def ingest_source(
@@ -357,6 +358,12 @@ class Project:
             "OR customers.acquisition_channel_id IS DISTINCT FROM f.channel_id)",
         ]
 
+    def refresh_marts(self) -> list[str]:
+        """(Re)create the BI views (mart_daily_channel, mart_distributor, mart_customer)."""
+        from channelscope.metrics.marts import create_marts
+
+        return create_marts(self.warehouse)
+
     # ---- KPIs ---------------------------------------------------------------------------------
 
     @property
@@ -413,7 +420,9 @@ class Project:
                 raise QueryError("a comparison needs a start date (or a to-date range)")
             assert e is not None
             shift = shift_for(compare, grain, s, e)
-            prev_req = KpiRequest(req.metrics, req.by, grain, s - shift, e - shift, flt)
+            # shift the exclusive end, so whole months stay whole months (June 1-30 -> May 1-31)
+            prev_end = e + dt.timedelta(days=1) - shift - dt.timedelta(days=1)
+            prev_req = KpiRequest(req.metrics, req.by, grain, s - shift, prev_end, flt)
             prev = kpi_frame(self.warehouse, self.catalog, prev_req)
             keys = [*(["period"] if grain != "total" else []), *by]
             df = attach(df, prev, keys, list(metrics), shift, grain != "total")

@@ -77,9 +77,7 @@ def daily_channel(wh: Warehouse) -> ir.Table:
     j = spine
     for p in parts:
         j = j.left_join(p, keys).select(j, *[p[c] for c in p.columns if c not in keys])
-    j = j.left_join(ch, "channel_id").select(
-        j, channel_name=ch.name, channel_kind=ch.kind, platform=ch.platform
-    )
+    j = j.left_join(ch, "channel_id").select(j, channel_name=ch.name, channel_kind=ch.kind, platform=ch.platform)
     j = j.left_join(cal, "date").select(
         j,
         year=cal.year,
@@ -146,13 +144,13 @@ def distributor(wh: Warehouse) -> ir.Table:
     lj = (
         lines.select("order_id", "sku", "unit_price")
         .inner_join(sold.select("order_id", "business_date", "distributor_id"), "order_id")
-        .inner_join(products.select("sku", "min_advertised_price"), "sku")
+        .left_join(products.select("sku", "min_advertised_price"), "sku")
+        .select("business_date", "distributor_id", "unit_price", "min_advertised_price")
     )
-    below = lj.filter(lj.unit_price < lj.min_advertised_price)
-    below_map = below.group_by(date=below.business_date, distributor_id=below.distributor_id).aggregate(
-        lines_below_map=below.count()
+    sold_lines = lj.group_by(date=lj.business_date, distributor_id=lj.distributor_id).aggregate(
+        lines_sold=lj.count(), lines_below_map=lj.count(where=lj.unit_price < lj.min_advertised_price)
     )
-    parts = [sales, refunds, commission, below_map]
+    parts = [sales, refunds, commission, sold_lines]
     spine = ibis.union(*[p.select(*keys) for p in parts], distinct=True)
     j = spine
     for p in parts:
@@ -180,6 +178,7 @@ def distributor(wh: Warehouse) -> ir.Table:
         refunds=ref,
         net_sales=_cast(gmv - ref, MONEY),
         commission=_money(j.commission),
+        lines_sold=_count(j.lines_sold),
         lines_below_map=_count(j.lines_below_map),
     )
 
@@ -194,7 +193,10 @@ def customer(wh: Warehouse) -> ir.Table:
     rank = ibis.row_number().over(group_by=oc.customer_key, order_by=[oc.ordered_at, oc.order_id])
     ranked = oc.mutate(_rank=rank)
     first = ranked.filter(ranked._rank == 0).select(
-        "customer_key", first_order_at=ranked.ordered_at, acquisition_channel_id=ranked.channel_id
+        "customer_key",
+        first_order_at=ranked.ordered_at,
+        first_order_date=ranked.business_date,
+        acquisition_channel_id=ranked.channel_id,
     )
     totals = oc.group_by("customer_key").aggregate(
         orders=oc.count(),
@@ -207,7 +209,9 @@ def customer(wh: Warehouse) -> ir.Table:
     rj = r.select("order_id", "amount_base").inner_join(oc.select("order_id", "customer_key"), "order_id")
     refunds = rj.group_by("customer_key").aggregate(refunds=rj.amount_base.sum())
     latest = o.aggregate(as_of_date=o.business_date.max())
-    j = totals.left_join(first, "customer_key").select(totals, first.first_order_at, first.acquisition_channel_id)
+    j = totals.left_join(first, "customer_key").select(
+        totals, first.first_order_at, first.first_order_date, first.acquisition_channel_id
+    )
     j = j.left_join(refunds, "customer_key").select(j, refunds.refunds)
     j = j.left_join(c, "customer_key").select(
         j, region=c.region, gender=c.gender, age_band=c.age_band, member_level=c.member_level
@@ -217,6 +221,7 @@ def customer(wh: Warehouse) -> ir.Table:
     return j.select(
         "customer_key",
         "first_order_at",
+        "first_order_date",
         "acquisition_channel_id",
         orders=_count(j.orders),
         paid_orders=_count(j.paid_orders),
@@ -224,6 +229,7 @@ def customer(wh: Warehouse) -> ir.Table:
         refunds=ref,
         net_sales=_cast(gmv - ref, MONEY),
         last_order_at=j.last_order_at,
+        last_order_date=j.last_business_date,
         channels_used=_count(j.channels_used),
         days_since_last_order=_cast(j.as_of_date.delta(j.last_business_date, unit="day"), COUNT),
         region=j.region,
@@ -252,10 +258,32 @@ def create_marts(wh: Warehouse) -> list[str]:
     existing = set(db.list_tables())
     for name, build in MARTS.items():
         expr = build(wh)
+        grants: list[str] = []
         if name in existing and not _same_columns(db.table(name).schema(), expr.schema()):
+            grants = _grants(wh, name)
             db.drop_view(name, force=True)
         db.create_view(name, expr, overwrite=True)
+        for sql in grants:
+            wh.execute(sql)
     return list(MARTS)
+
+
+def _grants(wh: Warehouse, view: str) -> list[str]:
+    """The GRANT statements that give others their privileges on a view (PostgreSQL), to re-apply
+    after it is dropped and created again: a BI role keeps its access across an upgrade."""
+    if wh.name != "postgres":
+        return []
+    rows = wh.execute(
+        "SELECT grantee, privilege_type, is_grantable FROM information_schema.role_table_grants "
+        "WHERE table_schema = current_schema() AND table_name = ? AND grantee <> current_user",
+        [view],
+    )
+    out = []
+    for grantee, privilege, grantable in rows:
+        who = "PUBLIC" if grantee == "PUBLIC" else '"' + str(grantee).replace('"', '""') + '"'
+        option = " WITH GRANT OPTION" if grantable == "YES" else ""
+        out.append(f"GRANT {privilege} ON {view} TO {who}{option}")
+    return out
 
 
 def _same_columns(a: ibis.Schema, b: ibis.Schema) -> bool:

@@ -238,7 +238,7 @@ def _aggregate(wh: Warehouse, table: str, measures: list[Measure], req: KpiReque
     for m in measures:
         cond = _condition(t, m)
         if m.agg == "count":
-            aggs[m.name] = t.count() if cond is None else cond.cast("int64").sum()
+            aggs[m.name] = t.count() if cond is None else ibis.ifelse(cond, 1, 0).sum()
         elif m.agg == "sum":
             col = t[m.column] * t[m.times] if m.times else t[m.column]
             aggs[m.name] = col.sum(where=cond)
@@ -251,7 +251,7 @@ def _aggregate(wh: Warehouse, table: str, measures: list[Measure], req: KpiReque
         cond = _condition(t, m)
         base = t if cond is None else t.filter(cond)
         per = base.group_by([*group, m.column]).aggregate(_n=base.count())
-        rep = per.group_by(group).aggregate(**{m.name: (per._n >= 2).cast("int64").sum()})
+        rep = per.group_by(group).aggregate(**{m.name: ibis.ifelse(per._n >= 2, 1, 0).sum()})
         out = (
             rep
             if out is None

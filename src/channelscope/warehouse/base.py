@@ -52,8 +52,17 @@ class BatchResult:
         return self.rows_in == self.loaded + self.quarantined + self.duplicates
 
 
-def key_match(keys: tuple[str, ...], left: str, right: str) -> str:
-    return " AND ".join(f"{left}.{k} IS NOT DISTINCT FROM {right}.{k}" for k in keys)
+def key_match(table: Table, left: str, right: str) -> str:
+    """Rows with the same key. Plain equality where the key column is required, so engines can hash
+    join (PostgreSQL cannot hash IS NOT DISTINCT FROM); nullable key parts compare through coalesce
+    (cleaning turns empty text into NULL, so '' never occurs as a value)."""
+    parts = []
+    for k in table.key:
+        if table.column(k).required:
+            parts.append(f"{left}.{k} = {right}.{k}")
+        else:
+            parts.append(f"coalesce(CAST({left}.{k} AS VARCHAR), '') = coalesce(CAST({right}.{k} AS VARCHAR), '')")
+    return " AND ".join(parts)
 
 
 def merge_sql(table: Table, staged: str, work: str) -> list[str]:
@@ -66,8 +75,8 @@ def merge_sql(table: Table, staged: str, work: str) -> list[str]:
         f"DROP TABLE IF EXISTS {work}",
         f"CREATE TEMP TABLE {work} AS SELECT g.*, CASE WHEN w.record_hash IS NULL THEN 'new' "
         f"WHEN w.record_hash = g.record_hash THEN 'same' {stale}ELSE 'replace' END AS _fate "
-        f"FROM {staged} g LEFT JOIN {table.name} w ON {key_match(table.key, 'w', 'g')}",
-        f"DELETE FROM {table.name} USING {work} m WHERE {key_match(table.key, table.name, 'm')} AND m._fate = 'replace'",
+        f"FROM {staged} g LEFT JOIN {table.name} w ON {key_match(table, 'w', 'g')}",
+        f"DELETE FROM {table.name} USING {work} m WHERE {key_match(table, table.name, 'm')} AND m._fate = 'replace'",
         f"INSERT INTO {table.name} ({col_list}) SELECT {col_list} FROM {work} WHERE _fate IN ('new', 'replace')",
     ]
 
@@ -118,6 +127,9 @@ class Warehouse(abc.ABC):
                 if t.kind == "fact" or t.name in ("quarantine",):
                     cols = ", ".join(t.key)
                     self.execute(f"CREATE INDEX IF NOT EXISTS ix_{t.name}_key ON {t.name} ({cols})")
+        for name, cols in (("customers", "customer_key"), ("orders", "customer_key"), ("orders", "batch_id"),
+                           ("quarantine", "source, source_key")):
+            self.execute(f"CREATE INDEX IF NOT EXISTS ix_{name}_{cols.replace(', ', '_')} ON {name} ({cols})")
         self.ensure_source_state()
 
     def ensure_source_state(self) -> None:

@@ -32,7 +32,7 @@ class DuckDBWarehouse(Warehouse):
             if "lock" in text.lower():
                 pid = re.search(r"PID (\d+)", text)
                 raise WriterBusyError(
-                    "the warehouse is open for writing by another process" + (f" (PID {pid.group(1)})" if pid else ""),
+                    "the warehouse file is in use by another process (DuckDB allows one process at a time)" + (f" (PID {pid.group(1)})" if pid else ""),
                     file=str(path),
                     hint="if 'channelscope serve' runs, use its API, or stop it first",
                 ) from exc

@@ -36,6 +36,8 @@ class PostgresWarehouse(Warehouse):
             ) from exc
         self.memory_limit = memory_limit
         self._staging: duckdb.DuckDBPyConnection | None = None
+        # the staging copies of the dimensions are refreshed only after a dimension changed
+        self._dims_stale = True
 
     @property
     def ibis(self) -> ibis.BaseBackend:
@@ -54,6 +56,9 @@ class PostgresWarehouse(Warehouse):
         if self._staging is None:
             self._staging = duckdb.connect(config={"memory_limit": self.memory_limit})
         con = self._staging
+        if not self._dims_stale:
+            return con
+        self._dims_stale = False
         for name in STAGING_DIMENSIONS:
             arrow = self._ibis.table(name).to_pyarrow()
             con.register("_dim", arrow)
@@ -116,6 +121,8 @@ class PostgresWarehouse(Warehouse):
                     cur.execute(sql)
                 self.insert_batch_row(result, cur)
             self.conn.commit()
+            if any(g.table in STAGING_DIMENSIONS for g in goods):
+                self._dims_stale = True
         except BaseException:
             self.conn.rollback()
             raise
@@ -130,6 +137,7 @@ class PostgresWarehouse(Warehouse):
                 cur.execute(f"SELECT count(*) FROM {table}")
                 n = cur.fetchone()[0]  # type: ignore[index]
             self.conn.commit()
+            self._dims_stale = self._dims_stale or table in STAGING_DIMENSIONS
         except BaseException:
             self.conn.rollback()
             raise

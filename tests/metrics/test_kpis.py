@@ -1,0 +1,205 @@
+"""Every built-in KPI equals hand-written SQL over the canonical tables, on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+
+from channelscope import Project, QueryError
+from channelscope.clean.pseudonymize import write_new_key
+from channelscope.demo import generate_demo
+
+START, END = dt.date(2025, 1, 1), dt.date(2025, 6, 30)
+PAID = "status IN ('paid', 'shipped', 'completed', 'refunded')"
+RANGE = f"BETWEEN DATE '{START}' AND DATE '{END}'"
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    """The small demo brand, ingested once per backend."""
+    folder = tmp_path_factory.mktemp("kpi") / "shop"
+    generate_demo(folder, "small", seed=7)
+    write_new_key(folder / "secrets" / "pseudonym.key")
+    url = None
+    dbname = None
+    if request.param == "postgres":
+        admin = request.getfixturevalue("pg_admin_url")
+        dbname = f"cs_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(admin, autocommit=True) as con:
+            con.execute(f"CREATE DATABASE {dbname}")
+        url = admin.rsplit("/", 1)[0] + "/" + dbname
+    p = Project(folder, warehouse_url=url)
+    p.ingest()
+    yield p
+    p.close()
+    if dbname:
+        with psycopg.connect(request.getfixturevalue("pg_admin_url"), autocommit=True) as con:
+            con.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+
+
+def sql_frame(p: Project, sql: str, cols: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame(p.warehouse.execute(sql), columns=["channel", "period", *cols])
+    df["period"] = pd.to_datetime(df["period"]).dt.date
+    for c in cols:
+        df[c] = df[c].astype("float64")
+    return df.set_index(["channel", "period"])
+
+
+def hand_sql(p: Project) -> pd.DataFrame:
+    """Base measures by channel and month, written by hand in SQL both engines speak."""
+    m = "CAST(date_trunc('month', {}) AS DATE)"
+    q = {
+        "traffic": (f"SELECT channel_id, {m.format('date')}, sum(impressions), sum(visitors), sum(page_views), "
+                    f"sum(add_to_cart) FROM traffic WHERE date {RANGE} GROUP BY 1, 2",
+                    ["impressions", "visitors", "page_views", "add_to_cart"]),
+        "orders": (f"SELECT channel_id, {m.format('business_date')}, count(*), "
+                   f"sum(CASE WHEN {PAID} THEN 1 ELSE 0 END), count(DISTINCT CASE WHEN {PAID} THEN customer_key END), "
+                   f"sum(net_amount_base), sum(CASE WHEN {PAID} THEN net_amount_base END), "
+                   f"count(DISTINCT CASE WHEN {PAID} THEN distributor_id END) "
+                   f"FROM orders WHERE business_date {RANGE} GROUP BY 1, 2",
+                   ["orders", "paid_orders", "buyers", "gmv_ordered", "gmv", "active_distributors"]),
+        "lines": (f"SELECT o.channel_id, {m.format('o.business_date')}, sum(l.quantity), "
+                  "sum(l.quantity * p.unit_cost) FROM order_lines l JOIN orders o ON o.order_id = l.order_id "
+                  f"LEFT JOIN products p ON p.sku = l.sku WHERE o.{PAID} AND o.business_date {RANGE} GROUP BY 1, 2",
+                  ["units", "cogs"]),
+        "refunds": (f"SELECT channel_id, {m.format('business_date')}, sum(amount_base), count(*) FROM refunds "
+                    f"WHERE business_date {RANGE} GROUP BY 1, 2", ["refunds", "refund_count"]),
+        "ads": (f"SELECT channel_id, {m.format('date')}, sum(spend_base), sum(clicks) FROM ad_spend "
+                f"WHERE date {RANGE} GROUP BY 1, 2", ["ad_spend", "ad_clicks"]),
+        "fees": (f"SELECT channel_id, {m.format('date')}, "
+                 "sum(CASE WHEN fee_type IN ('platform', 'payment', 'logistics') THEN amount_base END), "
+                 f"sum(CASE WHEN fee_type = 'commission' THEN amount_base END) FROM fees WHERE date {RANGE} "
+                 "GROUP BY 1, 2", ["channel_fees", "commissions"]),
+        "new": ("WITH f AS (SELECT customer_key, min(business_date) AS first_day FROM orders "
+                f"WHERE {PAID} GROUP BY 1), o AS (SELECT channel_id, {m.format('business_date')} AS mon, customer_key "
+                f"FROM orders WHERE {PAID} AND business_date {RANGE}) "
+                "SELECT o.channel_id, o.mon, count(DISTINCT CASE WHEN f.first_day >= o.mon THEN o.customer_key END), "
+                "count(DISTINCT CASE WHEN f.first_day < o.mon THEN o.customer_key END) "
+                "FROM o JOIN f ON f.customer_key = o.customer_key GROUP BY 1, 2",
+                ["new_buyers", "returning_buyers"]),
+        "repeat": (f"SELECT channel_id, mon, sum(CASE WHEN n >= 2 THEN 1 ELSE 0 END) FROM (SELECT channel_id, "
+                   f"{m.format('business_date')} AS mon, customer_key, count(*) AS n FROM orders WHERE {PAID} "
+                   f"AND business_date {RANGE} GROUP BY 1, 2, 3) x GROUP BY 1, 2", ["repeat_buyers"]),
+    }
+    frames = [sql_frame(p, sql, cols) for sql, cols in q.values()]
+    out = pd.concat(frames, axis=1).fillna(0.0)
+    # derived metrics, written again here from their business definitions
+    div = lambda a, b: a / b.replace(0, np.nan)  # noqa: E731
+    out["net_sales"] = out.gmv - out.refunds
+    out["conversion_rate"] = div(out.paid_orders, out.visitors)
+    out["cart_rate"] = div(out.add_to_cart, out.visitors)
+    out["aov"] = div(out.gmv, out.paid_orders)
+    out["units_per_order"] = div(out.units, out.paid_orders)
+    out["refund_rate"] = div(out.refunds, out.gmv)
+    out["repurchase_rate"] = div(out.repeat_buyers, out.buyers)
+    out["gmv_per_buyer"] = div(out.gmv, out.buyers)
+    out["visitor_value"] = div(out.gmv, out.visitors)
+    out["new_buyer_share"] = div(out.new_buyers, out.buyers)
+    out["roas"] = div(out.gmv, out.ad_spend)
+    out["cac"] = div(out.ad_spend, out.new_buyers)
+    out["gross_profit"] = out.net_sales - out.cogs
+    out["gross_margin"] = div(out.gross_profit, out.net_sales)
+    out["contribution_margin"] = out.net_sales - out.cogs - out.channel_fees - out.commissions - out.ad_spend
+    out["contribution_margin_rate"] = div(out.contribution_margin, out.net_sales)
+    out["sales_per_distributor"] = div(out.gmv, out.active_distributors)
+    return out
+
+
+def test_every_builtin_kpi_equals_hand_written_sql(project: Project) -> None:
+    names = list(project.catalog.metrics)
+    got = project.kpis(names, by=["channel"], grain="month", start=START, end=END)
+    got = got.set_index(["channel", "period"]).sort_index()
+    want = hand_sql(project).reindex(got.index).fillna({c: 0.0 for c in names if c in ("refunds",)})
+    assert len(got) == 6 * 6  # six channels x six months
+    checked = 0
+    for name in names:
+        g, w = got[name].astype("float64"), want[name].astype("float64").fillna(0 if name not in _RATIOS else np.nan)
+        assert np.allclose(g.fillna(-1), w.fillna(-1), rtol=1e-9, atol=0.006), name
+        checked += 1
+    assert checked == 38
+
+
+_RATIOS = {"conversion_rate", "cart_rate", "aov", "units_per_order", "refund_rate", "repurchase_rate",
+           "gmv_per_buyer", "visitor_value", "new_buyer_share", "roas", "cac", "gross_margin",
+           "contribution_margin_rate", "sales_per_distributor"}
+
+
+def test_ratios_are_from_summed_parts_at_every_grain(project: Project) -> None:
+    total = project.kpis(["gmv", "paid_orders", "aov", "conversion_rate", "visitors"], start=START, end=END)
+    row = total.iloc[0]
+    assert row.aov == pytest.approx(row.gmv / row.paid_orders)
+    monthly = project.kpis(["aov"], grain="month", start=START, end=END)
+    assert row.aov != pytest.approx(monthly.aov.mean())  # not an average of monthly ratios
+    # a channel without traffic data has no conversion rate: empty, not inf
+    ch = project.kpis(["conversion_rate"], by=["channel"], start=START, end=END).set_index("channel")
+    assert pd.isna(ch.loc["wechat_resellers", "conversion_rate"])
+
+
+def test_comparisons_and_to_date(project: Project) -> None:
+    cur = project.kpis(["gmv"], grain="month", start="2025-06-01", end="2025-06-30", compare="previous")
+    may = project.kpis(["gmv"], start="2025-05-01", end="2025-05-31").gmv.iloc[0]
+    assert cur.gmv_prev.iloc[0] == pytest.approx(may)
+    assert cur.gmv_change.iloc[0] == pytest.approx(cur.gmv.iloc[0] - may)
+    yoy = project.kpis(["gmv"], start="2025-11-01", end="2025-11-30", compare="yoy")
+    last_year = project.kpis(["gmv"], start="2024-11-01", end="2024-11-30").gmv.iloc[0]
+    assert yoy.gmv_prev.iloc[0] == pytest.approx(last_year)
+    mtd = project.kpis(["gmv"], to_date="mtd", end="2025-06-15").gmv.iloc[0]
+    assert mtd == pytest.approx(project.kpis(["gmv"], start="2025-06-01", end="2025-06-15").gmv.iloc[0])
+
+
+def test_dimensions_filters_and_errors(project: Project) -> None:
+    by_cat = project.kpis(["units", "cogs"], by=["category"], start=START, end=END)
+    total = project.kpis(["units", "cogs"], start=START, end=END)
+    assert by_cat.units.sum() == total.units.iloc[0]
+    tmall = project.kpis(["gmv"], filters={"channel": "tmall"}, start=START, end=END).gmv.iloc[0]
+    by_ch = project.kpis(["gmv"], by=["channel"], start=START, end=END).set_index("channel")
+    assert tmall == pytest.approx(by_ch.loc["tmall", "gmv"])
+    kinds = project.kpis(["gmv"], by=["channel_kind"], start=START, end=END)
+    assert kinds.gmv.sum() == pytest.approx(by_ch.gmv.sum())
+    with pytest.raises(QueryError, match=r"unknown metric 'gmvv'; valid: .*gmv"):
+        project.kpis(["gmvv"])
+    with pytest.raises(QueryError, match="unknown dimension 'colour'"):
+        project.kpis(["gmv"], by=["colour"])
+    with pytest.raises(QueryError, match="unknown grain 'fortnight'"):
+        project.kpis(["gmv"], grain="fortnight")
+    with pytest.raises(QueryError, match="cannot be cut by category"):
+        project.kpis(["visitors"], by=["category"])
+
+
+def test_new_plus_returning_is_buyers(project: Project) -> None:
+    df = project.kpis(["buyers", "new_buyers", "returning_buyers"], by=["channel"], grain="week", start=START, end=END)
+    assert (df.buyers == df.new_buyers + df.returning_buyers).all()
+
+
+def test_project_metrics_from_yaml(tmp_path: Path) -> None:
+    from tests.conftest import write_project
+
+    from channelscope.errors import ConfigError
+
+    body = """
+channels: [{id: t, name: t, kind: marketplace, platform: t}]
+kpis:
+  metrics:
+    - {name: completed_orders, label_zh: 完成订单, label_en: Completed orders, table: orders, agg: count,
+       filter: {status: completed}}
+    - {name: completion_rate, label_zh: 完成率, label_en: Completion rate, formula: completed_orders / orders}
+"""
+    p = Project(write_project(tmp_path / "a", body))
+    assert "completion_rate" in p.catalog
+    bad = body.replace("completed_orders / orders", "completed_orders / nosuch")
+    with pytest.raises(ConfigError, match="unknown metric"):
+        _ = Project(write_project(tmp_path / "b", bad)).catalog
+    cyc = body.replace("table: orders, agg: count,\n       filter: {status: completed}", "formula: completion_rate * 1")
+    with pytest.raises(ConfigError, match="cycle"):
+        _ = Project(write_project(tmp_path / "c", cyc)).catalog
+    col = body.replace("filter: {status: completed}", "column: colour")
+    with pytest.raises(ConfigError, match="no column 'colour'") as err:
+        _ = Project(write_project(tmp_path / "d", col)).catalog
+    assert err.value.line is not None
