@@ -11,6 +11,12 @@ own child process so that its peak RSS (``ru_maxrss`` from ``wait4``) is its own
   with every SQL statement timed through a thin wrapper of the connection (``--no-phases`` to
   skip it), and the ledger checked against the counts the generator planted.
 
+Wall times are printed with the CPU time (user + system, all threads) next to them: on a shared
+machine the CPU figures move less than the wall clock. ``--experiments`` also times, in isolation on
+the same file, each slow phase's current SQL (built by src where it can be) against a proposed
+rewrite and checks both give the same rows. ``--json`` prints the figures as JSON; ``--show FILE``
+renders a saved JSON again. bench/README.md explains the figures.
+
 Targets (issue): channelscope within 3x of the bare load, and under 1 GiB peak RSS at 10M rows.
 """
 
@@ -330,7 +336,7 @@ PHASES = (
 class TimedConnection:
     """A DuckDB connection whose execute calls are timed (and their RSS high-water mark noted)."""
 
-    def __init__(self, con: Any, log: list[tuple[str, float, float]]) -> None:
+    def __init__(self, con: Any, log: list[tuple[str, float, float, float]]) -> None:
         self._con = con
         self._log = log
 
@@ -338,11 +344,12 @@ class TimedConnection:
         return getattr(self._con, name)
 
     def _timed(self, method: str, sql: str, *args: Any, **kwargs: Any) -> Any:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             return getattr(self._con, method)(sql, *args, **kwargs)
         finally:
-            self._log.append((sql, time.perf_counter() - t0, _maxrss_mib()))
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            self._log.append((sql, wall, cpu, _maxrss_mib()))
 
     def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
         return self._timed("execute", sql, *args, **kwargs)
@@ -359,40 +366,12 @@ def phase_of(sql: str) -> str:
     return "other SQL"
 
 
-def channel_column_shim() -> str | None:
-    """Work around a src bug while it stands; return what was done (None: not needed).
-
-    ``targets._channel_sql`` builds the typed ``channel_id`` from the raw column, but the typed
-    layer only sees the ``_t_*`` text columns, so a file *with* a ``channel_id`` column (the
-    canonical layout) fails to bind. The shim makes the typed expression read ``_t_channel_id``.
-    """
-    from types import SimpleNamespace
-
-    from channelscope.clean import parse as P
-    from channelscope.clean import targets as T
-    from channelscope.sources.mapping import ColumnSpec
-
-    original = T._channel_sql
-    probe = SimpleNamespace(channel_id=None, channel_rules=[], raw_columns=["channel_id"], file="-")
-    out = original(ColumnSpec.model_validate({"from": "channel_id"}), probe)  # type: ignore[arg-type]
-    if len(out) != 2 or out[0] is None or out[0] not in out[1]:
-        return None  # fixed in src (or shaped differently): nothing to do
-
-    def fixed(spec: Any, ctx: Any) -> tuple[str | None, str]:
-        text, typed = original(spec, ctx)
-        return text, typed if text is None else typed.replace(text, P.ident("_t_channel_id"))
-
-    T._channel_sql = fixed
-    return "targets._channel_sql patched in the bench process: typed channel_id reads _t_channel_id"
-
-
 def child_channelscope(folder: str, phases: bool) -> dict[str, Any]:
     from channelscope.project import Project
     from channelscope.sources import files as F
 
-    shim = channel_column_shim()
     base = _rss_mib()
-    log: list[tuple[str, float, float]] = []
+    log: list[tuple[str, float, float, float]] = []
     fp_seconds = [0.0]
     fingerprint = F.fingerprint
 
@@ -404,7 +383,7 @@ def child_channelscope(folder: str, phases: bool) -> dict[str, Any]:
             fp_seconds[0] += time.perf_counter() - t
 
     if phases:
-        F.fingerprint = timed_fingerprint  # type: ignore[assignment]
+        F.fingerprint = timed_fingerprint
     t0 = time.perf_counter()
     project = Project(folder)
     wh = project.warehouse
@@ -449,12 +428,13 @@ def child_channelscope(folder: str, phases: bool) -> dict[str, Any]:
     by_phase: dict[str, list[float]] = {}
     top: list[tuple[float, str]] = []
     last_peak = base
-    for sql, secs, maxrss in log:
+    for sql, secs, cpu, maxrss in log:
         label = phase_of(sql)
-        entry = by_phase.setdefault(label, [0.0, 0.0, 0.0])
+        entry = by_phase.setdefault(label, [0.0, 0.0, 0.0, 0.0])
         entry[0] += secs
         entry[1] += 1
         entry[2] = max(entry[2], maxrss - last_peak)  # how much this statement raised the peak
+        entry[3] += cpu
         last_peak = max(last_peak, maxrss)
         top.append((secs, " ".join(sql.split())[:160]))
     top.sort(reverse=True)
@@ -465,15 +445,19 @@ def child_channelscope(folder: str, phases: bool) -> dict[str, Any]:
         "close_seconds": t_close,
         "fingerprint_seconds": fp_seconds[0],
         "baseline_mib": base,
-        "shim": shim,
         "peak_mib_self": peak,
         "ledger": ledger,
         "stored": stored,
         "phases": {
-            k: {"seconds": v[0], "statements": int(v[1]), "raised_peak_mib": v[2]}
+            k: {
+                "seconds": v[0],
+                "cpu_seconds": v[3],
+                "statements": int(v[1]),
+                "raised_peak_mib": v[2],
+            }
             for k, v in by_phase.items()
         },
-        "sql_seconds": sum(s for _, s, _ in log),
+        "sql_seconds": sum(x[1] for x in log),
         "slowest": [{"seconds": s, "sql": q} for s, q in top[:8]],
     }
 
@@ -650,20 +634,22 @@ def child_experiments(
     rows = con.execute("SELECT count(*) FROM raw").fetchone()[0]  # type: ignore[index]
     out: list[dict[str, Any]] = []
 
-    def timed(sql: str, *, statements: bool = False) -> float:
-        best = float("inf")
+    def timed(sql: str, *, statements: bool = False) -> tuple[float, float]:
+        """Best wall time and best CPU time (all threads) over ``reps`` runs."""
+        best, best_cpu = float("inf"), float("inf")
         for _ in range(reps):
             if statements:
                 con.execute("BEGIN TRANSACTION")
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             for s in (
                 sql.split(";\n") if statements else [f"CREATE OR REPLACE TEMP TABLE _e AS {sql}"]
             ):
                 con.execute(s)
             best = min(best, time.perf_counter() - t)
+            best_cpu = min(best_cpu, time.process_time() - c)
             if statements:
                 con.execute("ROLLBACK")
-        return best
+        return best, best_cpu
 
     def same_rows(a: str, b: str) -> bool:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _a AS {a}")
@@ -684,8 +670,9 @@ def child_experiments(
         check: tuple[str, str] | None = None,
         edge: tuple[Any, Any] | None = None,
     ) -> None:
-        cur = timed(current, statements=statements)
-        new = timed(proposed, statements=statements)
+        (cur, cur_cpu), (new, new_cpu) = (
+            timed(x, statements=statements) for x in (current, proposed)
+        )
         same = same_rows(*check) if check else same_rows(current, proposed)
         differs: list[str] = []
         if edge:  # the same builders over tricky inputs the generated file does not have
@@ -697,6 +684,8 @@ def child_experiments(
                 "phase": phase,
                 "current_seconds": cur,
                 "proposed_seconds": new,
+                "current_cpu_seconds": cur_cpu,
+                "proposed_cpu_seconds": new_cpu,
                 "saved_seconds": cur - new,
                 "speedup": cur / new if new else None,
                 "same_result": same,
@@ -915,6 +904,7 @@ def run_child(args: list[str]) -> dict[str, Any]:
         out.seek(0)
         answer = json.loads(out.read().decode().strip().splitlines()[-1])
     answer["peak_mib"] = usage.ru_maxrss / 1024  # KiB on Linux
+    answer["cpu_seconds"] = usage.ru_utime + usage.ru_stime  # the whole child, all threads
     return answer
 
 
@@ -922,6 +912,10 @@ def run_child(args: list[str]) -> dict[str, Any]:
 
 
 def bench_size(rows: int, root: Path, args: argparse.Namespace, say: Any) -> dict[str, Any]:
+    from channelscope.model import TABLES
+
+    if list(COLUMNS) != TABLES["orders"].mappable:
+        raise SystemExit(f"the canonical orders layout changed: {TABLES['orders'].mappable}")
     now = dt.datetime.now().replace(microsecond=0)
     load_before = os.getloadavg()[0]
     folder = root / f"rows-{rows}"
@@ -956,12 +950,15 @@ def bench_size(rows: int, root: Path, args: argparse.Namespace, say: Any) -> dic
         "file_mib": planted["bytes"] / MIB,
         "generate_seconds": planted["seconds"],
         "bare_seconds": bare["seconds"],
+        "bare_cpu_seconds": bare["cpu_seconds"],
         "bare_peak_mib": bare["peak_mib"],
         "bare_baseline_mib": bare["baseline_mib"],
         "channelscope_seconds": cs["seconds"],
+        "channelscope_cpu_seconds": cs["cpu_seconds"],
         "channelscope_peak_mib": cs["peak_mib"],
         "channelscope_baseline_mib": cs["baseline_mib"],
         "ratio": cs["seconds"] / bare["seconds"],
+        "cpu_ratio": cs["cpu_seconds"] / bare["cpu_seconds"],
         "rows_per_second": rows / cs["seconds"],
         "ledger": ledger,
         "expected": expected,
@@ -985,7 +982,6 @@ def bench_size(rows: int, root: Path, args: argparse.Namespace, say: Any) -> dic
         "settings": {"memory_limit": args.memory_limit, "threads": args.threads or os.cpu_count()},
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "folder": str(folder),
-        "shim": cs["shim"],
         "experiments": experiments,
     }
 
@@ -999,9 +995,9 @@ def render(results: list[dict[str, Any]]) -> None:
     for col in (
         "rows",
         "file MB",
-        "bare s",
-        "channelscope s",
-        "ratio",
+        "bare s (cpu s)",
+        "channelscope s (cpu s)",
+        "ratio (cpu)",
         "rows/s",
         "bare peak MiB",
         "cs peak MiB",
@@ -1012,12 +1008,14 @@ def render(results: list[dict[str, Any]]) -> None:
         ok = "balanced" if r["ledger_balanced"] else "[red]UNBALANCED[/]"
         ok += "" if r["ledger_matches_planted"] else " [red]≠ planted[/]"
         ratio = f"{r['ratio']:.1f}x" + ("" if r["within_3x"] else " [red](>3x)[/]")
+        ratio += f" ({r.get('cpu_ratio', float('nan')):.1f}x)"
         peak = f"{r['channelscope_peak_mib']:.0f}" + ("" if r["under_1gib"] else " [red](>1GiB)[/]")
         t.add_row(
             f"{r['rows']:,}",
             f"{r['file_mib'] * MIB / 1e6:.0f}",
-            f"{r['bare_seconds']:.2f}",
-            f"{r['channelscope_seconds']:.2f}",
+            f"{r['bare_seconds']:.2f} ({r.get('bare_cpu_seconds', float('nan')):.1f})",
+            f"{r['channelscope_seconds']:.2f} "
+            f"({r.get('channelscope_cpu_seconds', float('nan')):.1f})",
             ratio,
             f"{r['rows_per_second']:,.0f}",
             f"{r['bare_peak_mib']:.0f}",
@@ -1045,8 +1043,8 @@ def render(results: list[dict[str, Any]]) -> None:
         )
         if not r["phases"]:
             continue
-        p = Table(title=f"phases at {r['rows']:,} rows (SQL statements, wall time)")
-        for col in ("phase", "statements", "seconds", "% of ingest", "raised peak MiB"):
+        p = Table(title=f"phases at {r['rows']:,} rows (SQL statements; cpu = all threads)")
+        for col in ("phase", "statements", "seconds", "cpu s", "% of ingest", "raised peak MiB"):
             p.add_column(col, justify="left" if col == "phase" else "right")
         total = b["ingest_seconds"]
         for name, ph in sorted(r["phases"].items(), key=lambda kv: -kv[1]["seconds"]):
@@ -1054,6 +1052,7 @@ def render(results: list[dict[str, Any]]) -> None:
                 name,
                 str(ph["statements"]),
                 f"{ph['seconds']:.2f}",
+                f"{ph.get('cpu_seconds', float('nan')):.2f}",
                 f"{100 * ph['seconds'] / total:.1f}",
                 f"{ph['raised_peak_mib']:.0f}",
             )
@@ -1062,6 +1061,7 @@ def render(results: list[dict[str, Any]]) -> None:
             "Python (fingerprint, ibis/pandera build)",
             "",
             f"{python:.2f}",
+            "",
             f"{100 * python / total:.1f}",
             "",
         )
@@ -1077,21 +1077,25 @@ def render(results: list[dict[str, Any]]) -> None:
         for col in (
             "phase",
             "change",
-            "current s",
-            "proposed s",
+            "current s (cpu)",
+            "proposed s (cpu)",
             "saved s",
-            "speedup",
+            "speedup (cpu)",
             "same rows",
         ):
-            e.add_column(col, justify="right" if col.endswith(("s", "speedup")) else "left")
+            e.add_column(
+                col, justify="left" if col in ("phase", "change", "same rows") else "right"
+            )
+        nan = float("nan")
         for x in ex["experiments"]:
+            cur_cpu, new_cpu = x.get("current_cpu_seconds", nan), x.get("proposed_cpu_seconds", nan)
             e.add_row(
                 x["phase"],
                 x["name"],
-                f"{x['current_seconds']:.2f}",
-                f"{x['proposed_seconds']:.2f}",
+                f"{x['current_seconds']:.2f} ({cur_cpu:.2f})",
+                f"{x['proposed_seconds']:.2f} ({new_cpu:.2f})",
                 f"{x['saved_seconds']:.2f}",
-                f"{x['speedup']:.1f}x",
+                f"{x['speedup']:.1f}x ({cur_cpu / new_cpu if new_cpu else nan:.1f}x)",
                 ("yes" if x["same_result"] else "[red]NO[/]")
                 + "".join(f"; differs on {v!r}" for v in x.get("edge_cases_differing", [])),
             )

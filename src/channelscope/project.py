@@ -306,6 +306,10 @@ class Project:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
             for (name,) in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE temporary AND view_name LIKE ?", [raw + "%"]
+            ).fetchall():
+                con.execute(f'DROP VIEW IF EXISTS "{name}"')
+            for (name,) in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE ?", [raw + "%"]
             ).fetchall():
                 con.execute(f'DROP TABLE IF EXISTS "{name}"')

@@ -29,15 +29,16 @@ def _ids(cols: list[str]) -> str:
 
 
 def mark_repeats(con: duckdb.DuckDBPyConnection, raw: str, columns: list[str]) -> int:
-    """Flag exact repeats of an earlier row of the same file (``_dup``); return how many."""
+    """Record exact repeats of an earlier row of the same file in ``<raw>_dups``; return how many."""
     part = _ids(columns) if columns else "1"
     # rows with every field empty are not repeats of each other: they are quarantined with reasons
     blank = f"coalesce({', '.join(P.clean_text(P.ident(c)) for c in columns)}) IS NULL" if columns else "FALSE"
+    # a small table of the repeats' row numbers, rather than a second copy of the raw rows
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT *, "
-        f"row_number() OVER (PARTITION BY {part} ORDER BY _row) > 1 AND NOT ({blank}) AS _dup FROM {raw}"
+        f"CREATE OR REPLACE TEMP TABLE {raw}_dups AS SELECT _row FROM (SELECT _row, {blank} AS _blank, "
+        f"row_number() OVER (PARTITION BY {part} ORDER BY _row) AS _n FROM {raw}) WHERE _n > 1 AND NOT _blank"
     )
-    return int(con.execute(f"SELECT count(*) FROM {raw} WHERE _dup").fetchone()[0])  # type: ignore[index]
+    return int(con.execute(f"SELECT count(*) FROM {raw}_dups").fetchone()[0])  # type: ignore[index]
 
 
 def _hash_sql(table: str) -> str:
@@ -71,7 +72,7 @@ def run_batch(
     for i, target in enumerate(targets):
         table = TABLES[target.table]
         parsed = f"{b}_p{i}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} AS {parse_select(target, ctx)}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {parsed} AS {parse_select(target, ctx)}")
         source = parsed
         if target.collapse:
             source = _collapse(
@@ -82,22 +83,19 @@ def run_batch(
                 f"{b}_c{i}",
             )
         tagged = f"{b}_t{i}"
+        when = f"coalesce(({target.when}), FALSE)" if target.when else "TRUE"
+        # a view: parse, tag and validate are materialized once, in the validated table
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {tagged} AS {tag_select(source, table, ctx, has_campaigns=has_campaigns)}"
+            f"CREATE OR REPLACE TEMP VIEW {tagged} AS SELECT *, {when} AS _when "
+            f"FROM ({tag_select(source, table, ctx, has_campaigns=has_campaigns)})"
         )
-        if target.when:
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {tagged} AS SELECT *, coalesce(({target.when}), FALSE) AS _when FROM {tagged}"
-            )
-        else:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {tagged} AS SELECT *, TRUE AS _when FROM {tagged}")
         valid = f"{b}_v{i}"
         sql = _validation_sql(backend, con, tagged, target.table, cleaning, now)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {valid} AS {sql}")
         primary = i == 0
         validated.append((target.table, primary, valid, target.collapse))
         rows_expr = "unnest(_rows)" if target.collapse else "_row"
-        reason_parts.append(f"SELECT {rows_expr} AS _row, _reasons FROM {valid}")
+        reason_parts.append(f"SELECT {rows_expr} AS _row, _reasons FROM {valid} WHERE len(_reasons) > 0")
         if primary and target.when:
             reason_parts.append(
                 f"SELECT _row, ['row left out by the mapping''s when: {target.when.replace(chr(39), '')}'] "

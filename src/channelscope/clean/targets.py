@@ -184,7 +184,7 @@ def parse_select(target: Target, ctx: Context) -> str:
         kinds["currency"] = "code"
     text_cols = ", ".join(f"{t} AS {P.ident('_t_' + c)}" for c, t in texts.items())
     extra = texts_extra if "channel_id" in table.names else ""
-    layer1 = f"SELECT _row{', ' + text_cols if text_cols else ''}{extra} FROM {ctx.raw} WHERE NOT _dup"
+    layer1 = f"SELECT _row{', ' + text_cols if text_cols else ''}{extra} FROM {ctx.raw} WHERE _row NOT IN (SELECT _row FROM {ctx.raw}_dups)"
     t_cols = "".join(f", {P.ident('_t_' + c)}" for c in texts) + (", _ruled_channel" if extra else "")
     typed_cols = ", ".join(f"{sql} AS {P.ident(c)}" for c, sql in typed.items())
     layer2 = f"SELECT _row{t_cols}, {typed_cols} FROM ({layer1})"

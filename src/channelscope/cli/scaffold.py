@@ -20,7 +20,7 @@ project:
 warehouse:
   url: duckdb:///warehouse.duckdb   # embedded default, inside this folder
   # url: postgresql://user@127.0.0.1:5432/channelscope   # or a PostgreSQL server
-  memory_limit: 1GB
+  memory_limit: 600MB        # DuckDB buffer pool; keeps a load under 1 GiB of memory
 
 privacy:
   # personal fields are replaced by a keyed HMAC before anything lands; the key stays outside

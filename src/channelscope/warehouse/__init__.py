@@ -12,7 +12,7 @@ __all__ = ["BatchResult", "DuckDBWarehouse", "GoodTable", "PostgresWarehouse", "
 
 
 def open_warehouse(
-    url: str, project: Path, *, memory_limit: str = "1GB", threads: int | None = None, read_only: bool = False
+    url: str, project: Path, *, memory_limit: str = "600MB", threads: int | None = None, read_only: bool = False
 ) -> Warehouse:
     """Open the warehouse a project's URL names (relative DuckDB paths are inside the project)."""
     if url.startswith("duckdb://"):

@@ -124,11 +124,14 @@ class Warehouse(abc.ABC):
         for t in TABLES.values():
             if t.name not in existing:
                 self.ibis.create_table(t.name, schema=t.schema())
-                if t.kind == "fact" or t.name in ("quarantine",):
+                # DuckDB joins by hashing; an ART index only slows its inserts (1.5x at 1M rows)
+                if self.name != "duckdb" and (t.kind == "fact" or t.name == "quarantine"):
                     cols = ", ".join(t.key)
                     self.execute(f"CREATE INDEX IF NOT EXISTS ix_{t.name}_key ON {t.name} ({cols})")
         for name, cols in (("customers", "customer_key"), ("orders", "customer_key"), ("orders", "batch_id"),
                            ("quarantine", "source, source_key")):
+            if self.name == "duckdb":
+                break
             self.execute(f"CREATE INDEX IF NOT EXISTS ix_{name}_{cols.replace(', ', '_')} ON {name} ({cols})")
         self.ensure_source_state()
 

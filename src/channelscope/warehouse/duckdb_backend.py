@@ -18,7 +18,7 @@ class DuckDBWarehouse(Warehouse):
     name = "duckdb"
 
     def __init__(
-        self, path: Path, *, read_only: bool = False, memory_limit: str = "1GB", threads: int | None = None
+        self, path: Path, *, read_only: bool = False, memory_limit: str = "600MB", threads: int | None = None
     ) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)

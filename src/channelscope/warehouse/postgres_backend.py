@@ -25,7 +25,7 @@ def _safe_url(url: str) -> str:
 class PostgresWarehouse(Warehouse):
     name = "postgres"
 
-    def __init__(self, url: str, *, memory_limit: str = "1GB") -> None:
+    def __init__(self, url: str, *, memory_limit: str = "600MB") -> None:
         self.url = url.replace("postgres://", "postgresql://", 1)
         try:
             self.conn = psycopg.connect(self.url, autocommit=False)
