@@ -432,6 +432,31 @@ class Project:
             df = attach(df, prev, keys, list(metrics), shift, grain != "total")
         return df
 
+    def targets(self, as_of: dt.date | str | None = None) -> pd.DataFrame:
+        """Attainment and pacing of every target in the config (and the CSV files it names)."""
+        from channelscope.metrics.targets import attainment, load_targets
+
+        return attainment(self, load_targets(self), _as_date(as_of, "as_of"))
+
+    def explain(self, period: str, *, vs: str = "previous", metric: str = "gmv", by: str = "channel",
+                filters: dict[str, Any] | None = None) -> Any:
+        """Decompose the change of GMV (or net sales) between two periods into visitors x conversion
+        rate x AOV (x keep rate), per member of ``by`` and in total with the mix effect (LMDI: parts
+        add up exactly). Returns the decomposition and the two date ranges compared."""
+        from channelscope.metrics.decompose import gmv_change_by_factor
+        from channelscope.metrics.periods import comparison_period, parse_period
+
+        if metric not in ("gmv", "net_sales"):
+            raise QueryError(f"explain works for gmv and net_sales, not '{metric}'")
+        start, end = parse_period(period)
+        b_start, b_end = comparison_period(start, end, vs)
+        parts = ["visitors", "paid_orders", "gmv", "refunds"]
+        key = "channel_id" if by == "channel" else by  # the decomposition calls a channel mix by its id
+        after = self.kpis(parts, by=[by], start=start, end=end, filters=filters).rename(columns={by: key})
+        before = self.kpis(parts, by=[by], start=b_start, end=b_end, filters=filters).rename(columns={by: key})
+        result = gmv_change_by_factor(before, after, by=key, measure=metric)
+        return result, {"period": (start, end), "vs": (b_start, b_end)}
+
     # ---- status and quarantine --------------------------------------------------------------
 
     def status(self, *, batches: int = 20) -> dict[str, Any]:

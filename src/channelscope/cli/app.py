@@ -255,6 +255,49 @@ def kpi(
 
 
 @app.command()
+def explain(
+    period: Annotated[str, typer.Option(help="2025-06-18, 2025-W23, 2025-06, 2025-Q2, 2025 or START..END")],
+    project: ProjectOpt = Path("."),
+    vs: Annotated[str, typer.Option(help="previous, yoy, wow or another period")] = "previous",
+    metric: Annotated[str, typer.Option(help="gmv or net_sales")] = "gmv",
+    by: Annotated[str, typer.Option(help="dimension whose members are decomposed")] = "channel",
+    lang: Annotated[str | None, typer.Option(help="zh-CN or en")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Why GMV changed: visitors x conversion rate x AOV per channel, plus the channel mix (LMDI)."""
+    with _project(project) as p:
+        result, periods = p.explain(period, vs=vs, metric=metric, by=by)
+        locale = lang or p.config.project.locale
+    if as_json:
+        _dump({"periods": periods, "total": result.total, "by_member": result.by_member,
+               "sentences": result.explain(locale)})
+        return
+    (a0, a1), (b0, b1) = periods["period"], periods["vs"]
+    console.print(f"[bold]{metric}[/] {a0}..{a1} vs {b0}..{b1}")
+    for line in result.explain(locale):
+        console.print(line, markup=False)
+    console.print(_frame_table(result.by_member, "LMDI" if locale == "en" else "因素分解 (LMDI)"))
+
+
+@app.command()
+def targets(project: ProjectOpt = Path("."), as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+            as_json: JsonOpt = False) -> None:
+    """Targets: actual, attainment, expected to date by the pacing curve, gap and run-rate projection."""
+    with _project(project) as p:
+        df = p.targets(as_of)
+    if as_json:
+        _dump(df)
+        return
+    if df.empty:
+        console.print("No targets: add a 'targets' section to channelscope.yaml (see docs/kpis.md).")
+        return
+    show = df.copy()
+    for c in ("attainment", "elapsed_share", "projected_attainment"):
+        show[c] = show[c].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.1%}")
+    console.print(_frame_table(show.drop(columns=["pacing"]), "Targets and pacing"))
+
+
+@app.command()
 def metrics(project: ProjectOpt = Path("."), lang: str | None = None, as_json: JsonOpt = False) -> None:
     """Every metric the project knows: name, labels, unit and definition."""
     from channelscope.metrics.definitions import Derived

@@ -1,0 +1,136 @@
+"""Targets per metric x scope x period: attainment, pacing (linear or last year's shape), run-rate."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from channelscope.errors import ConfigError
+from channelscope.metrics.definitions import Catalog, Derived, Measure
+from channelscope.metrics.periods import parse_period
+
+if TYPE_CHECKING:
+    from channelscope.project import Project
+
+
+class Target(BaseModel):
+    """One goal: e.g. GMV of tmall in 2025-11 is 2,000,000 (base currency)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str
+    period: str
+    value: float
+    channel: str | None = None
+    distributor: str | None = None
+    pacing: Literal["linear", "last_year"] = "linear"
+    owner: str | None = None
+
+
+class TargetFile(BaseModel):
+    """Targets kept by the business in a CSV: metric, period, value[, channel, distributor, pacing, owner]."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: str = Field(description="CSV path relative to the project folder")
+
+
+def load_targets(project: Project) -> list[Target]:
+    """Targets from channelscope.yaml and the CSV files it names, checked against the catalog."""
+    out: list[Target] = []
+    cfg_file = str(project.folder / "channelscope.yaml")
+    for i, raw in enumerate(project.config.targets or []):
+        try:
+            if "file" in raw:
+                path = project.folder / TargetFile.model_validate(raw).file
+                out += _from_csv(path)
+            else:
+                out.append(Target.model_validate(raw))
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise ConfigError(f"key 'targets.{i}': {str(exc).splitlines()[-1].strip()}", file=cfg_file) from None
+    for t in out:
+        if t.metric not in project.catalog:
+            raise ConfigError(f"target for unknown metric '{t.metric}'", file=cfg_file)
+        parse_period(t.period)
+    return out
+
+
+def _from_csv(path: Path) -> list[Target]:
+    if not path.exists():
+        raise ConfigError("targets file not found", file=str(path))
+    df = pd.read_csv(path, dtype=str, encoding="utf-8-sig").dropna(how="all")
+    out = []
+    for i, row in enumerate(df.to_dict("records"), start=2):
+        clean = {k.strip(): v for k, v in row.items() if isinstance(v, str) and v.strip()}
+        try:
+            out.append(Target.model_validate(clean))
+        except Exception as exc:
+            raise ConfigError(f"bad target: {str(exc).splitlines()[-1].strip()}", file=str(path), line=i) from None
+    return out
+
+
+def is_additive(catalog: Catalog, name: str) -> bool:
+    """A metric whose value over a period is the sum of its values over the days (GMV, orders...)."""
+    m = catalog.get(name)
+    if isinstance(m, Measure):
+        return m.additive
+    assert isinstance(m, Derived)
+    return "/" not in m.formula and "*" not in m.formula and all(is_additive(catalog, r) for r in m.refs)
+
+
+def attainment(project: Project, targets: list[Target], as_of: dt.date | None = None) -> pd.DataFrame:
+    """Per target: actual to date, target, attainment %, expected to date by the pacing curve, gap, and
+    run-rate projection to the period end. Ratios (conversion rate, AOV) are not paced: their
+    expected value is the target itself and the projection is the actual."""
+    latest = as_of or project.latest_date() or dt.date.today()
+    rows = []
+    for t in targets:
+        start, end = parse_period(t.period)
+        upto = min(latest, end)
+        filters = {k: [v] for k, v in (("channel", t.channel), ("distributor", t.distributor)) if v}
+        if upto < start:
+            actual, share = 0.0, 0.0
+        else:
+            actual = float(project.kpis([t.metric], start=start, end=upto, filters=filters)[t.metric].fillna(0).iloc[0])
+            share = _share(project, t, start, end, upto, filters)
+        additive = is_additive(project.catalog, t.metric)
+        expected = t.value * share if additive else t.value
+        projection = (actual / share if share > 0 else None) if additive else actual
+        rows.append(
+            {
+                "metric": t.metric,
+                "period": t.period,
+                "channel": t.channel,
+                "distributor": t.distributor,
+                "owner": t.owner,
+                "as_of": upto,
+                "target": t.value,
+                "actual": actual,
+                "attainment": actual / t.value if t.value else None,
+                "pacing": t.pacing,
+                "elapsed_share": share,
+                "expected_to_date": expected,
+                "gap": actual - expected,
+                "projection": projection,
+                "projected_attainment": (projection / t.value) if projection is not None and t.value else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _share(project: Project, t: Target, start: dt.date, end: dt.date, upto: dt.date, filters: dict) -> float:
+    """The share of the period's total expected by ``upto``: days elapsed, or last year's shape."""
+    linear = ((upto - start).days + 1) / ((end - start).days + 1)
+    if t.pacing == "linear" or not is_additive(project.catalog, t.metric):
+        return linear
+    from dateutil.relativedelta import relativedelta
+
+    ly = relativedelta(years=1)
+    whole = project.kpis([t.metric], start=start - ly, end=end - ly, filters=filters)[t.metric].fillna(0).iloc[0]
+    part = project.kpis([t.metric], start=start - ly, end=upto - ly, filters=filters)[t.metric].fillna(0).iloc[0]
+    return float(part) / float(whole) if whole else linear
