@@ -255,7 +255,31 @@ def _cdnow_same_day_orders_are_numbered(p: Project, key: str) -> None:
     assert o.order_id.nunique().execute() == o.count().execute()
 
 
+def _cdnow_kpis_match(p: Project, key: str) -> None:
+    """The metrics layer on real data: GMV, orders, buyers, AOV, new and repeat buyers by month."""
+    kept = _kept(_cdnow())
+    kept = kept.assign(month=kept["day"].dt.to_period("M").dt.start_time.dt.date)
+    per_month = kept.groupby("month")
+    first = kept.groupby("customer_id")["day"].min().dt.to_period("M").dt.start_time.dt.date
+    per_cust_month = kept.groupby(["month", "customer_id"]).size()
+    want = pd.DataFrame({
+        "gmv": per_month["usd"].sum().map(float),
+        "paid_orders": per_month.size(),
+        "buyers": per_month["customer_id"].nunique(),
+        "new_buyers": first.value_counts(),
+        "repeat_buyers": (per_cust_month >= 2).groupby(level=0).sum(),
+    }).fillna(0)
+    got = p.kpis(["gmv", "paid_orders", "buyers", "new_buyers", "repeat_buyers", "aov"], grain="month")
+    got = got.set_index("period")
+    assert len(got) == 18
+    assert got["gmv"].round(2).tolist() == want["gmv"].round(2).tolist()
+    for col in ("paid_orders", "buyers", "new_buyers", "repeat_buyers"):
+        assert got[col].tolist() == want[col].astype(int).tolist(), col
+    assert got["aov"].tolist() == pytest.approx((want["gmv"] / want["paid_orders"]).tolist(), abs=0.005)
+
+
 CDNOW_CHECKS = {
+    "KPIs by month match pandas": _cdnow_kpis_match,
     "every line is accounted": _cdnow_every_line_is_accounted,
     "totals match the file": _cdnow_totals_match,
     "months match the file": _cdnow_months_match,
