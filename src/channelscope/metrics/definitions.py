@@ -76,6 +76,11 @@ class Derived(BaseModel):
     format: str = ",.2f"
     up_is_good: bool = True
 
+    @model_validator(mode="after")
+    def _formula(self) -> Derived:
+        formula_names(self.formula)  # raises ValueError -> a located config error
+        return self
+
     @property
     def refs(self) -> set[str]:
         return formula_names(self.formula)

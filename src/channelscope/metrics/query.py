@@ -218,6 +218,8 @@ def _aggregate(wh: Warehouse, table: str, measures: list[Measure], req: KpiReque
     dims = [*req.by, *(f for f, _ in req.filters)]
     needs = {DIMENSIONS[d][1] for d in dims if DIMENSIONS[d][1]} | {DIMENSIONS[d][0] for d in dims}
     needs |= {m.times for m in measures if m.times}
+    if "distributors" in needs:
+        needs.add("distributor_id")
     t = _frame(wh, table, {n for n in needs if n})
     if req.start:
         t = t.filter(t._date >= req.start)
@@ -266,9 +268,26 @@ def _aggregate(wh: Warehouse, table: str, measures: list[Measure], req: KpiReque
 
 
 def _typed(m: Measure) -> str:
-    if m.unit == "money":
+    if m.unit == "money" or _sums_money(m):
         return "decimal(38, 2)"
     return "int64" if m.unit in ("count", "quantity") and not m.times else "float64"
+
+
+def _is_sum(catalog: Catalog, name: str) -> bool:
+    m = catalog.get(name)
+    return isinstance(m, Measure) or ("/" not in m.formula and all(_is_sum(catalog, r) for r in m.refs))
+
+
+def _sums_money(m: Measure) -> bool:
+    """A sum over a money column is money, whatever unit the definition forgot to say."""
+    from channelscope.model import TABLES
+
+    if m.agg != "sum" or m.times or not m.column:
+        return False
+    try:
+        return str(TABLES[m.table].column(m.column).type).startswith("decimal(18, 2)")
+    except KeyError:
+        return False
 
 
 def compile_request(wh: Warehouse, catalog: Catalog, req: KpiRequest) -> ir.Table:
@@ -327,7 +346,7 @@ def kpi_frame(wh: Warehouse, catalog: Catalog, req: KpiRequest) -> pd.DataFrame:
     df = compile_request(wh, catalog, req).to_pandas()
     for name in req.metrics:
         m = catalog.get(name)
-        if m.unit == "money":
+        if m.unit == "money" or (isinstance(m, Measure) and _sums_money(m)):
             df[name] = df[name].astype("float64").round(2)
         elif isinstance(m, Measure) and _typed(m) == "int64":
             df[name] = df[name].astype("int64")
@@ -337,4 +356,7 @@ def kpi_frame(wh: Warehouse, catalog: Catalog, req: KpiRequest) -> pd.DataFrame:
         df["period"] = pd.to_datetime(df["period"]).dt.date
     if req.grain == "total":
         df = df.drop(columns=["period"])
+        if df.empty and not req.by:  # nothing happened: zeros (ratios stay empty), not no row
+            df = pd.DataFrame([{n: (float("nan") if isinstance(catalog.get(n), Derived) and not
+                                    _is_sum(catalog, n) else 0) for n in req.metrics}])
     return df

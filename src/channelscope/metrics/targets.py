@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from channelscope.errors import ConfigError
 from channelscope.metrics.definitions import Catalog, Derived, Measure
@@ -25,6 +26,12 @@ class Target(BaseModel):
     metric: str
     period: str
     value: float
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> str:
+        # YAML reads an unquoted 2025 as a number and 2025-06-18 as a date
+        return value.isoformat() if hasattr(value, "isoformat") else str(value)
     channel: str | None = None
     distributor: str | None = None
     pacing: Literal["linear", "last_year"] = "linear"
@@ -49,10 +56,10 @@ def load_targets(project: Project) -> list[Target]:
                 out += _from_csv(path)
             else:
                 out.append(Target.model_validate(raw))
-        except ConfigError:
-            raise
-        except Exception as exc:
-            raise ConfigError(f"key 'targets.{i}': {str(exc).splitlines()[-1].strip()}", file=cfg_file) from None
+        except pydantic.ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(x) for x in ("targets", i, *err["loc"]))
+            raise ConfigError(f"key '{key}': {err['msg']}", file=cfg_file) from None
     for t in out:
         if t.metric not in project.catalog:
             raise ConfigError(f"target for unknown metric '{t.metric}'", file=cfg_file)
@@ -69,8 +76,10 @@ def _from_csv(path: Path) -> list[Target]:
         clean = {k.strip(): v for k, v in row.items() if isinstance(v, str) and v.strip()}
         try:
             out.append(Target.model_validate(clean))
-        except Exception as exc:
-            raise ConfigError(f"bad target: {str(exc).splitlines()[-1].strip()}", file=str(path), line=i) from None
+        except pydantic.ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(x) for x in err["loc"])
+            raise ConfigError(f"bad target: {err['msg']}", file=str(path), line=i, field=field) from None
     return out
 
 
@@ -96,7 +105,7 @@ def attainment(project: Project, targets: list[Target], as_of: dt.date | None = 
         if upto < start:
             actual, share = 0.0, 0.0
         else:
-            actual = float(project.kpis([t.metric], start=start, end=upto, filters=filters)[t.metric].fillna(0).iloc[0])
+            actual = _value(project, t.metric, start, upto, filters)
             share = _share(project, t, start, end, upto, filters)
         additive = is_additive(project.catalog, t.metric)
         expected = t.value * share if additive else t.value
@@ -131,6 +140,14 @@ def _share(project: Project, t: Target, start: dt.date, end: dt.date, upto: dt.d
     from dateutil.relativedelta import relativedelta
 
     ly = relativedelta(years=1)
-    whole = project.kpis([t.metric], start=start - ly, end=end - ly, filters=filters)[t.metric].fillna(0).iloc[0]
-    part = project.kpis([t.metric], start=start - ly, end=upto - ly, filters=filters)[t.metric].fillna(0).iloc[0]
-    return float(part) / float(whole) if whole else linear
+    whole = _value(project, t.metric, start - ly, end - ly, filters)
+    part = _value(project, t.metric, start - ly, upto - ly, filters)
+    return part / whole if whole else linear
+
+
+def _value(project: Project, metric: str, start: dt.date, end: dt.date, filters: dict) -> float:
+    """The metric over a range; 0 when nothing happened in it (an empty ratio stays 0 here too)."""
+    df = project.kpis([metric], start=start, end=end, filters=filters)
+    if df.empty or pd.isna(df[metric].iloc[0]):
+        return 0.0
+    return float(df[metric].iloc[0])
