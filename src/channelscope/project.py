@@ -53,7 +53,7 @@ class Project:
             wh = open_warehouse(
                 self.warehouse_url,
                 self.folder,
-                memory_limit=self.config.warehouse.memory_limit,
+                memory_limit=self.config.warehouse.query_memory_limit or "",
                 threads=self.config.warehouse.threads,
                 read_only=self.read_only,
             )
@@ -217,6 +217,15 @@ class Project:
         failed batch with its reason and the others go on.
         """
         _ = self.key  # no key, no load: stop before any file rather than fail each one
+        self.warehouse.set_memory_limit(self.config.warehouse.memory_limit)
+        try:
+            return self._ingest(sources, files=files, progress=progress)
+        finally:
+            self.warehouse.set_memory_limit(self.config.warehouse.query_memory_limit)
+
+    def _ingest(
+        self, sources: list[str] | None, *, files: list[Path] | None, progress: ProgressFn | None
+    ) -> list[BatchResult]:
         self.sync_dimensions()
         chosen = [self.source(n) for n in sources] if sources else list(self.config.sources)
         chosen.sort(key=lambda s: _KIND_ORDER.get(TABLES[self.mapping(s).table].kind, 1))
@@ -449,8 +458,15 @@ class Project:
 
         return attainment(self, load_targets(self), _as_date(as_of, "as_of"))
 
-    def explain(self, period: str, *, vs: str = "previous", metric: str = "gmv", by: str = "channel",
-                filters: dict[str, Any] | None = None) -> Any:
+    def explain(
+        self,
+        period: str,
+        *,
+        vs: str = "previous",
+        metric: str = "gmv",
+        by: str = "channel",
+        filters: dict[str, Any] | None = None,
+    ) -> Any:
         """Decompose the change of GMV (or net sales) between two periods into visitors x conversion
         rate x AOV (x keep rate), per member of ``by`` and in total with the mix effect (LMDI: parts
         add up exactly). Returns the decomposition and the two date ranges compared."""

@@ -46,8 +46,11 @@ class ProjectInfo(Strict):
 
 class WarehouseConfig(Strict):
     url: str = "duckdb:///warehouse.duckdb"
-    #: DuckDB's buffer pool; the process adds ~200 MB of Python, so 600MB keeps ingest under 1 GiB
+    #: DuckDB's buffer pool while loading; the process adds ~200 MB of Python, so 600MB keeps an
+    #: ingest under 1 GiB (it spills to disk beyond that)
     memory_limit: str = "600MB"
+    #: the pool for queries (KPIs, reports); distinct counts over many groups need room. Empty: 80% of RAM
+    query_memory_limit: str | None = None
     threads: int | None = None
 
     @field_validator("url")

@@ -113,6 +113,9 @@ class Warehouse(abc.ABC):
     def replace_rows(self, table: str, staging: duckdb.DuckDBPyConnection, staged: str) -> int:
         """Replace a whole small table (calendar, config dimensions) with staged rows, atomically."""
 
+    def set_memory_limit(self, limit: str | None) -> None:  # noqa: B027 - only DuckDB has a local pool
+        """Size the local engine's buffer pool (loading vs querying)."""
+
     def close(self) -> None:
         return None
 
@@ -128,8 +131,12 @@ class Warehouse(abc.ABC):
                 if self.name != "duckdb" and (t.kind == "fact" or t.name == "quarantine"):
                     cols = ", ".join(t.key)
                     self.execute(f"CREATE INDEX IF NOT EXISTS ix_{t.name}_key ON {t.name} ({cols})")
-        for name, cols in (("customers", "customer_key"), ("orders", "customer_key"), ("orders", "batch_id"),
-                           ("quarantine", "source, source_key")):
+        for name, cols in (
+            ("customers", "customer_key"),
+            ("orders", "customer_key"),
+            ("orders", "batch_id"),
+            ("quarantine", "source, source_key"),
+        ):
             if self.name == "duckdb":
                 break
             self.execute(f"CREATE INDEX IF NOT EXISTS ix_{name}_{cols.replace(', ', '_')} ON {name} ({cols})")

@@ -22,7 +22,9 @@ class DuckDBWarehouse(Warehouse):
     ) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, Any] = {"memory_limit": memory_limit, "preserve_insertion_order": True}
+        config: dict[str, Any] = {"preserve_insertion_order": True}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
         if threads:
             config["threads"] = threads
         try:
@@ -32,7 +34,8 @@ class DuckDBWarehouse(Warehouse):
             if "lock" in text.lower():
                 pid = re.search(r"PID (\d+)", text)
                 raise WriterBusyError(
-                    "the warehouse file is in use by another process (DuckDB allows one process at a time)" + (f" (PID {pid.group(1)})" if pid else ""),
+                    "the warehouse file is in use by another process (DuckDB allows one process at a time)"
+                    + (f" (PID {pid.group(1)})" if pid else ""),
                     file=str(path),
                     hint="if 'channelscope serve' runs, use its API, or stop it first",
                 ) from exc
@@ -44,6 +47,13 @@ class DuckDBWarehouse(Warehouse):
     @property
     def ibis(self) -> ibis.BaseBackend:
         return self._ibis
+
+    def set_memory_limit(self, limit: str | None) -> None:
+        """Loading runs in a small buffer pool (it spills); queries get the configured or default one."""
+        if limit:
+            self.con.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
+        else:
+            self.con.execute("RESET memory_limit")
 
     def staging(self) -> duckdb.DuckDBPyConnection:
         return self.con

@@ -54,7 +54,7 @@ class PostgresWarehouse(Warehouse):
     def staging(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB holding fresh copies of the dimensions the cleaning reads."""
         if self._staging is None:
-            self._staging = duckdb.connect(config={"memory_limit": self.memory_limit})
+            self._staging = duckdb.connect(config={"memory_limit": self.memory_limit or "600MB"})
         con = self._staging
         if not self._dims_stale:
             return con
