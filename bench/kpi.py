@@ -67,11 +67,12 @@ MIB = 1024 * 1024
 
 
 def write_project(folder: Path, memory_limit: str | None, threads: int | None) -> None:
-    """channelscope.yaml (six channels, DuckDB warehouse) and secrets/pseudonym.key (64 hex chars)."""
+    """channelscope.yaml (six channels, DuckDB warehouse, the query buffer pool if given) and
+    secrets/pseudonym.key (64 hex chars)."""
     lines = ["project:", "  name: kpi bench", "  base_currency: CNY", "  timezone: Asia/Shanghai", "warehouse:"]
     lines.append("  url: duckdb:///warehouse.duckdb")
     if memory_limit:
-        lines.append(f"  memory_limit: {memory_limit}")
+        lines.append(f"  query_memory_limit: {memory_limit}")
     if threads:
         lines.append(f"  threads: {threads}")
     lines.append("channels:")
@@ -120,7 +121,7 @@ def generate_statements(orders: int) -> list[tuple[str, str]]:
         "'completed'",
     )
     # skewed towards loyal customers: index = C * u^1.3
-    cust = f"CAST(floor({customers} * pow({_u('cust', 1_000_000)} / 1e6, 1.3)) AS BIGINT)"
+    cust = f"CAST(floor({customers} * pow({_u('cust', 2**32)} / {float(2**32)}, 1.3)) AS BIGINT)"
     qty = "CASE WHEN {h} < 70 THEN 1 WHEN {h} < 92 THEN 2 ELSE 3 END"
     base = f"""
         CREATE TEMP TABLE _b AS
@@ -487,6 +488,14 @@ def _hwm_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu() -> float:
+    """User + system CPU seconds of this process so far, all threads (DuckDB's included)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def builtin_names() -> list[str]:
     from channelscope.metrics.definitions import BUILTIN
 
@@ -503,14 +512,17 @@ def child_channelscope(folder: str, start: str, end: str, out: str) -> dict[str,
     _ = ibis.duckdb  # the backend module loads lazily
     names = builtin_names()
     base = _rss_mib()
-    t0 = time.perf_counter()
-    p = Project(folder, read_only=True)
-    df = p.kpis(names, by=["channel"], grain="day", start=start, end=end)
-    p.close()
-    seconds = time.perf_counter() - t0
+    c0, t0 = _cpu(), time.perf_counter()
+    try:
+        p = Project(folder, read_only=True)
+        df = p.kpis(names, by=["channel"], grain="day", start=start, end=end)
+        p.close()
+    except Exception as exc:  # out of memory is a result, not a crash of the bench
+        return {"error": str(exc).splitlines()[0][:200], "baseline_mib": base, "peak_mib": _hwm_mib()}
+    seconds, cpu = time.perf_counter() - t0, _cpu() - c0
     if out:
         df.to_pickle(out)
-    return {"seconds": seconds, "rows": len(df), "baseline_mib": base, "peak_mib": _hwm_mib()}
+    return {"seconds": seconds, "cpu_seconds": cpu, "rows": len(df), "baseline_mib": base, "peak_mib": _hwm_mib()}
 
 
 def child_sql(db: str, memory_limit: str, threads: int, start: str, end: str, out: str) -> dict[str, Any]:
@@ -520,17 +532,21 @@ def child_sql(db: str, memory_limit: str, threads: int, start: str, end: str, ou
 
     sql = hand_sql(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
     base = _rss_mib()
-    t0 = time.perf_counter()
-    config: dict[str, Any] = {"memory_limit": memory_limit}
+    c0, t0 = _cpu(), time.perf_counter()
+    config: dict[str, Any] = {"memory_limit": memory_limit} if memory_limit else {}  # else DuckDB's default
     if threads:
         config["threads"] = threads
-    con = duckdb.connect(db, read_only=True, config=config)
-    df = con.execute(sql).fetchdf()
-    con.close()
-    seconds = time.perf_counter() - t0
+    try:
+        con = duckdb.connect(db, read_only=True, config=config)
+        con.execute(f"SET temp_directory = '{Path(db).parent / '.channelscope-tmp'}'")  # as the project's
+        df = con.execute(sql).fetchdf()
+        con.close()
+    except duckdb.Error as exc:
+        return {"error": str(exc).splitlines()[0][:200], "baseline_mib": base, "peak_mib": _hwm_mib()}
+    seconds, cpu = time.perf_counter() - t0, _cpu() - c0
     if out:
         df.to_pickle(out)
-    return {"seconds": seconds, "rows": len(df), "baseline_mib": base, "peak_mib": _hwm_mib()}
+    return {"seconds": seconds, "cpu_seconds": cpu, "rows": len(df), "baseline_mib": base, "peak_mib": _hwm_mib()}
 
 
 def run_child(args: list[str]) -> dict[str, Any]:
@@ -539,12 +555,14 @@ def run_child(args: list[str]) -> dict[str, Any]:
         proc = subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=out)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise SystemExit(f"child {args[0]} failed with exit code {proc.returncode}")
         out.seek(0)
-        answer = json.loads(out.read().decode().strip().splitlines()[-1])
+        lines = out.read().decode().strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            answer = {"error": f"exit code {proc.returncode}", "failed": True}
+        else:
+            answer = json.loads(lines[-1])
     answer["wait4_maxrss_mib"] = usage.ru_maxrss / 1024  # includes the parent's RSS at spawn: not reported
-    answer["cpu_seconds"] = usage.ru_utime + usage.ru_stime  # the whole child, imports included
+    answer["process_cpu_seconds"] = usage.ru_utime + usage.ru_stime  # the whole child, imports included
     return answer
 
 
@@ -596,58 +614,100 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
     return float(statistics.median(r[key] for r in runs))
 
 
+def _side(warm: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in runs if "error" not in r]
+    side: dict[str, Any] = {"warm_up": warm, "runs": runs, "error": warm.get("error")}
+    if ok:
+        for key in ("seconds", "cpu_seconds", "peak_mib", "baseline_mib"):
+            side[key] = _median(ok, key)
+    else:
+        side["error"] = side["error"] or next((r["error"] for r in runs if "error" in r), "no run")
+        side["peak_mib"] = max(r.get("peak_mib", 0.0) for r in [warm, *runs])
+    return side
+
+
 def bench_size(orders: int, root: Path, args: argparse.Namespace, say: Any) -> dict[str, Any]:
     folder = root / f"orders-{orders}"
-    if folder.exists():
+    marker = folder / "generated.json"
+    reuse = args.reuse and marker.exists()
+    if folder.exists() and not reuse:
         shutil.rmtree(folder)
     write_project(folder, args.memory_limit, args.threads)
     from channelscope.config import load_config
 
-    memory_limit = load_config(folder).warehouse.memory_limit  # the project's: the hand SQL gets the same
-    say(f"[{orders:,} orders] generating the warehouse ...")
-    gen = generate(folder, orders, args.generate_memory_limit, say)
-    say(f"[{orders:,} orders] generated in {gen['seconds']:.1f}s ({gen['file_mib']:.0f} MiB): {gen['counts']}")
+    # the project's query pool (warehouse.query_memory_limit; empty: DuckDB's default, 80% of RAM): the
+    # hand SQL gets the same
+    memory_limit = load_config(folder).warehouse.query_memory_limit or ""
+    if reuse:
+        gen = json.loads(marker.read_text())
+        say(f"[{orders:,} orders] reusing the warehouse generated earlier in {folder}")
+    else:
+        say(f"[{orders:,} orders] generating the warehouse ...")
+        gen = generate(folder, orders, args.generate_memory_limit, say)
+        marker.write_text(json.dumps(gen))
+        say(f"[{orders:,} orders] generated in {gen['seconds']:.1f}s ({gen['file_mib']:.0f} MiB): {gen['counts']}")
     start, end = str(START), str(END)
     cs_args = ["channelscope", str(folder), start, end]
     sql_args = ["sql", gen["db"], memory_limit, str(args.threads or 0), start, end]
     load_before = os.getloadavg()[0]
-    say(f"[{orders:,} orders] warm-up ...")
+    say(f"[{orders:,} orders] warm-up (memory_limit {memory_limit or 'default'}) ...")
+    for f in ("panel-channelscope.pkl", "panel-sql.pkl"):
+        (folder / f).unlink(missing_ok=True)
     warm_cs = run_child([*cs_args, str(folder / "panel-channelscope.pkl")])
     warm_sql = run_child([*sql_args, str(folder / "panel-sql.pkl")])
-    cs_runs, sql_runs = [], []
-    for i in range(args.reps):
-        cs_runs.append(run_child([*cs_args, ""]))
-        sql_runs.append(run_child([*sql_args, ""]))
+    for name, warm in (("channelscope", warm_cs), ("hand SQL", warm_sql)):
+        if "error" in warm:
+            say(f"[{orders:,} orders] {name} failed: {warm['error']}")
+    cs_runs: list[dict[str, Any]] = []
+    sql_runs: list[dict[str, Any]] = []
+    for i in range(args.reps):  # interleaved, so that load from elsewhere spreads over both
+        if "error" not in warm_cs:
+            cs_runs.append(run_child([*cs_args, ""]))
+        if "error" not in warm_sql:
+            sql_runs.append(run_child([*sql_args, ""]))
         say(
-            f"[{orders:,} orders] run {i + 1}/{args.reps}: channelscope {cs_runs[-1]['seconds']:.2f}s "
-            f"{cs_runs[-1]['peak_mib']:.0f} MiB, hand SQL {sql_runs[-1]['seconds']:.2f}s "
-            f"{sql_runs[-1]['peak_mib']:.0f} MiB"
+            f"[{orders:,} orders] run {i + 1}/{args.reps}: "
+            + ", ".join(
+                f"{n} {r[-1].get('seconds', float('nan')):.2f}s {r[-1].get('peak_mib', float('nan')):.0f} MiB"
+                for n, r in (("channelscope", cs_runs), ("hand SQL", sql_runs))
+                if r
+            )
         )
-    check = compare_panels(folder / "panel-channelscope.pkl", folder / "panel-sql.pkl")
+    cs, sq = _side(warm_cs, cs_runs), _side(warm_sql, sql_runs)
+    both = "seconds" in cs and "seconds" in sq
+    check = (
+        compare_panels(folder / "panel-channelscope.pkl", folder / "panel-sql.pkl")
+        if both
+        else {"equal": False, "rows": [0, 0], "same_keys": False, "metrics": {}, "skipped": True}
+    )
     result: dict[str, Any] = {
         "orders": orders,
         "generate": {k: v for k, v in gen.items() if k != "db"},
-        "memory_limit": memory_limit,
+        "memory_limit": memory_limit or "default",
         "threads": args.threads or os.cpu_count(),
         "reps": args.reps,
-        "channelscope": {"warm_up": warm_cs, "runs": cs_runs},
-        "sql": {"warm_up": warm_sql, "runs": sql_runs},
+        "channelscope": cs,
+        "sql": sq,
+        "ratio": cs["seconds"] / sq["seconds"] if both else None,
+        "cpu_ratio": cs["cpu_seconds"] / sq["cpu_seconds"] if both else None,
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "check": check,
         "folder": str(folder),
     }
-    for side in ("channelscope", "sql"):
-        runs = result[side]["runs"]
-        for key in ("seconds", "cpu_seconds", "peak_mib", "baseline_mib"):
-            result[side][key] = _median(runs, key)
-    result["ratio"] = result["channelscope"]["seconds"] / result["sql"]["seconds"]
-    result["cpu_ratio"] = result["channelscope"]["cpu_seconds"] / result["sql"]["cpu_seconds"]
     if args.explain or args.experiments:
         say(f"[{orders:,} orders] profiling ...")
-        result["profile"] = run_child(
-            ["profile", str(folder), start, end, "1" if args.experiments else "0", str(args.reps)]
-        )
+        prof = run_child(["profile", str(folder), start, end, "1" if args.experiments else "0"])
+        if args.experiments and "error" not in prof:
+            prof["reps"] = args.experiment_reps
+            run_experiments(prof, gen["db"], memory_limit, args.threads or 0, args.experiment_reps, say)
+        result["profile"] = prof
     return result
+
+
+def _fmt_side(side: dict[str, Any]) -> str:
+    if "seconds" not in side:
+        return "[red]failed[/]"
+    return f"{side['seconds']:.2f} ({side['cpu_seconds']:.1f})"
 
 
 def render(results: list[dict[str, Any]]) -> None:
@@ -658,6 +718,7 @@ def render(results: list[dict[str, Any]]) -> None:
     t = Table(title="KPI panel: 38 built-in KPIs by channel x day over one year; channelscope vs hand-written SQL")
     for col in (
         "orders",
+        "memory_limit",
         "rows",
         "channelscope s (cpu s)",
         "hand SQL s (cpu s)",
@@ -669,37 +730,53 @@ def render(results: list[dict[str, Any]]) -> None:
         t.add_column(col, justify="right")
     for r in results:
         cs, sq, chk = r["channelscope"], r["sql"], r["check"]
-        ratio = f"{r['ratio']:.2f}x" + ("" if r["ratio"] <= 1.2 else " [red](>1.2)[/]") + f" ({r['cpu_ratio']:.2f}x)"
+        if r["ratio"] is None:
+            ratio = "-"
+        else:
+            ratio = f"{r['ratio']:.2f}x" + ("" if r["ratio"] <= 1.2 else " [red](>1.2)[/]")
+            ratio += f" ({r['cpu_ratio']:.2f}x)"
+        panels = "-" if chk.get("skipped") else ("equal" if chk["equal"] else "[red]DIFFER[/]")
         t.add_row(
             f"{r['orders']:,}",
+            r["memory_limit"],
             f"{chk['rows'][0]:,}",
-            f"{cs['seconds']:.2f} ({cs['cpu_seconds']:.1f})",
-            f"{sq['seconds']:.2f} ({sq['cpu_seconds']:.1f})",
+            _fmt_side(cs),
+            _fmt_side(sq),
             ratio,
             f"{cs['peak_mib']:.0f}",
             f"{sq['peak_mib']:.0f}",
-            "equal" if chk["equal"] else "[red]DIFFER[/]",
+            panels,
         )
     console.print(t)
     for r in results:
-        g, chk = r["generate"], r["check"]
+        g, chk, cs, sq = r["generate"], r["check"], r["channelscope"], r["sql"]
         console.print(
             f"[bold]{r['orders']:,} orders[/]: generated in {g['seconds']:.0f}s, {g['file_mib']:.0f} MiB; "
             f"{g['counts']['order_lines']:,} lines, {g['counts']['refunds']:,} refunds, {g['customers']:,} "
             f"customers, {g['paid_orders']:,} paid orders, {g['first_date']} .. {g['last_date']}"
         )
-        runs = ", ".join(
-            f"{a['seconds']:.2f}/{b['seconds']:.2f}"
-            for a, b in zip(r["channelscope"]["runs"], r["sql"]["runs"], strict=True)
+        for name, side in (("channelscope", cs), ("hand SQL", sq)):
+            if side.get("error"):
+                console.print(f"  [red]{name} failed[/] (memory_limit {r['memory_limit']}): {side['error']}")
+        runs = "; ".join(
+            f"{name} " + ", ".join(f"{x['seconds']:.2f}" for x in side["runs"] if "seconds" in x)
+            for name, side in (("channelscope", cs), ("hand SQL", sq))
+            if side["runs"]
+        )
+        warm = ", ".join(
+            f"{name} {side['warm_up']['seconds']:.2f}"
+            for name, side in (("channelscope", cs), ("hand SQL", sq))
+            if "seconds" in side["warm_up"]
         )
         console.print(
-            f"  runs (channelscope/SQL s): {runs}; warm-up {r['channelscope']['warm_up']['seconds']:.2f}/"
-            f"{r['sql']['warm_up']['seconds']:.2f}; median of {r['reps']}; process baseline after imports "
-            f"{r['channelscope']['baseline_mib']:.0f} / {r['sql']['baseline_mib']:.0f} MiB; memory_limit "
-            f"{r['memory_limit']}, {r['threads']} threads; 1-min load average {r['load_average'][0]} -> "
-            f"{r['load_average'][1]} on {os.cpu_count()} cores"
+            f"  runs (s): {runs or '-'}; warm-up {warm or '-'}; median of {r['reps']}; process baseline after "
+            f"imports {cs.get('baseline_mib', float('nan')):.0f} / {sq.get('baseline_mib', float('nan')):.0f} MiB; "
+            f"{r['threads']} threads; 1-min load average {r['load_average'][0]} -> {r['load_average'][1]} on "
+            f"{os.cpu_count()} cores (other work on the machine inflates the wall figures, CPU much less)"
         )
-        if chk["equal"]:
+        if chk.get("skipped"):
+            pass
+        elif chk["equal"]:
             kinds: dict[str, int] = {}
             for v in chk["metrics"].values():
                 kinds[v["kind"]] = kinds.get(v["kind"], 0) + 1
@@ -713,9 +790,10 @@ def render(results: list[dict[str, Any]]) -> None:
             console.print(
                 f"  [red]panels differ[/]: rows {chk['rows']}, same keys {chk['same_keys']}; "
                 + "; ".join(f"{k}: {v['differ']} cells (max |diff| {v['max_abs_diff']:.4g})" for k, v in bad.items())
+                + f"; every other KPI equal ({len(chk['metrics']) - len(bad)} of {len(chk['metrics'])})"
             )
         prof = r.get("profile")
-        if prof:
+        if prof and "error" not in prof:
             render_profile(console, r["orders"], prof)
 
 
@@ -766,76 +844,105 @@ def profile_query(con: Any, sql: str, folder: Path, label: str) -> dict[str, Any
     }
 
 
-def _best(con: Any, sql: str, reps: int) -> tuple[float, Any]:
-    best, rows = float("inf"), None
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        rows = con.execute(sql).fetchall()
-        best = min(best, time.perf_counter() - t0)
-    return best, rows
-
-
-def child_profile(folder: str, start: str, end: str, experiments: bool, reps: int) -> dict[str, Any]:
+def child_profile(folder: str, start: str, end: str, experiments: bool) -> dict[str, Any]:
+    """Compile the request as channelscope does (and with each proposed change), keep the SQL, profile."""
     import ibis
 
     from channelscope import Project
     from channelscope.metrics.query import KpiRequest, compile_request
 
-    names = builtin_names()
     root = Path(folder)
     p = Project(folder, read_only=True)
-    req = KpiRequest(tuple(names), ("channel",), "day", dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    req = KpiRequest(
+        tuple(builtin_names()), ("channel",), "day", dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    )
     t0 = time.perf_counter()
     expr = compile_request(p.warehouse, p.catalog, req)
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     generated = str(ibis.to_sql(expr, dialect="duckdb"))
     to_sql_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    frame = expr.to_pandas()
-    execute_s = time.perf_counter() - t0
     con = p.warehouse.staging()
     hand = hand_sql(req.start, req.end)  # type: ignore[arg-type]
     out: dict[str, Any] = {
         "compile_seconds": compile_s,
         "to_sql_seconds": to_sql_s,
-        "ibis_execute_seconds": execute_s,
-        "rows": len(frame),
         "generated_chars": len(generated),
-        "ibis": profile_query(con, generated, root, "ibis"),
-        "hand": profile_query(con, hand, root, "hand"),
-        "files": sorted(str(f.name) for f in root.glob("*") if f.name.startswith(("kpi-", "explain-", "profile-"))),
+        "memory_limit": con.execute("SELECT current_setting('memory_limit')").fetchone()[0],  # type: ignore[index]
+        "threads": con.execute("SELECT current_setting('threads')").fetchone()[0],  # type: ignore[index]
         "experiments": [],
     }
+    for label, sql in (("ibis", generated), ("hand", hand)):
+        try:
+            out[label] = profile_query(con, sql, root, label)
+        except Exception as exc:  # an engine error (out of memory) is a result here
+            out[label] = {"error": str(exc).splitlines()[0][:200]}
+    out["files"] = sorted(f.name for f in root.glob("*") if f.name.startswith(("kpi-", "explain-", "profile-")))
     if experiments:
-        base_s, base_rows = _best(con, generated, reps)
-        hand_s, _ = _best(con, hand, reps)
-        out["experiments"].append({"name": "generated SQL as it is", "seconds": base_s, "same": True})
-        out["experiments"].append({"name": "hand-written SQL", "seconds": hand_s, "same": None})
-        for name, sql in experiment_sqls(p, req, generated):
-            s, rows = _best(con, sql, reps)
-            out["experiments"].append({"name": name, "seconds": s, "same": _same_rows(base_rows, rows)})
+        variants: list[tuple[str, set[str]]] = [("generated SQL as it is (metrics/query.py today)", set())]
+        variants += [(f"{name}: {what}", {name}) for name, what in CHANGES.items()]
+        simple = [c for c in CHANGES if c != "custagg"]
+        variants.append(("all of: " + ", ".join(simple), set(simple)))
+        variants.append(("all of: " + ", ".join(CHANGES), set(CHANGES)))
+        for i, (name, changes) in enumerate(variants):
+            best = float("inf")
+            for _ in range(3):  # the compile is Python: best of 3
+                sql, seconds = compile_with(p, req, changes)
+                best = min(best, seconds)
+            f = root / f"exp-{i}.sql"
+            f.write_text(sql + "\n", encoding="utf-8")
+            out["experiments"].append({"name": name, "changes": sorted(changes), "file": str(f), "compile": best})
     p.close()
     return out
 
 
-def _same_rows(a: Any, b: Any) -> bool:
-    import math
+def child_sqlfile(db: str, file: str, memory_limit: str, threads: int, reps: int, out: str) -> dict[str, Any]:
+    """Run one SQL file ``reps`` times on a fresh read-only connection; median wall and CPU seconds."""
+    import duckdb
+    import pandas  # noqa: F401
 
-    if a is None or b is None or len(a) != len(b):
-        return False
-    for ra, rb in zip(a, b, strict=True):
-        for x, y in zip(ra, rb, strict=True):
-            if x is None or y is None:
-                if x is not y:
-                    return False
-            elif isinstance(x, float) or isinstance(y, float):
-                fx, fy = float(x), float(y)
-                if not (math.isclose(fx, fy, rel_tol=1e-9) or (math.isnan(fx) and math.isnan(fy))):
-                    return False
-            elif x != y:
-                return False
-    return True
+    sql = Path(file).read_text(encoding="utf-8")
+    config: dict[str, Any] = {"memory_limit": memory_limit} if memory_limit else {}
+    if threads:
+        config["threads"] = threads
+    con = duckdb.connect(db, read_only=True, config=config)
+    con.execute(f"SET temp_directory = '{Path(db).parent / '.channelscope-tmp'}'")
+    walls, cpus = [], []
+    try:
+        for _ in range(reps):
+            c0, t0 = _cpu(), time.perf_counter()
+            df = con.execute(sql).fetchdf()
+            walls.append(time.perf_counter() - t0)
+            cpus.append(_cpu() - c0)
+    except duckdb.Error as exc:
+        return {"error": str(exc).splitlines()[0][:200], "peak_mib": _hwm_mib()}
+    if out:
+        df.to_pickle(out)
+    return {"seconds": statistics.median(walls), "query_cpu": statistics.median(cpus), "peak_mib": _hwm_mib()}
+
+
+def run_experiments(prof: dict[str, Any], db: str, memory_limit: str, threads: int, reps: int, say: Any) -> None:
+    """Each variant's SQL (and the hand SQL) in its own child; panels compared with today's."""
+    folder = Path(db).parent
+    rows = [*prof["experiments"]]
+    rows.append({"name": "hand-written SQL", "changes": None, "file": str(folder / "kpi-hand.sql"), "compile": 0.0})
+    for i, x in enumerate(rows):
+        out = folder / f"exp-{i}.pkl"
+        say(f"    experiment {i + 1}/{len(rows)}: {x['name'][:70]}")
+        x.update(run_child(["sqlfile", db, x["file"], memory_limit, str(threads), str(reps), str(out)]))
+        x["panel"] = None if "error" in x else str(out)
+    reference = next((x for x in rows if x["panel"]), None)  # today's SQL, or the first variant that ran
+    hand = rows[-1]
+    for x in rows:
+        if x["panel"] and reference and x is not reference:
+            chk = compare_panels(Path(reference["panel"]), Path(x["panel"]))
+            x["same_as"] = reference["name"].split(":")[0].split(" (")[0]
+            x["differ"] = (
+                {k: v["differ"] for k, v in chk["metrics"].items() if v["differ"]} if chk["same_keys"] else {"keys": 1}
+            )
+        if x["panel"] and hand["panel"] and x is not hand:
+            x["equals_hand"] = compare_panels(Path(x["panel"]), Path(hand["panel"]))["equal"]
+    prof["experiments"] = rows
 
 
 #: proposed changes to metrics/query.py ``_aggregate``, each alone and all together
@@ -843,6 +950,11 @@ CHANGES = {
     "repeat": "repeat buyers from the frame before the customer_type join (unless cut or filtered by it)",
     "where": "a filter every measure of a table shares goes to WHERE (order_lines: paid), not FILTER",
     "day": "grain 'day': the date is the period (no DATE_TRUNC, which turns dates into timestamps)",
+    "join": "per-table aggregates combined by full outer joins on the keys, not UNION ALL + GROUP BY",
+    "select1": "zero-fill and all derived metrics in one projection, not one mutate per derived metric",
+    "tables": "Ibis table objects cached per warehouse (con.table() asks DuckDB for the schema each call)",
+    "nullkey": "correctness: repeat buyers leave out the NULL customer_key (guest orders) like buyers do",
+    "custagg": "customer measures from one GROUP BY (period, dims, customer) + counts, not COUNT(DISTINCT)",
 }
 
 
@@ -883,6 +995,10 @@ def proposed_aggregate(wh: Any, table: str, measures: list[Any], req: Any, keys:
     for dim, values in req.filters:
         t = t.filter(t[Q.DIMENSIONS[dim][0]].isin(list(values)))
     group = ["_period", *[Q.DIMENSIONS[d][0] for d in req.by]]
+    per_customer = [m for m in measures if m.column == "customer_key" and m.agg in ("count_distinct", "repeat_buyers")]
+    if "custagg" in changes and per_customer and "customer_key" not in group:
+        out = _per_customer_aggregate(t, measures, per_customer, group)
+        return out.rename({k: v for k, v in zip(keys, group, strict=True) if k != v})
     aggs: dict[str, Any] = {}
     repeat = []
     for m in measures:
@@ -905,6 +1021,8 @@ def proposed_aggregate(wh: Any, table: str, measures: list[Any], req: Any, keys:
                 src = src.filter(src[Q.DIMENSIONS[dim][0]].isin(list(values)))
         cond = Q._condition(src, m)
         base = src if cond is None else src.filter(cond)
+        if "nullkey" in changes:
+            base = base.filter(base[m.column].notnull())
         per = base.group_by([*group, m.column]).aggregate(_n=base.count())
         rep = per.group_by(group).aggregate(**{m.name: ibis.ifelse(per._n >= 2, 1, 0).sum()})
         out = (
@@ -920,44 +1038,165 @@ def proposed_aggregate(wh: Any, table: str, measures: list[Any], req: Any, keys:
     return out.rename({k: v for k, v in zip(keys, group, strict=True) if k != v})
 
 
-def compile_with(p: Any, req: Any, changes: set[str]) -> tuple[str, float]:
-    """The SQL ``compile_request`` generates with ``proposed_aggregate(changes)`` in place of ``_aggregate``."""
+def _per_customer_aggregate(t: Any, measures: list[Any], per_customer: list[Any], group: list[str]) -> Any:
+    """Change "custagg": one GROUP BY (group, customer_key) carrying the partial sums and counts, then one
+    GROUP BY (group) over it. Buyers, new/returning buyers (the customer type is fixed within a period and
+    customer) and repeat buyers become plain counts of customers: no COUNT(DISTINCT), no second pass."""
     import ibis
 
     from channelscope.metrics import query as Q
 
-    original = Q._aggregate
-    Q._aggregate = lambda wh, table, ms, rq, keys: proposed_aggregate(wh, table, ms, rq, keys, changes)  # type: ignore[assignment]
-    try:
-        t0 = time.perf_counter()
-        sql = str(ibis.to_sql(Q.compile_request(p.warehouse, p.catalog, req), dialect="duckdb"))
-        return sql, time.perf_counter() - t0
-    finally:
-        Q._aggregate = original  # type: ignore[assignment]
-
-
-def experiment_sqls(p: Any, req: Any, generated: str) -> list[tuple[str, str]]:
-    """Rewrites of the generated SQL, each a proposed change to metrics/query.py, alone and together."""
-    out = []
-    for name, what in CHANGES.items():
-        out.append((f"{name}: {what}", compile_with(p, req, {name})[0]))
-    out.append(("all of " + ", ".join(CHANGES), compile_with(p, req, set(CHANGES))[0]))
+    inner: dict[str, Any] = {}
+    outer: dict[str, Any] = {}
+    distinct = []
+    for m in measures:
+        cond = Q._condition(t, m)
+        if m in per_customer:
+            inner[f"_n_{m.name}"] = t.count() if cond is None else ibis.ifelse(cond, 1, 0).sum()
+        elif m.agg == "count":
+            inner[m.name] = t.count() if cond is None else ibis.ifelse(cond, 1, 0).sum()
+        elif m.agg == "sum":
+            col = t[m.column] * t[m.times] if m.times else t[m.column]
+            inner[m.name] = col.sum(where=cond)
+        else:
+            distinct.append(m)  # COUNT(DISTINCT) of another column: its own aggregate, joined on the group
+    per = t.group_by([*group, "customer_key"]).aggregate(**inner)
+    known = per.customer_key.notnull()
+    for m in measures:
+        if m in per_customer:
+            least = 2 if m.agg == "repeat_buyers" else 1
+            outer[m.name] = ibis.ifelse(known & (per[f"_n_{m.name}"] >= least), 1, 0).sum()
+        elif m not in distinct:
+            outer[m.name] = per[m.name].sum()
+    out = per.group_by(group).aggregate(**outer)
+    if distinct:
+        d = t.group_by(group).aggregate(**{m.name: t[m.column].nunique(where=Q._condition(t, m)) for m in distinct})
+        d = d.rename({f"_d_{g}": g for g in group}).view()
+        out = out.view()
+        out = out.outer_join(d, [(g, f"_d_{g}") for g in group]).select(
+            *[ibis.coalesce(out[g], d[f"_d_{g}"]).name(g) for g in group],
+            *[out[c] for c in out.columns if c not in group],
+            *[d[m.name] for m in distinct],
+        )
     return out
+
+
+def proposed_compile(wh: Any, catalog: Any, req: Any, changes: set[str]) -> Any:
+    """``metrics.query.compile_request`` (a copy) with ``proposed_aggregate(changes)`` and, with "join",
+    the per-table aggregates combined by full outer joins on the keys, each bringing its own columns,
+    instead of a UNION ALL padded with NULL columns and grouped again; with "select1", zero-filling
+    and every derived metric in one projection (formulas inlined) instead of one ``mutate`` each."""
+    import ibis
+
+    from channelscope.metrics import query as Q
+
+    Q.validate(catalog, req)
+    measures = catalog.base_measures(list(req.metrics))
+    keys = ["period", *req.by]
+    by_table: dict[str, list[Any]] = {}
+    for m in measures:
+        by_table.setdefault(m.table, []).append(m)
+    if "join" in changes:
+        combined = None
+        for table, ms in by_table.items():
+            agg = proposed_aggregate(wh, table, ms, req, keys, changes)
+            part = agg.select(*keys, *[agg[m.name].cast(Q._typed(m)).name(m.name) for m in ms])
+            if combined is None:
+                combined = part
+                continue
+            left, right = combined.view(), part.rename({f"_r_{k}": k for k in keys}).view()
+            combined = left.outer_join(right, [(k, f"_r_{k}") for k in keys]).select(
+                *[ibis.coalesce(left[k], right[f"_r_{k}"]).name(k) for k in keys],
+                *[left[c] for c in left.columns if c not in keys],
+                *[right[m.name] for m in ms],
+            )
+        assert combined is not None
+    else:
+        parts = []
+        for table, ms in by_table.items():
+            agg = proposed_aggregate(wh, table, ms, req, keys, changes)
+            cols = [agg[k] for k in keys]
+            for m in measures:
+                typed = Q._typed(m)
+                cols.append((agg[m.name] if m.name in agg.columns else ibis.null()).cast(typed).name(m.name))
+            parts.append(agg.select(*cols))
+        union = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
+        combined = union.group_by(keys).aggregate(**{m.name: union[m.name].sum() for m in measures})
+    if "select1" not in changes:
+        combined = combined.mutate(**{m.name: combined[m.name].fill_null(0) for m in measures})
+        for d in catalog.derived_order(list(req.metrics)):
+            combined = combined.mutate(**{d.name: Q._formula(d, combined)})
+        return combined.select(*keys, *req.metrics).order_by(keys)
+    values: dict[str, Any] = {m.name: combined[m.name].fill_null(0) for m in measures}
+    for d in catalog.derived_order(list(req.metrics)):
+        values[d.name] = _formula_inline(d, values)
+    return combined.select(*keys, *[values[n].name(n) for n in req.metrics]).order_by(keys)
+
+
+def _formula_inline(d: Any, values: dict[str, Any]) -> Any:
+    """``metrics.query._formula`` over expressions (base measures zero-filled, derived ones inlined)."""
+    import ast
+
+    import ibis
+
+    def ev(node: ast.AST) -> Any:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Name):
+            return values[node.id].cast("float64")
+        if isinstance(node, ast.Constant):
+            return ibis.literal(float(node.value))  # type: ignore[arg-type]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -ev(node.operand)
+        if isinstance(node, ast.BinOp):
+            a, b = ev(node.left), ev(node.right)
+            if isinstance(node.op, ast.Add):
+                return a + b
+            if isinstance(node.op, ast.Sub):
+                return a - b
+            if isinstance(node.op, ast.Mult):
+                return a * b
+            if isinstance(node.op, ast.Div):
+                return a / ibis.ifelse(b == 0, ibis.null(), b)
+        raise ValueError(d.formula)
+
+    return ev(ast.parse(d.formula, mode="eval"))
+
+
+def compile_with(p: Any, req: Any, changes: set[str]) -> tuple[str, float]:
+    """The SQL of ``proposed_compile(changes)`` and the seconds to build and compile it (as kpis() would,
+    on a warehouse opened just before: with "tables", the first call fills the cache)."""
+    import functools
+
+    import ibis
+
+    backend = p.warehouse.ibis
+    if "tables" in changes:
+        backend.table = functools.lru_cache(maxsize=None)(type(backend).table.__get__(backend))
+    try:
+        t0 = time.process_time()  # CPU seconds of this process: the compile is Python, other load inflates wall
+        sql = str(ibis.to_sql(proposed_compile(p.warehouse, p.catalog, req, changes), dialect="duckdb"))
+        return sql, time.process_time() - t0
+    finally:
+        backend.__dict__.pop("table", None)
 
 
 def render_profile(console: Any, orders: int, prof: dict[str, Any]) -> None:
     from rich.table import Table
 
     console.print(
-        f"  profile at {orders:,} orders: compile_request {prof['compile_seconds']:.3f}s, ibis.to_sql "
-        f"{prof['to_sql_seconds']:.3f}s ({prof['generated_chars']:,} chars), expr.to_pandas "
-        f"{prof['ibis_execute_seconds']:.2f}s; generated SQL {prof['ibis']['seconds']:.2f}s, hand SQL "
-        f"{prof['hand']['seconds']:.2f}s (run with the profiler on); files: {', '.join(prof['files'])}"
+        f"  profile at {orders:,} orders (memory_limit {prof['memory_limit']}): compile_request "
+        f"{prof['compile_seconds']:.2f}s + ibis.to_sql {prof['to_sql_seconds']:.2f}s "
+        f"({prof['generated_chars']:,} chars of SQL); files in the work folder: {', '.join(prof['files'])}"
     )
     for label in ("ibis", "hand"):
         q = prof[label]
+        what = "SQL generated by Ibis" if label == "ibis" else "hand SQL"
+        if "error" in q:
+            console.print(f"  [red]{what} failed[/]: {q['error']}")
+            continue
         t = Table(
-            title=f"slowest operators, {'SQL generated by Ibis' if label == 'ibis' else 'hand SQL'} "
+            title=f"slowest operators, {what}: {q['seconds']:.2f}s with the profiler on "
             f"(operator time summed over threads: {q['operator_seconds']:.2f}s)"
         )
         for col in ("operator", "s", "rows out", "detail"):
@@ -965,15 +1204,45 @@ def render_profile(console: Any, orders: int, prof: dict[str, Any]) -> None:
         for o in q["operators"]:
             t.add_row(o["operator"], f"{o['seconds']:.2f}", f"{o['rows']:,}", o["info"])
         console.print(t)
-    if prof["experiments"]:
-        t = Table(title=f"experiments at {orders:,} orders (best of the reps, same connection)")
-        for col in ("query", "s", "vs generated", "same rows"):
-            t.add_column(col, justify="left" if col == "query" else "right")
-        base = prof["experiments"][0]["seconds"]
-        for x in prof["experiments"]:
-            same = "-" if x["same"] is None else ("yes" if x["same"] else "[red]NO[/]")
-            t.add_row(x["name"], f"{x['seconds']:.2f}", f"{x['seconds'] / base:.2f}x", same)
-        console.print(t)
+    rows = prof.get("experiments") or []
+    if not rows or ("seconds" not in rows[0] and "error" not in rows[0]):
+        return
+    base = next((x for x in rows if "seconds" in x), None)
+    hand = rows[-1]
+    t = Table(
+        title=f"experiments at {orders:,} orders: proposed changes to metrics/query.py, each alone and together "
+        f"(SQL run in its own process, median of {prof.get('reps', 1)}; memory_limit {prof['memory_limit']})"
+    )
+    for col in ("variant", "compile cpu s", "query s (cpu)", "compile+query s", "vs hand SQL", "peak MiB", "panel"):
+        t.add_column(col, justify="left" if col in ("variant", "panel") else "right")
+    for x in rows:
+        if "error" in x:
+            t.add_row(
+                x["name"], f"{x['compile']:.2f}", "[red]failed[/]", "", "", f"{x['peak_mib']:.0f}", x["error"][:40]
+            )
+            continue
+        total = x["compile"] + x["seconds"]
+        vs = f"{total / hand['seconds']:.2f}x" if "seconds" in hand else ""
+        if x is base:
+            panel = "reference"
+        elif "differ" not in x:
+            panel = ""
+        elif not x["differ"]:
+            panel = "same as " + x["same_as"]
+        else:
+            panel = "differs: " + ", ".join(f"{k} ({v})" for k, v in x["differ"].items())
+        if x.get("equals_hand") is not None:
+            panel += "; = hand SQL" if x["equals_hand"] else "; ≠ hand SQL"
+        t.add_row(
+            x["name"],
+            f"{x['compile']:.2f}" if x["changes"] is not None else "-",
+            f"{x['seconds']:.2f} ({x['query_cpu']:.1f})",
+            f"{total:.2f}",
+            vs,
+            f"{x['peak_mib']:.0f}",
+            panel,
+        )
+    console.print(t)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -984,8 +1253,10 @@ def main(argv: list[str] | None = None) -> int:
             answer = child_channelscope(*rest)
         elif kind == "sql":
             answer = child_sql(rest[0], rest[1], int(rest[2]), rest[3], rest[4], rest[5])
+        elif kind == "sqlfile":
+            answer = child_sqlfile(rest[0], rest[1], rest[2], int(rest[3]), int(rest[4]), rest[5])
         else:
-            answer = child_profile(rest[0], rest[1], rest[2], rest[3] == "1", int(rest[4]))
+            answer = child_profile(rest[0], rest[1], rest[2], rest[3] == "1")
         print(json.dumps(answer, default=str))
         return 0
     ap = argparse.ArgumentParser(
@@ -994,14 +1265,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--orders", type=int, action="append", help="orders to generate (repeat; default 10000000)")
     ap.add_argument("--reps", type=int, default=3, help="measured runs of each side after a warm-up (median kept)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (project, warehouse, panels)")
+    ap.add_argument("--reuse", action="store_true", help="reuse a warehouse generated earlier in --workdir")
     ap.add_argument("--workdir", type=Path, help="where to work (default: a new temp folder)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON only")
     ap.add_argument("--show", type=Path, help="render figures saved earlier with --json, and exit")
-    ap.add_argument("--memory-limit", help="the project's warehouse.memory_limit (default: the project default)")
+    ap.add_argument(
+        "--memory-limit",
+        help="the project's warehouse.query_memory_limit, also given to the hand SQL (default: DuckDB's, 80%% of RAM)",
+    )
     ap.add_argument("--threads", type=int, help="DuckDB threads for both sides (default: all cores)")
     ap.add_argument("--generate-memory-limit", default="8GB", help="DuckDB memory_limit while generating")
     ap.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE both queries; slowest operators")
     ap.add_argument("--experiments", action="store_true", help="also time rewrites of the generated SQL")
+    ap.add_argument("--experiment-reps", type=int, default=3, help="runs of each experiment's SQL (median kept)")
     args = ap.parse_args(argv)
     if args.show:
         render(json.loads(args.show.read_text()))

@@ -252,6 +252,7 @@ def _aggregate(wh: Warehouse, table: str, measures: list[Measure], req: KpiReque
     for m in repeat:
         cond = _condition(t, m)
         base = t if cond is None else t.filter(cond)
+        base = base.filter(base[m.column].notnull())  # orders without a known customer are nobody's repeat
         per = base.group_by([*group, m.column]).aggregate(_n=base.count())
         rep = per.group_by(group).aggregate(**{m.name: ibis.ifelse(per._n >= 2, 1, 0).sum()})
         out = (
