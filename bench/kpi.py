@@ -881,9 +881,10 @@ def child_profile(folder: str, start: str, end: str, experiments: bool) -> dict[
     if experiments:
         variants: list[tuple[str, set[str]]] = [("generated SQL as it is (metrics/query.py today)", set())]
         variants += [(f"{name}: {what}", {name}) for name, what in CHANGES.items()]
-        simple = [c for c in CHANGES if c != "custagg"]
-        variants.append(("all of: " + ", ".join(simple), set(simple)))
         variants.append(("all of: " + ", ".join(CHANGES), set(CHANGES)))
+        # the copies of _aggregate/compile_request here must still match metrics/query.py
+        copy_sql = str(ibis.to_sql(proposed_compile(p.warehouse, p.catalog, req, set()), dialect="duckdb"))
+        out["copy_in_sync"] = copy_sql == generated
         for i, (name, changes) in enumerate(variants):
             best = float("inf")
             for _ in range(3):  # the compile is Python: best of 3
@@ -953,8 +954,6 @@ CHANGES = {
     "join": "per-table aggregates combined by full outer joins on the keys, not UNION ALL + GROUP BY",
     "select1": "zero-fill and all derived metrics in one projection, not one mutate per derived metric",
     "tables": "Ibis table objects cached per warehouse (con.table() asks DuckDB for the schema each call)",
-    "nullkey": "correctness: repeat buyers leave out the NULL customer_key (guest orders) like buyers do",
-    "custagg": "customer measures from one GROUP BY (period, dims, customer) + counts, not COUNT(DISTINCT)",
 }
 
 
@@ -967,6 +966,8 @@ def proposed_aggregate(wh: Any, table: str, measures: list[Any], req: Any, keys:
     dims = [*req.by, *(f for f, _ in req.filters)]
     needs = {Q.DIMENSIONS[d][1] for d in dims if Q.DIMENSIONS[d][1]} | {Q.DIMENSIONS[d][0] for d in dims}
     needs |= {m.times for m in measures if m.times}
+    if "distributors" in needs:
+        needs.add("distributor_id")
     t = Q._frame(wh, table, {n for n in needs if n})
     if req.start:
         t = t.filter(t._date >= req.start)
@@ -995,10 +996,6 @@ def proposed_aggregate(wh: Any, table: str, measures: list[Any], req: Any, keys:
     for dim, values in req.filters:
         t = t.filter(t[Q.DIMENSIONS[dim][0]].isin(list(values)))
     group = ["_period", *[Q.DIMENSIONS[d][0] for d in req.by]]
-    per_customer = [m for m in measures if m.column == "customer_key" and m.agg in ("count_distinct", "repeat_buyers")]
-    if "custagg" in changes and per_customer and "customer_key" not in group:
-        out = _per_customer_aggregate(t, measures, per_customer, group)
-        return out.rename({k: v for k, v in zip(keys, group, strict=True) if k != v})
     aggs: dict[str, Any] = {}
     repeat = []
     for m in measures:
@@ -1021,8 +1018,7 @@ def proposed_aggregate(wh: Any, table: str, measures: list[Any], req: Any, keys:
                 src = src.filter(src[Q.DIMENSIONS[dim][0]].isin(list(values)))
         cond = Q._condition(src, m)
         base = src if cond is None else src.filter(cond)
-        if "nullkey" in changes:
-            base = base.filter(base[m.column].notnull())
+        base = base.filter(base[m.column].notnull())  # orders without a known customer are nobody's repeat
         per = base.group_by([*group, m.column]).aggregate(_n=base.count())
         rep = per.group_by(group).aggregate(**{m.name: ibis.ifelse(per._n >= 2, 1, 0).sum()})
         out = (
@@ -1036,49 +1032,6 @@ def proposed_aggregate(wh: Any, table: str, measures: list[Any], req: Any, keys:
         )
     assert out is not None
     return out.rename({k: v for k, v in zip(keys, group, strict=True) if k != v})
-
-
-def _per_customer_aggregate(t: Any, measures: list[Any], per_customer: list[Any], group: list[str]) -> Any:
-    """Change "custagg": one GROUP BY (group, customer_key) carrying the partial sums and counts, then one
-    GROUP BY (group) over it. Buyers, new/returning buyers (the customer type is fixed within a period and
-    customer) and repeat buyers become plain counts of customers: no COUNT(DISTINCT), no second pass."""
-    import ibis
-
-    from channelscope.metrics import query as Q
-
-    inner: dict[str, Any] = {}
-    outer: dict[str, Any] = {}
-    distinct = []
-    for m in measures:
-        cond = Q._condition(t, m)
-        if m in per_customer:
-            inner[f"_n_{m.name}"] = t.count() if cond is None else ibis.ifelse(cond, 1, 0).sum()
-        elif m.agg == "count":
-            inner[m.name] = t.count() if cond is None else ibis.ifelse(cond, 1, 0).sum()
-        elif m.agg == "sum":
-            col = t[m.column] * t[m.times] if m.times else t[m.column]
-            inner[m.name] = col.sum(where=cond)
-        else:
-            distinct.append(m)  # COUNT(DISTINCT) of another column: its own aggregate, joined on the group
-    per = t.group_by([*group, "customer_key"]).aggregate(**inner)
-    known = per.customer_key.notnull()
-    for m in measures:
-        if m in per_customer:
-            least = 2 if m.agg == "repeat_buyers" else 1
-            outer[m.name] = ibis.ifelse(known & (per[f"_n_{m.name}"] >= least), 1, 0).sum()
-        elif m not in distinct:
-            outer[m.name] = per[m.name].sum()
-    out = per.group_by(group).aggregate(**outer)
-    if distinct:
-        d = t.group_by(group).aggregate(**{m.name: t[m.column].nunique(where=Q._condition(t, m)) for m in distinct})
-        d = d.rename({f"_d_{g}": g for g in group}).view()
-        out = out.view()
-        out = out.outer_join(d, [(g, f"_d_{g}") for g in group]).select(
-            *[ibis.coalesce(out[g], d[f"_d_{g}"]).name(g) for g in group],
-            *[out[c] for c in out.columns if c not in group],
-            *[d[m.name] for m in distinct],
-        )
-    return out
 
 
 def proposed_compile(wh: Any, catalog: Any, req: Any, changes: set[str]) -> Any:
@@ -1170,7 +1123,13 @@ def compile_with(p: Any, req: Any, changes: set[str]) -> tuple[str, float]:
 
     import ibis
 
+    from channelscope.metrics.query import compile_request
+
     backend = p.warehouse.ibis
+    if not changes:  # today's code itself, not the copy
+        t0 = time.process_time()
+        sql = str(ibis.to_sql(compile_request(p.warehouse, p.catalog, req), dialect="duckdb"))
+        return sql, time.process_time() - t0
     if "tables" in changes:
         backend.table = functools.lru_cache(maxsize=None)(type(backend).table.__get__(backend))
     try:
@@ -1243,6 +1202,11 @@ def render_profile(console: Any, orders: int, prof: dict[str, Any]) -> None:
             panel,
         )
     console.print(t)
+    if prof.get("copy_in_sync") is False:
+        console.print(
+            "  [red]the bench's copy of _aggregate/compile_request no longer generates today's SQL[/]: "
+            "sync proposed_aggregate/proposed_compile with metrics/query.py before reading the variants"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

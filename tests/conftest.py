@@ -132,3 +132,40 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not found: the public data sets live in ../shared/data beside the repository")
     return path
+
+
+def _build_demo_shop(root: Path) -> Path:
+    """The small demo (seed 7), generated and ingested into DuckDB once per test run."""
+    import fcntl
+
+    from channelscope import Project
+    from channelscope.demo import generate_demo
+
+    done = root / "demo-shop.ready"
+    folder = root / "demo-shop"
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "demo-shop.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # xdist workers share the base temp; one builds, the others wait
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            generate_demo(folder, "small", seed=7)
+            (folder / "secrets").mkdir(exist_ok=True)
+            (folder / "secrets" / "pseudonym.key").write_text(KEY + "\n")
+            with Project(folder) as p:
+                p.ingest()
+            done.write_text("ok")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_shop(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A read-only ingested demo project (small, seed 7). Copy it with ``copy_demo`` before writing to it."""
+    base = tmp_path_factory.getbasetemp()
+    root = base if worker_id == "master" else base.parent
+    return _build_demo_shop(root / "shared-demo")
+
+
+def copy_demo(demo_shop: Path, dest: Path) -> Path:
+    """A private, writable copy of the ingested demo project (files and DuckDB warehouse)."""
+    shutil.copytree(demo_shop, dest)
+    return dest

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from channelscope.monitor.config import AlertsConfig
+
 ChannelKind = Literal["own_store", "marketplace", "social", "live_stream", "distributor", "offline"]
 DistributorKind = Literal["reseller", "affiliate", "kol", "live_host", "store"]
 CampaignKind = Literal["ad", "promotion", "live_session", "festival"]
@@ -203,7 +205,7 @@ class ProjectConfig(Strict):
     # later stages (metrics, alerts, reports, access) add their own sections
     kpis: dict | None = None
     targets: list[dict] | None = None
-    alerts: list[dict] | None = None
+    alerts: AlertsConfig | None = None
     access: dict | None = None
 
     @model_validator(mode="after")

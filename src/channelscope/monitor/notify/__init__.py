@@ -1,0 +1,1 @@
+"""Notifiers: e-mail, Slack, WeCom, DingTalk, Feishu and signed JSON webhooks."""
