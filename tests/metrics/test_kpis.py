@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pytest
+from tests.conftest import copy_demo
 
 from channelscope import Project, QueryError
 from channelscope.clean.pseudonymize import write_new_key
@@ -25,10 +26,13 @@ RANGE = f"BETWEEN DATE '{START}' AND DATE '{END}'"
 def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     """The small demo brand, ingested once per backend."""
     folder = tmp_path_factory.mktemp("kpi") / "shop"
-    generate_demo(folder, "small", seed=7)
-    write_new_key(folder / "secrets" / "pseudonym.key")
     url = None
     dbname = None
+    if request.param == "duckdb":  # the run's shared ingest of the same demo, copied
+        copy_demo(request.getfixturevalue("demo_shop"), folder)
+    else:
+        generate_demo(folder, "small", seed=7)
+        write_new_key(folder / "secrets" / "pseudonym.key")
     if request.param == "postgres":
         admin = request.getfixturevalue("pg_admin_url")
         dbname = f"cs_{uuid.uuid4().hex[:10]}"
@@ -36,7 +40,8 @@ def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             con.execute(f"CREATE DATABASE {dbname}")
         url = admin.rsplit("/", 1)[0] + "/" + dbname
     p = Project(folder, warehouse_url=url)
-    p.ingest()
+    if request.param == "postgres":
+        p.ingest()
     yield p
     p.close()
     if dbname:

@@ -15,10 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from tests.conftest import copy_demo
 
 from channelscope import Project
-from channelscope.clean.pseudonymize import write_new_key
-from channelscope.demo import generate_demo
 from channelscope.errors import WarehouseError
 from channelscope.metrics.definitions import Catalog, Measure
 from channelscope.metrics.query import KpiRequest, _typed, kpi_frame
@@ -44,13 +43,10 @@ def spark() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    """The small demo brand on DuckDB, built as tests/metrics/test_kpis.py builds it."""
-    folder = tmp_path_factory.mktemp("spark") / "shop"
-    generate_demo(folder, "small", seed=7)
-    write_new_key(folder / "secrets" / "pseudonym.key")
+def project(tmp_path_factory: pytest.TempPathFactory, demo_shop: Path) -> Iterator[Project]:
+    """The small demo brand on DuckDB: a copy of the run's shared ingest (as tests/metrics/test_kpis.py uses)."""
+    folder = copy_demo(demo_shop, tmp_path_factory.mktemp("spark") / "shop")
     p = Project(folder)
-    p.ingest()
     yield p
     p.close()
 
