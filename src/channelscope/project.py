@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,9 @@ class Project:
         self._warehouse: Warehouse | None = None
         self._key: PseudonymKey | None = None
         self._catalog: Catalog | None = None
+        #: held by every writer in this process (ingest, live event batches, scheduler, alert lifecycle);
+        #: in-process readers of a DuckDB warehouse hold it too (one connection, not thread-safe)
+        self.write_lock = threading.RLock()
 
     # ---- plumbing ---------------------------------------------------------------------------
 
@@ -217,11 +221,12 @@ class Project:
         failed batch with its reason and the others go on.
         """
         _ = self.key  # no key, no load: stop before any file rather than fail each one
-        self.warehouse.set_memory_limit(self.config.warehouse.memory_limit)
-        try:
-            return self._ingest(sources, files=files, progress=progress)
-        finally:
-            self.warehouse.set_memory_limit(self.config.warehouse.query_memory_limit)
+        with self.write_lock:
+            self.warehouse.set_memory_limit(self.config.warehouse.memory_limit)
+            try:
+                return self._ingest(sources, files=files, progress=progress)
+            finally:
+                self.warehouse.set_memory_limit(self.config.warehouse.query_memory_limit)
 
     def _ingest(
         self, sources: list[str] | None, *, files: list[Path] | None, progress: ProgressFn | None
@@ -238,8 +243,16 @@ class Project:
     def ingest_source(
         self, src: SourceConfig, *, files: list[Path] | None = None, progress: ProgressFn | None = None
     ) -> list[BatchResult]:
+        with self.write_lock:
+            return self._ingest_source(src, files=files, progress=progress)
+
+    def _ingest_source(
+        self, src: SourceConfig, *, files: list[Path] | None, progress: ProgressFn | None
+    ) -> list[BatchResult]:
         mapping = self.mapping(src)
-        if src.kind == "file":
+        if src.kind == "events" and not files:
+            return []  # events arrive through the server's micro-batches (monitor/events.py), not by polling
+        if src.kind in ("file", "events"):
             inputs = (
                 [F.InputFile(Path(f), str(f)) for f in files] if files else F.find_files(self.folder, src.path or "")
             )

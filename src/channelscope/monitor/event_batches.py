@@ -1,0 +1,217 @@
+"""Micro-batches of live order events: durable on arrival, landed on the same clean path as files.
+
+An accepted event is appended (and fsync'ed) to ``.channelscope/events/<source>/open-*.jsonl`` before
+the HTTP answer, so a process that dies before loading loses nothing: the next start lands what is
+there. Every ``max_batch`` events or ``max_wait_ms`` after a batch's first event, the file is closed,
+renamed ``ready-*.jsonl`` and loaded by ``Project.ingest_source(src, files=[path])`` under the
+project's write lock: one ledger row per micro-batch (rows_in = loaded + quarantined + duplicates),
+merge keys make a repeated order a duplicate, and a file with the same bytes as a loaded one is
+skipped. Loaded files are deleted; a batch the cleaning rejects as a whole moves to ``failed/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from channelscope.warehouse import BatchResult
+
+if TYPE_CHECKING:
+    from channelscope.config import SourceConfig
+    from channelscope.project import Project
+
+log = logging.getLogger("channelscope.events")
+
+#: how long a delivery id (Shopify's X-Shopify-Webhook-Id, a generic signature) is remembered;
+#: Shopify retries a failed webhook for up to 48 hours
+DELIVERY_MEMORY_S = 3 * 86400
+
+
+def events_folder(project: Project) -> Path:
+    return project.folder / ".channelscope" / "events"
+
+
+class DeliveryLog:
+    """Delivery ids already accepted, kept in a small append-only file so redeliveries after a
+    restart are still recognised. Ids older than ``DELIVERY_MEMORY_S`` are forgotten."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._seen: dict[str, float] = {}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cutoff = time.time() - DELIVERY_MEMORY_S
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                at, _, key = line.partition(" ")
+                try:
+                    if float(at) >= cutoff and key:
+                        self._seen[key] = float(at)
+                except ValueError:
+                    continue  # a torn last line from a crash
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(f"{at:.0f} {k}\n" for k, at in self._seen.items()), encoding="utf-8")
+        tmp.replace(path)
+        self._fh = path.open("a", encoding="utf-8")
+
+    def seen(self, key: str) -> bool:
+        with self._lock:
+            return key in self._seen
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            now = time.time()
+            self._seen[key] = now
+            self._fh.write(f"{now:.0f} {key}\n")
+            self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class MicroBatcher:
+    """Collects one events source's rows into durable files and lands them in micro-batches."""
+
+    def __init__(
+        self,
+        project: Project,
+        source: SourceConfig,
+        *,
+        max_batch: int = 500,
+        max_wait_ms: int = 1000,
+        on_landed: Callable[[BatchResult, int], None] | None = None,
+    ) -> None:
+        self.project = project
+        self.source = source
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000
+        self.on_landed = on_landed
+        self.folder = events_folder(project) / source.name
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "failed").mkdir(exist_ok=True)
+        self._cond = threading.Condition()
+        self._landing = threading.Lock()  # the background thread and flush() never land the same file twice
+        self._fh: Any = None
+        self._path: Path | None = None
+        self._events = 0
+        self._first = 0.0
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self.landed: list[BatchResult] = []
+
+    # ---- producer side -------------------------------------------------------------------------
+
+    def append(self, rows: list[dict[str, Any]], events: int = 1) -> None:
+        """Write rows durably (fsync) to the open micro-batch; ``events`` counts toward max_batch."""
+        data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+        with self._cond:
+            if self._fh is None:
+                self._path = self.folder / f"open-{_stamp()}.jsonl"
+                self._fh = self._path.open("ab")
+                self._first = time.monotonic()
+            self._fh.write(data)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._events += events
+            if self._events >= self.max_batch:
+                self._cond.notify_all()
+            elif self._events == events:
+                self._cond.notify_all()  # a new batch: the lander starts its clock
+
+    # ---- lander side ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Land what a previous process left behind, then keep landing in a background thread."""
+        self.recover()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name=f"events-{self.source.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and land the open batch (nothing accepted is left unloaded if loading works)."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.flush()
+
+    def flush(self) -> list[BatchResult]:
+        """Close the open batch and land every ready file now."""
+        self._rotate()
+        return self._land_ready()
+
+    def recover(self) -> list[BatchResult]:
+        """Files of a process that stopped before loading them: repaired (a torn last line is cut) and landed."""
+        for path in sorted(self.folder.glob("open-*.jsonl")):
+            if path == self._path:
+                continue
+            _cut_torn_tail(path)
+            path.rename(path.with_name("ready-" + path.name[len("open-") :]))
+        return self._land_ready()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stop and not self._due():
+                    wait = None if self._events == 0 else max(0.0, self._first + self.max_wait - time.monotonic())
+                    self._cond.wait(wait)
+                if self._stop:
+                    return
+            try:
+                self.flush()
+            except Exception:  # the warehouse is down, a disk is full: keep the files, retry later
+                log.exception("events: landing a micro-batch of %s failed; retrying", self.source.name)
+                time.sleep(min(5.0, self.max_wait * 4))
+
+    def _due(self) -> bool:
+        if self._events == 0:
+            return False
+        return self._events >= self.max_batch or time.monotonic() - self._first >= self.max_wait
+
+    def _rotate(self) -> None:
+        with self._cond:
+            if self._fh is None or self._path is None:
+                return
+            self._fh.close()
+            self._path.rename(self._path.with_name("ready-" + self._path.name[len("open-") :]))
+            self._fh, self._path, self._events = None, None, 0
+
+    def _land_ready(self) -> list[BatchResult]:
+        out = []
+        with self._landing:
+            for path in sorted(self.folder.glob("ready-*.jsonl")):
+                with path.open("rb") as fh:
+                    rows = sum(1 for _ in fh)
+                for res in self.project.ingest_source(self.source, files=[path]):
+                    if res.status == "failed":
+                        path.replace(self.folder / "failed" / path.name)
+                        log.error("events: batch %s of %s failed: %s", path.name, self.source.name, res.message)
+                    else:
+                        path.unlink(missing_ok=True)
+                    if self.on_landed is not None:
+                        self.on_landed(res, rows)
+                    out.append(res)
+            self.landed.extend(out)
+        return out
+
+
+def _stamp() -> str:
+    # sortable: batches land in arrival order
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}"
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """A write cut by a crash leaves a last line without its newline: drop it (never acknowledged)."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])

@@ -1,0 +1,228 @@
+"""Live order events over HTTP: ``POST /events/orders`` (generic) and ``POST /events/shopify/orders``.
+
+Every request is authenticated before its body is even parsed:
+- generic: ``X-Channelscope-Timestamp: <unix seconds>`` and ``X-Channelscope-Signature: sha256=<hex>``
+  where hex = HMAC-SHA256(secret, "<timestamp>." + raw body). The timestamp is signed too, so a
+  captured request cannot be replayed with a fresh time; requests older or newer than 5 minutes are
+  refused and an exact replay inside the window is recognised by its signature.
+- Shopify: ``X-Shopify-Hmac-Sha256`` = base64 HMAC-SHA256(app secret, raw body), exactly as Shopify
+  documents; ``X-Shopify-Webhook-Id`` drops redeliveries.
+
+Answers: 202 accepted (the events are on disk, they reach the warehouse within ``max_wait_ms``);
+401 bad or missing signature; 413 body over ``max_body_bytes``; 422 with the failing field's
+location; 503 when the endpoint's secret is not configured. Secrets come from environment variables
+and are never logged or echoed.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from channelscope.errors import ConfigError
+from channelscope.monitor.event_batches import DeliveryLog, MicroBatcher, events_folder
+from channelscope.monitor.event_formats import EventFormatError, Layout, generic_rows, parse_json, shopify_rows
+
+if TYPE_CHECKING:
+    from channelscope.project import Project
+    from channelscope.warehouse import BatchResult
+
+log = logging.getLogger("channelscope.events")
+
+#: how far the generic timestamp may be from the server's clock, in seconds
+TOLERANCE_S = 300
+
+
+def sign_generic(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """Headers a sender adds to a generic event body (for clients, tests and the bench)."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-Channelscope-Timestamp": ts, "X-Channelscope-Signature": f"sha256={digest}"}
+
+
+def shopify_hmac(secret: str, body: bytes) -> str:
+    """Shopify's webhook signature: base64 of HMAC-SHA256 over the raw body, keyed by the app secret."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, detail: Any) -> None:
+        super().__init__(str(detail))
+        self.status = status
+        self.detail = detail
+
+
+class LiveEvents:
+    """The events endpoints' state: the secrets' names, a micro-batcher per events source, delivery ids."""
+
+    def __init__(self, project: Project) -> None:
+        cfg = project.config.events
+        if cfg is None:
+            raise ConfigError(
+                "no 'events:' section in channelscope.yaml",
+                file=str(project.folder / "channelscope.yaml"),
+                hint="add events: {source: <an events source>} (see docs/live-events.md)",
+            )
+        self.project = project
+        self.config = cfg
+        self.batchers: dict[str, MicroBatcher] = {}
+        self.layouts: dict[str, Layout] = {}
+        self.accepted = 0
+        for name in filter(None, (cfg.source, cfg.shopify_source)):
+            src = project.source(name)
+            self.batchers[name] = MicroBatcher(
+                project, src, max_batch=cfg.max_batch, max_wait_ms=cfg.max_wait_ms, on_landed=self._landed
+            )
+            self.layouts[name] = Layout.of(project.mapping(src))
+        self.deliveries: DeliveryLog | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Recover and land what a previous process left, then land in the background."""
+        self.deliveries = DeliveryLog(events_folder(self.project) / "deliveries.log")
+        with self.project.write_lock:
+            # a project that never ran an ingest has no channels or calendar yet
+            if not self.project.warehouse.execute("SELECT 1 FROM channels LIMIT 1"):
+                self.project.sync_dimensions()
+        for name, batcher in self.batchers.items():
+            batcher.start()
+            log.info("events: landing %s every %d events or %d ms", name, batcher.max_batch, self.config.max_wait_ms)
+        for env in filter(None, (self.config.secret_env, self.config.shopify_secret_env)):
+            if not os.environ.get(env):
+                log.warning("events: environment variable %s is not set; its endpoint answers 503", env)
+
+    def stop(self) -> None:
+        for batcher in self.batchers.values():
+            batcher.stop()
+        if self.deliveries is not None:
+            self.deliveries.close()
+            self.deliveries = None
+
+    def flush(self) -> list[BatchResult]:
+        """Land every open micro-batch now."""
+        return [r for b in self.batchers.values() for r in b.flush()]
+
+    def _landed(self, res: BatchResult, rows: int) -> None:
+        log.info(
+            "events: %s batch %s %s: %d rows in, %d loaded, %d quarantined, %d duplicates",
+            res.source, res.batch_id, res.status, res.rows_in, res.loaded, res.quarantined, res.duplicates,
+        )  # fmt: skip
+
+    # ---- requests ----------------------------------------------------------------------------------
+
+    def _secret(self, env: str | None) -> str:
+        value = os.environ.get(env or "")
+        if not value:
+            raise _Refused(503, f"this endpoint is not configured: set the environment variable {env}")
+        return value
+
+    async def _body(self, request: Request) -> bytes:
+        limit = self.config.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise _Refused(413, f"body over {limit} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _Refused(413, f"body over {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _accept(self, source: str, rows: list[dict[str, Any]], events: int, delivery: str) -> None:
+        assert self.deliveries is not None, "LiveEvents.start() was not called"
+        self.batchers[source].append(rows, events)
+        self.deliveries.add(delivery)
+        self.accepted += events
+
+    async def generic(self, request: Request) -> dict[str, Any]:
+        secret = self._secret(self.config.secret_env)
+        ts = request.headers.get("x-channelscope-timestamp", "")
+        sig = request.headers.get("x-channelscope-signature", "")
+        if not ts.isdigit() or not sig.startswith("sha256="):
+            raise _Refused(401, "missing X-Channelscope-Timestamp or X-Channelscope-Signature: sha256=<hex>")
+        if abs(time.time() - int(ts)) > TOLERANCE_S:
+            raise _Refused(401, "X-Channelscope-Timestamp is more than 5 minutes from the server's clock")
+        body = await self._body(request)
+        expected = sign_generic(secret, body, int(ts))["X-Channelscope-Signature"]
+        if not hmac.compare_digest(expected.encode(), sig.encode()):
+            raise _Refused(401, "signature does not match (HMAC-SHA256 of '<timestamp>.' + body)")
+        delivery = "sig:" + sig[7:]
+        assert self.deliveries is not None
+        if self.deliveries.seen(delivery):
+            return {"accepted": 0, "duplicate": True}
+        rows = generic_rows(parse_json(body), self.layouts[self.config.source])
+        await run_in_threadpool(self._accept, self.config.source, rows, len(rows), delivery)
+        return {"accepted": len(rows), "duplicate": False}
+
+    async def shopify(self, request: Request) -> dict[str, Any]:
+        if not self.config.shopify_source:
+            raise _Refused(404, "Shopify events are not configured (events.shopify_source)")
+        secret = self._secret(self.config.shopify_secret_env)
+        sig = request.headers.get("x-shopify-hmac-sha256", "")
+        body = await self._body(request)
+        if not sig or not hmac.compare_digest(shopify_hmac(secret, body).encode(), sig.encode()):
+            raise _Refused(401, "X-Shopify-Hmac-Sha256 does not match the body")
+        topic = request.headers.get("x-shopify-topic", "orders/create")
+        if not topic.startswith("orders/"):
+            return {"accepted": 0, "ignored": f"topic {topic}"}
+        webhook = request.headers.get("x-shopify-webhook-id") or hashlib.sha256(body).hexdigest()
+        delivery = "shopify:" + webhook
+        assert self.deliveries is not None
+        if self.deliveries.seen(delivery):
+            return {"accepted": 0, "duplicate": True}
+        rows = shopify_rows(parse_json(body))
+        await run_in_threadpool(self._accept, self.config.shopify_source, rows, 1, delivery)
+        return {"accepted": 1, "duplicate": False}
+
+
+def _answer(status: int, detail: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+def events_router(project: Project, live: LiveEvents | None = None) -> APIRouter:
+    """The events endpoints as a FastAPI router; its lifespan starts and stops the micro-batchers
+    (FastAPI merges a router's lifespan into the app's). ``router.live`` is the ``LiveEvents``."""
+    live = live or LiveEvents(project)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        await run_in_threadpool(live.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(live.stop)
+
+    router = APIRouter(prefix="/events", tags=["events"], lifespan=lifespan)
+
+    async def handle(request: Request, kind: str) -> JSONResponse:
+        try:
+            out = await (live.generic(request) if kind == "generic" else live.shopify(request))
+        except _Refused as exc:
+            return _answer(exc.status, exc.detail)
+        except EventFormatError as exc:
+            return _answer(422, [{"loc": exc.loc, "msg": exc.msg, "type": "value_error"}])
+        return JSONResponse(out, status_code=202)
+
+    @router.post("/orders", status_code=202, summary="Receive order events (generic signed JSON)")
+    async def post_orders(request: Request) -> JSONResponse:
+        return await handle(request, "generic")
+
+    @router.post("/shopify/orders", status_code=202, summary="Receive Shopify order webhooks")
+    async def post_shopify_orders(request: Request) -> JSONResponse:
+        return await handle(request, "shopify")
+
+    router.live = live  # type: ignore[attr-defined]
+    return router

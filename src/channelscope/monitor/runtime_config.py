@@ -1,0 +1,93 @@
+"""The ``schedule:`` and ``events:`` sections of channelscope.yaml: when work runs, and where live orders land.
+
+Validated with the rest of the file at load (cron expressions, time zones, secrets named by environment
+variable, never by value), so a bad schedule is reported with file, line and key before anything runs.
+
+```yaml
+schedule:
+  sources: {"*": "0 * * * *", tmall_orders: "*/15 * * * *"}   # source name (or * = every other) -> cron
+  alerts: {default: "5 * * * *", daily: "0 9 * * *"}           # alert group -> cron
+  catch_up: true          # after downtime, one run per job (not one per missed tick)
+  timezone: Asia/Shanghai # of the cron expressions; default: the project's
+events:
+  source: live_orders              # an events source (kind: events) with a preset or mapping
+  secret_env: CHANNELSCOPE_EVENTS_SECRET
+  shopify_source: shopify_live     # optional: where Shopify webhooks land (preset shopify_orders)
+  shopify_secret_env: SHOPIFY_WEBHOOK_SECRET
+  max_batch: 500                   # events per micro-batch
+  max_wait_ms: 1000                # or this long after the first event of a batch
+```
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_cron(value: str) -> str:
+    from croniter import croniter
+
+    if not croniter.is_valid(value):
+        raise ValueError(
+            f"'{value}' is not a cron expression (five fields: minute hour day month weekday, e.g. 0 * * * *)"
+        )
+    return value
+
+
+class ScheduleConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    sources: dict[str, str] = Field(
+        default_factory=dict, description="source name, or * for every source not named, -> cron expression"
+    )
+    alerts: dict[str, str] = Field(default_factory=dict, description="alert rule group -> cron expression")
+    catch_up: bool = Field(True, description="after downtime, run each job once (never once per missed tick)")
+    timezone: str | None = Field(None, description="time zone of the cron expressions; default: the project's")
+
+    @field_validator("sources", "alerts")
+    @classmethod
+    def _crons(cls, value: dict[str, str]) -> dict[str, str]:
+        for cron in value.values():
+            _check_cron(cron)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        from zoneinfo import ZoneInfo
+
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except Exception as exc:
+                raise ValueError(f"unknown time zone '{value}' (use an IANA name such as Asia/Shanghai)") from exc
+        return value
+
+
+class EventsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: str = Field(description="the events source (kind: events) that generic order events land in")
+    secret_env: str = Field(
+        "CHANNELSCOPE_EVENTS_SECRET", description="environment variable holding the HMAC secret of /events/orders"
+    )
+    shopify_source: str | None = Field(
+        None, description="events source for Shopify order webhooks (preset shopify_orders); default: none"
+    )
+    shopify_secret_env: str | None = Field(
+        None, description="environment variable holding the Shopify app's webhook secret"
+    )
+    max_batch: int = Field(500, ge=1, le=100_000, description="events per micro-batch at most")
+    max_wait_ms: int = Field(1000, ge=10, le=600_000, description="a batch lands this long after its first event")
+    max_body_bytes: int = Field(1 << 20, ge=1024, description="larger request bodies are refused (413)")
+
+    @field_validator("secret_env", "shopify_secret_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV.match(value):
+            raise ValueError("the NAME of an environment variable (e.g. SHOPIFY_WEBHOOK_SECRET), not the secret")
+        return value
