@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from channelscope.monitor.config import AlertsConfig
+from channelscope.monitor.runtime_config import EventsConfig, ScheduleConfig
 
 ChannelKind = Literal["own_store", "marketplace", "social", "live_stream", "distributor", "offline"]
 DistributorKind = Literal["reseller", "affiliate", "kol", "live_host", "store"]
@@ -145,7 +146,7 @@ class ChannelRule(Strict):
 
 class SourceConfig(Strict):
     name: str
-    kind: Literal["file", "sql", "rest"] = "file"
+    kind: Literal["file", "sql", "rest", "events"] = "file"  # events: order events posted to the server
     path: str | None = Field(None, description="file path or glob, relative to the project folder")
     preset: str | None = None
     mapping: dict | None = None
@@ -179,6 +180,8 @@ class SourceConfig(Strict):
             raise ValueError(f"a {self.kind} source needs 'url'")
         if self.kind == "sql" and not (self.query or self.table):
             raise ValueError("a sql source needs 'query' or 'table'")
+        if self.kind == "events" and (self.path or self.url):
+            raise ValueError("an events source receives posted order events: give no 'path' or 'url'")
         if not (self.preset or self.mapping):
             raise ValueError("a source needs 'preset' (e.g. canonical_orders) or 'mapping'")
         return self
@@ -207,6 +210,8 @@ class ProjectConfig(Strict):
     targets: list[dict] | None = None
     alerts: AlertsConfig | None = None
     access: dict | None = None
+    schedule: ScheduleConfig | None = None
+    events: EventsConfig | None = None
 
     @model_validator(mode="after")
     def _references(self) -> ProjectConfig:
@@ -227,4 +232,25 @@ class ProjectConfig(Strict):
         for s in self.sources:
             if s.channel_id and s.channel_id not in known:
                 raise ValueError(f"source '{s.name}': unknown channel_id '{s.channel_id}' (known: {sorted(known)})")
+        self._runtime_references(set(names))
         return self
+
+    def _runtime_references(self, names: set[str]) -> None:
+        """schedule: and events: name configured sources; events land only in events sources."""
+        listed = ", ".join(sorted(names)) or "none configured"
+        for name in (self.schedule.sources if self.schedule else {}):
+            if name != "*" and name not in names:
+                raise ValueError(f"schedule.sources names unknown source '{name}' (known: {listed})")
+        if self.events is None:
+            return
+        kinds = {s.name: s.kind for s in self.sources}
+        for key in ("source", "shopify_source"):
+            name = getattr(self.events, key)
+            if name is None:
+                continue
+            if name not in names:
+                raise ValueError(f"events.{key} names unknown source '{name}' (known: {listed})")
+            if kinds[name] != "events":
+                raise ValueError(f"events.{key}: source '{name}' must have kind: events (it is {kinds[name]})")
+        if self.events.shopify_secret_env and not self.events.shopify_source:
+            raise ValueError("events.shopify_secret_env is set but events.shopify_source is not")
