@@ -366,6 +366,12 @@ def demo(
     )
 
 
+# the scheduler in the foreground: cli/run.py
+from channelscope.cli.run import run_command as _run_command  # noqa: E402
+
+app.command("run")(_run_command)
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)

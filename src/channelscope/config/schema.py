@@ -241,6 +241,8 @@ class ProjectConfig(Strict):
         for name in (self.schedule.sources if self.schedule else {}):
             if name != "*" and name not in names:
                 raise ValueError(f"schedule.sources names unknown source '{name}' (known: {listed})")
+        if self.schedule and self.schedule.alerts and self.alerts is None:
+            raise ValueError("schedule.alerts checks alert rules, but there is no alerts: section")
         if self.events is None:
             return
         kinds = {s.name: s.kind for s in self.sources}

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import logging
 import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -86,11 +87,30 @@ class LiveEvents:
             )
             self.layouts[name] = Layout.of(project.mapping(src))
         self.deliveries: DeliveryLog | None = None
+        self._starts = 0
+        self._lock = threading.Lock()
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Recover and land what a previous process left, then land in the background."""
+        """Recover and land what a previous process left, then land in the background. Counted: the
+        app's lifespan and the router's may both start it; the last matching ``stop`` stops it."""
+        with self._lock:
+            self._starts += 1
+            if self._starts == 1:
+                self._start()
+
+    def stop(self) -> None:
+        """Land the open batches and stop (once every ``start`` has its ``stop``)."""
+        with self._lock:
+            self._starts = max(0, self._starts - 1)
+            if self._starts == 0 and self.deliveries is not None:
+                for batcher in self.batchers.values():
+                    batcher.stop()
+                self.deliveries.close()
+                self.deliveries = None
+
+    def _start(self) -> None:
         self.deliveries = DeliveryLog(events_folder(self.project) / "deliveries.log")
         with self.project.write_lock:
             # a project that never ran an ingest has no channels or calendar yet
@@ -102,13 +122,6 @@ class LiveEvents:
         for env in filter(None, (self.config.secret_env, self.config.shopify_secret_env)):
             if not os.environ.get(env):
                 log.warning("events: environment variable %s is not set; its endpoint answers 503", env)
-
-    def stop(self) -> None:
-        for batcher in self.batchers.values():
-            batcher.stop()
-        if self.deliveries is not None:
-            self.deliveries.close()
-            self.deliveries = None
 
     def flush(self) -> list[BatchResult]:
         """Land every open micro-batch now."""
@@ -192,10 +205,32 @@ def _answer(status: int, detail: Any) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
-def events_router(project: Project, live: LiveEvents | None = None) -> APIRouter:
+def live_events(project: Project) -> LiveEvents:
+    """The one ``LiveEvents`` of a project object (the router and the app's lifespan share it)."""
+    live = getattr(project, "_live_events", None)
+    if live is None:
+        live = LiveEvents(project)
+        project._live_events = live  # type: ignore[attr-defined]
+    return live
+
+
+def start_events(project: Project) -> LiveEvents | None:
+    """Start landing live events for a project with an ``events:`` section (None without one).
+    The caller stops the returned object; ``events_router``'s lifespan does the same, counted."""
+    if project.config.events is None:
+        return None
+    live = live_events(project)
+    live.start()
+    return live
+
+
+def events_router(project: Project) -> APIRouter:
     """The events endpoints as a FastAPI router; its lifespan starts and stops the micro-batchers
-    (FastAPI merges a router's lifespan into the app's). ``router.live`` is the ``LiveEvents``."""
-    live = live or LiveEvents(project)
+    (FastAPI merges a router's lifespan into the app's). ``router.live`` is the ``LiveEvents``, or
+    None for a project without an ``events:`` section (the endpoints then answer 404)."""
+    if project.config.events is None:
+        return _unconfigured_router()
+    live = live_events(project)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
@@ -225,4 +260,20 @@ def events_router(project: Project, live: LiveEvents | None = None) -> APIRouter
         return await handle(request, "shopify")
 
     router.live = live  # type: ignore[attr-defined]
+    return router
+
+
+def _unconfigured_router() -> APIRouter:
+    router = APIRouter(prefix="/events", tags=["events"])
+    detail = "live events are not configured: add an events: section to channelscope.yaml (docs/live-events.md)"
+
+    @router.post("/orders", status_code=404, summary="Receive order events (not configured)")
+    async def post_orders() -> JSONResponse:
+        return _answer(404, detail)
+
+    @router.post("/shopify/orders", status_code=404, summary="Receive Shopify order webhooks (not configured)")
+    async def post_shopify_orders() -> JSONResponse:
+        return _answer(404, detail)
+
+    router.live = None  # type: ignore[attr-defined]
     return router
