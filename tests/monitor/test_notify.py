@@ -275,14 +275,29 @@ def test_secrets_environment_first_then_file_and_never_in_repr(tmp_path: Path) -
         (
             "alerts:\n  notifiers:\n    ops: {kind: email, host: h, password: hunter2hunter, sender: a@x, to: [b@x]}\n",
             5,
-            "key 'alerts.notifiers.ops.email': Value error, 'password' holds a literal secret",
+            "key 'alerts.notifiers.ops.password': 'password' holds a literal secret",
+        ),
+        (
+            "alerts:\n  notifiers:\n    ops:\n      kind: email\n      host: h\n      sender: a@x\n"
+            "      to: [b@x]\n      password: hunter2hunter\n",
+            10,
+            "key 'alerts.notifiers.ops.password': 'password' holds a literal secret",
+        ),
+        (
+            "alerts:\n  notifiers:\n    ops:\n      kind: slack\n      url_env: U\n      channel: '#ops'\n",
+            8,
+            "key 'alerts.notifiers.ops.channel': unknown key for a slack notifier; allowed: kind, language, timeout, url_env",
         ),
         (
             "alerts:\n  notifiers:\n    tm: {kind: dingtalk, url: 'https://oapi.dingtalk.com/robot/send?access_token=abc'}\n",
             5,
             "'url' holds a literal secret",
         ),
-        ("alerts:\n  notifiers:\n    x: {kind: pager, url_env: U}\n", 5, "key 'alerts.notifiers.x'"),
+        (
+            "alerts:\n  notifiers:\n    x: {kind: pager, url_env: U}\n",
+            5,
+            "key 'alerts.notifiers.x.kind': unknown notifier kind 'pager'",
+        ),
         ("alerts:\n  notifiers:\n    x: {kind: slack, url_env: 'my url'}\n", 5, "is not an environment variable name"),
         ("alerts:\n  notifiers:\n    x: {kind: webhook, secret_env: S}\n", 5, "give exactly one of url or url_env"),
         (

@@ -1,4 +1,4 @@
-"""``channelscope``: init, ingest, status, quarantine, kpi, demo. Exit codes: 0 ok, 1 data problems, 2 errors."""
+"""``channelscope``: init, ingest, status, quarantine, kpi, alerts, demo. Exit codes: 0 ok, 1 data problems, 2 errors."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from channelscope.cli.alerts import alerts_app
 from channelscope.errors import ChannelscopeError
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 quarantine_app = typer.Typer(help="See, export and fix rejected rows.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(alerts_app, name="alerts")
 console = Console()
 err = Console(stderr=True)
 STATE: dict[str, Any] = {"debug": False}

@@ -24,7 +24,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 Severity = Literal["info", "warning", "critical"]
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -145,11 +146,66 @@ class WebhookNotifier(_Notifier):
         return self
 
 
+_KINDS: dict[str, type[_Notifier]] = {
+    "email": EmailNotifier,
+    "slack": SlackNotifier,
+    "wecom": WeComNotifier,
+    "dingtalk": DingTalkNotifier,
+    "feishu": FeishuNotifier,
+    "webhook": WebhookNotifier,
+}
+KINDS = tuple(_KINDS)
+
+
+def _located(value: Any, handler: Any) -> Any:
+    """Errors located at the offending key (``notifiers.x.password``), not at the union's tag
+    (``notifiers.x.email``), so the reported line is the key's own; a literal secret is named by its key."""
+    kind = value.get("kind") if isinstance(value, dict) else None
+    if kind in _KINDS:
+        for name in _KINDS[str(kind)]._secret_fields():
+            if value.get(name) not in (None, ""):
+                msg = _LITERAL_HINT.format(field=name)
+                err = PydanticCustomError("literal_secret", msg.replace("{", "(").replace("}", ")"))
+                raise ValidationError.from_exception_data(
+                    "NotifierConfig", [InitErrorDetails(type=err, loc=(name,), input="***")]
+                )
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        errors: list[InitErrorDetails] = []
+        for e in exc.errors():
+            loc = tuple(e["loc"])
+            if loc and kind is not None and loc[0] == kind:
+                loc = loc[1:]
+            if e["type"] == "union_tag_invalid":
+                err = PydanticCustomError(
+                    "unknown_notifier_kind",
+                    "unknown notifier kind '{tag}'; valid: {valid}",
+                    {"tag": str(kind), "valid": ", ".join(KINDS)},
+                )
+                loc = (*loc, "kind")
+            elif e["type"] == "union_tag_not_found":
+                err = PydanticCustomError(
+                    "missing_notifier_kind", "a notifier needs 'kind' (one of: {valid})", {"valid": ", ".join(KINDS)}
+                )
+            elif e["type"] == "extra_forbidden" and kind in _KINDS and len(loc) == 1:
+                allowed = ", ".join(sorted(_KINDS[str(kind)].model_fields))
+                err = PydanticCustomError(
+                    "unknown_notifier_key",
+                    "unknown key for a {kind} notifier; allowed: {allowed}",
+                    {"kind": str(kind), "allowed": allowed},
+                )
+            else:
+                err = PydanticCustomError(e["type"], e["msg"].replace("{", "(").replace("}", ")"))
+            errors.append(InitErrorDetails(type=err, loc=loc, input=e.get("input")))
+        raise ValidationError.from_exception_data("NotifierConfig", errors) from None
+
+
 NotifierConfig = Annotated[
     EmailNotifier | SlackNotifier | WeComNotifier | DingTalkNotifier | FeishuNotifier | WebhookNotifier,
     Field(discriminator="kind"),
+    WrapValidator(_located),
 ]
-KINDS = ("email", "slack", "wecom", "dingtalk", "feishu", "webhook")
 
 
 class Route(BaseModel):
