@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from channelscope.monitor.notify.message import DeliveryError, Message
     from channelscope.monitor.notify.attempt import send
+    from channelscope.monitor.notify.message import DeliveryError, Message
 
 __all__ = ["DeliveryError", "Message", "send"]
 
