@@ -628,8 +628,8 @@ def _silence(run: _Run, rule: SilenceRule) -> list[Finding]:
         t = t.filter(t.channel_id.isin(rule.channels))
     col = t.business_date if rule.table == "orders" else t.date
     agg = t.group_by("channel_id").aggregate(
-        recent=(col >= quiet_from).cast("int64").sum(),
-        before=(col < quiet_from).cast("int64").sum(),
+        recent=col.count(where=col >= quiet_from),
+        before=col.count(where=col < quiet_from),
         last=col.max(),
     )
     df = agg.to_pandas()
