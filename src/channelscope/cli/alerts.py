@@ -62,6 +62,19 @@ def _user(by: str | None) -> str:
         return "cli"
 
 
+def _fmt(value: Any) -> str:
+    """Numbers with thousands separators, times to the second (UTC), dicts as k=v."""
+    if value is None or value is pd.NaT:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return f"{value:%Y-%m-%d %H:%M:%S}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "(whole business)"
+    return str(value)
+
+
 def _delivery(row: Any) -> str:
     parts = []
     if row.delivered:
@@ -164,10 +177,10 @@ def show(
         "lower",
         "upper",
     ):
-        console.print(f"  {key:<12} {row.get(key)}")
+        console.print(f"  {key:<16} {_fmt(row.get(key))}")
     for key in ("first_seen_at", "last_seen_at", "occurrences", "acknowledged_by", "resolved_by"):
         if row.get(key) is not None:
-            console.print(f"  {key:<12} {row.get(key)}")
+            console.print(f"  {key:<16} {_fmt(row.get(key))}")
     text = row["text"].get(lang) or row["text"].get("en")
     if text:
         console.print(f"\n{text}")
@@ -180,8 +193,8 @@ def show(
             str(d["kind"]),
             str(d["status"]),
             str(d["attempts"]),
-            str(d["next_attempt_at"] or "-"),
-            str(d["delivered_at"] or "-"),
+            _fmt(d["next_attempt_at"]),
+            _fmt(d["delivered_at"]),
             str(d["last_error"] or ""),
         )
     console.print(t)

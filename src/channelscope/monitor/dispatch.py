@@ -41,6 +41,7 @@ from channelscope.monitor.store import (
 )
 
 log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())  # the CLI reports failures itself; a server's logging config gets them
 install_log_redaction(__name__)
 
 
@@ -445,7 +446,11 @@ def _settle(tx: Tx, o: _Outgoing, now: dt.datetime, policy: RetryPolicy, report:
         )
         report.retrying += 1
         log.warning(
-            "alert delivery via %s failed (attempt %d), retry at %s UTC: %s", o.notifier, o.attempts, retry_at, error
+            "alert delivery via %s failed (attempt %d), retry at %s UTC: %s",
+            o.notifier,
+            o.attempts,
+            f"{retry_at:%Y-%m-%d %H:%M:%S}",
+            error,
         )
     report.errors.append(f"{o.notifier}: {error}")
 
