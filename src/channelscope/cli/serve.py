@@ -1,0 +1,35 @@
+"""``channelscope serve``: the API, the dashboard, live events and the scheduler in one process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from channelscope.cli.app import ProjectOpt, console, err
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def serve(
+    project: ProjectOpt = Path("."),
+    host: Annotated[str, typer.Option(help="address to bind; only loopback unless you say otherwise")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
+    scheduler: Annotated[bool, typer.Option(help="run the alert/report scheduler in this process")] = True,
+    events: Annotated[bool, typer.Option(help="accept live order events (POST /events/...)")] = True,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve the web app (API at /api, OpenAPI at /docs, dashboard at /). This process owns the warehouse."""
+    import uvicorn
+
+    from channelscope.web.app import create_app
+
+    app = create_app(project, scheduler=scheduler, events=events)
+    if host not in LOOPBACK:
+        err.print(
+            f"[yellow]warning:[/] listening on {host}: other machines can reach the login page; "
+            "put it behind HTTPS (cookies get the Secure flag over HTTPS)"
+        )
+    console.print(f"channelscope serving {Path(project).resolve()} at http://{host}:{port}/ (API docs: /docs)")
+    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False)
