@@ -373,6 +373,13 @@ from channelscope.cli.run import run_command as _run_command  # noqa: E402
 
 app.command("run")(_run_command)
 
+# the web commands live in their own modules (registered here, after the shared options they import)
+from channelscope.cli.serve import serve as _serve  # noqa: E402
+from channelscope.cli.users import users_app as _users_app  # noqa: E402
+
+app.command("serve")(_serve)
+app.add_typer(_users_app, name="users")
+
 
 def main() -> None:
     try:
