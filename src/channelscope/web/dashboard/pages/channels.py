@@ -1,0 +1,121 @@
+"""Channels: a comparison table (GMV, share, growth, conversion, AOV, refund rate, contribution margin),
+the GMV share and the channel portfolio (growth x contribution margin rate, bubble size = GMV)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+from dash import html
+from dash.development.base_component import Component
+
+from channelscope.web.dashboard.data import PageContext
+from channelscope.web.dashboard.i18n import is_missing, t
+from channelscope.web.dashboard.widgets import COLORS, change_badge, empty, figure, graph, number, section, table
+
+METRICS = (
+    "gmv",
+    "net_sales",
+    "paid_orders",
+    "visitors",
+    "conversion_rate",
+    "aov",
+    "refund_rate",
+    "contribution_margin",
+    "contribution_margin_rate",
+)
+
+
+def render(ctx: PageContext) -> Component:
+    frame = ctx.kpis(list(METRICS), by=["channel"], compare="previous")
+    frame = frame[frame["channel"].notna()]
+    if frame.empty:
+        return empty(t("no_data", ctx.lang))
+    total_gmv = float(frame["gmv"].astype(float).sum())
+    frame = frame.assign(share=frame["gmv"].astype(float) / total_gmv if total_gmv else None)
+    frame = frame.sort_values("gmv", ascending=False)
+    rows = frame.to_dict("records")
+    return html.Div(
+        [
+            section(t("channel_table", ctx.lang), _table(ctx, rows), id_="channels-panel"),
+            html.Div(
+                [
+                    section(t("share", ctx.lang), graph("channel-share", _share(ctx, rows)), class_name="panel half"),
+                    section(
+                        t("portfolio", ctx.lang),
+                        graph("channel-portfolio", _portfolio(ctx, rows)),
+                        class_name="panel half",
+                    ),
+                ],
+                className="row",
+            ),
+        ]
+    )
+
+
+def _table(ctx: PageContext, rows: list[dict[str, Any]]) -> html.Table:
+    def num(metric: str, unit: str | None = None) -> Any:
+        return lambda r: number(f"chan-{r['channel']}-{metric}", r.get(metric), unit or ctx.unit(metric))
+
+    columns = [
+        ("channel", t("channel", ctx.lang), lambda r: ctx.channel_name(r["channel"])),
+        ("gmv", ctx.label("gmv"), num("gmv")),
+        ("share", t("share", ctx.lang), num("share", "percent")),
+        (
+            "growth",
+            t("growth", ctx.lang),
+            lambda r: change_badge(f"chan-{r['channel']}-growth", r.get("gmv_change_pct")),
+        ),
+        ("paid_orders", ctx.label("paid_orders"), num("paid_orders")),
+        ("conversion_rate", ctx.label("conversion_rate"), num("conversion_rate")),
+        ("aov", ctx.label("aov"), num("aov")),
+        ("refund_rate", ctx.label("refund_rate"), num("refund_rate")),
+        ("contribution_margin", ctx.label("contribution_margin"), num("contribution_margin")),
+        ("contribution_margin_rate", ctx.label("contribution_margin_rate"), num("contribution_margin_rate")),
+    ]
+    return table("channels-table", rows, columns, numeric=[c for c, _, _ in columns[1:]])
+
+
+def _share(ctx: PageContext, rows: list[dict[str, Any]]) -> go.Figure:
+    fig = go.Figure(
+        go.Pie(
+            labels=[ctx.channel_name(r["channel"]) for r in rows],
+            values=[float(r["gmv"]) for r in rows],
+            hole=0.55,
+            sort=False,
+            marker={"colors": COLORS},
+            textinfo="percent",
+        )
+    )
+    fig = figure(fig, height=320)
+    fig.update_layout(legend={"orientation": "v", "y": 0.5, "x": 1.02})
+    return fig
+
+
+def _portfolio(ctx: PageContext, rows: list[dict[str, Any]]) -> go.Figure:
+    pts = [
+        r for r in rows if not is_missing(r.get("gmv_change_pct")) and not is_missing(r.get("contribution_margin_rate"))
+    ]
+    biggest = max((float(r["gmv"]) for r in pts), default=1.0) or 1.0
+    fig = go.Figure(
+        go.Scatter(
+            x=[float(r["gmv_change_pct"]) for r in pts],
+            y=[float(r["contribution_margin_rate"]) for r in pts],
+            text=[ctx.channel_name(r["channel"]) for r in pts],
+            mode="markers+text",
+            textposition="top center",
+            marker={
+                "size": [12 + 38 * (float(r["gmv"]) / biggest) ** 0.5 for r in pts],
+                "color": [COLORS[i % len(COLORS)] for i in range(len(pts))],
+                "opacity": 0.75,
+                "line": {"width": 1, "color": "white"},
+            },
+            hovertemplate="%{text}<br>%{x:+.1%} · %{y:.1%}<extra></extra>",
+        )
+    )
+    fig = figure(fig, height=320, legend=False)
+    fig.update_xaxes(tickformat="+.0%", title=t("growth", ctx.lang), zeroline=True, zerolinecolor="#94a3b8")
+    fig.update_yaxes(
+        tickformat=".0%", title=ctx.label("contribution_margin_rate"), zeroline=True, zerolinecolor="#94a3b8"
+    )
+    return fig

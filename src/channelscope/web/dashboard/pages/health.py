@@ -1,0 +1,133 @@
+"""Data health: freshness per source, quarantine by reason, and the batch ledger (rows in = loaded +
+quarantined + duplicates)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import html
+from dash.development.base_component import Component
+
+from channelscope.web.dashboard.data import PageContext
+from channelscope.web.dashboard.i18n import is_missing, t
+from channelscope.web.dashboard.widgets import BAD, empty, figure, graph, number, section, table
+
+
+def render(ctx: PageContext) -> Component:
+    health = ctx.call("data_health")
+    fresh = health.get("freshness")
+    fresh_rows = fresh.to_dict("records") if isinstance(fresh, pd.DataFrame) else list(fresh or [])
+    quarantine = health.get("quarantine_by_reason")
+    q = quarantine if isinstance(quarantine, pd.DataFrame) else pd.DataFrame(quarantine or [])
+    ledger = health.get("ledger")
+    ledger = ledger if isinstance(ledger, pd.DataFrame) else pd.DataFrame(ledger or [])
+    return html.Div(
+        [
+            html.Div(
+                [
+                    section(
+                        t("freshness", ctx.lang),
+                        _freshness(ctx, fresh_rows),
+                        class_name="panel half",
+                        id_="freshness-panel",
+                    ),
+                    section(
+                        t("quarantine", ctx.lang), _quarantine(ctx, q), class_name="panel half", id_="quarantine-panel"
+                    ),
+                ],
+                className="row",
+            ),
+            section(t("ledger", ctx.lang), _ledger(ctx, ledger), id_="ledger-panel"),
+        ]
+    )
+
+
+def _freshness(ctx: PageContext, rows: list[dict[str, Any]]) -> Component:
+    if not rows:
+        return empty(t("no_data", ctx.lang))
+
+    def state(r: dict[str, Any]) -> Any:
+        s = str(r.get("state") or "never")
+        return html.Span(t(f"state_{s}", ctx.lang), className=f"badge {s}")
+
+    def age(r: dict[str, Any]) -> Any:
+        v: Any = r.get("age_hours")
+        return "–" if is_missing(v) else f"{float(v):,.1f}"
+
+    columns = [
+        ("source", t("source", ctx.lang), lambda r: r["source"]),
+        ("state", t("state", ctx.lang), state),
+        ("last_loaded", t("last_loaded", ctx.lang), lambda r: _when(r.get("last_loaded"))),
+        ("age_hours", t("age_hours", ctx.lang), age),
+        ("expect_every", t("expect_every", ctx.lang), lambda r: r.get("expect_every") or "–"),
+        ("rows", t("rows", ctx.lang), lambda r: number(f"fresh-{r['source']}-rows", r.get("rows"), "count")),
+    ]
+    return table("freshness-table", rows, columns, key="source", numeric=("age_hours", "rows"))
+
+
+def _quarantine(ctx: PageContext, q: pd.DataFrame) -> Component:
+    if q.empty:
+        return empty(t("nothing_quarantined", ctx.lang))
+    by_reason = q.groupby("reason", as_index=False)["rows"].sum().sort_values("rows")
+    fig = go.Figure(
+        go.Bar(
+            x=by_reason["rows"],
+            y=[_short(r) for r in by_reason["reason"]],
+            orientation="h",
+            marker={"color": BAD},
+            hovertext=list(by_reason["reason"]),
+            hovertemplate="%{hovertext}<br>%{x:,}<extra></extra>",
+        )
+    )
+    fig = figure(fig, height=max(220, 28 * len(by_reason) + 60), legend=False)
+    fig.update_layout(margin={"l": 10})
+    fig.update_yaxes(automargin=True)
+    total = int(q["rows"].sum())
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Span(f"{t('quarantined', ctx.lang)}: ", className="muted"),
+                    number("quarantine-total", total, "count"),
+                ]
+            ),
+            graph("quarantine-chart", fig),
+        ]
+    )
+
+
+def _short(reason: str, width: int = 48) -> str:
+    return reason if len(reason) <= width else reason[: width - 1] + "…"
+
+
+def _ledger(ctx: PageContext, ledger: pd.DataFrame) -> Component:
+    if ledger.empty:
+        return empty(t("no_data", ctx.lang))
+    rows = ledger.head(30).to_dict("records")
+
+    def n(col: str) -> Any:
+        return lambda r: number(f"batch-{r.get('batch_id')}-{col}", r.get(col), "count")
+
+    columns = [
+        ("started_at", t("started", ctx.lang), lambda r: _when(r.get("started_at"))),
+        ("source", t("source", ctx.lang), lambda r: r.get("source")),
+        ("file", t("file", ctx.lang), lambda r: html.Span(_tail(str(r.get("file") or "")), title=str(r.get("file")))),
+        ("status", t("status", ctx.lang), lambda r: html.Span(r.get("status"), className=f"badge {r.get('status')}")),
+        ("rows_in", t("rows_in", ctx.lang), n("rows_in")),
+        ("loaded", t("loaded", ctx.lang), n("loaded")),
+        ("quarantined", t("quarantined", ctx.lang), n("quarantined")),
+        ("duplicates", t("duplicates", ctx.lang), n("duplicates")),
+    ]
+    return table("ledger-table", rows, columns, numeric=("rows_in", "loaded", "quarantined", "duplicates"))
+
+
+def _tail(path: str, width: int = 42) -> str:
+    return path if len(path) <= width else "…" + path[-(width - 1) :]
+
+
+def _when(value: Any) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "–"
+    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")

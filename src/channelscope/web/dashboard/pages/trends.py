@@ -1,0 +1,170 @@
+"""Trends: any KPI by any dimension and grain, with a comparison period drawn dashed."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import dcc, html
+from dash.development.base_component import Component
+
+from channelscope.web.dashboard.data import PageContext
+from channelscope.web.dashboard.i18n import dropdown_labels, t
+from channelscope.web.dashboard.view import option_id
+from channelscope.web.dashboard.widgets import COLORS, empty, figure, graph, number, section
+
+DIMENSIONS = (
+    "channel",
+    "channel_kind",
+    "platform",
+    "distributor",
+    "distributor_tier",
+    "campaign",
+    "region",
+    "category",
+    "customer_type",
+)
+GRAINS = ("day", "week", "month", "quarter")
+COMPARES = ("previous", "yoy", "wow")
+TOP = 8  # members drawn; the rest are summed as "other" only for additive metrics, so they are left out
+
+
+def render(ctx: PageContext) -> Component:
+    v = ctx.view
+    metric = v.option("metric", "gmv")
+    if metric not in ctx.project.catalog:
+        metric = "gmv"
+    by = v.option("by", "")
+    by = by if by in DIMENSIONS else ""
+    grain = v.option("grain", "day")
+    grain = grain if grain in GRAINS else "day"
+    compare = v.option("compare", "")
+    compare = compare if compare in COMPARES else ""
+    if compare == "wow" and grain not in ("day", "week"):
+        compare = ""
+    controls = _controls(ctx, metric, by, grain, compare)
+    frame = ctx.kpis([metric], by=[by] if by else [], grain=grain, compare=compare or None)
+    total = ctx.kpis([metric], compare=compare or None)
+    head = total.iloc[0] if len(total) else pd.Series(dtype=object)
+    unit = ctx.unit(metric)
+    summary = html.Div(
+        [
+            html.Span(f"{ctx.label(metric)} {t('total', ctx.lang)}: ", className="muted"),
+            number("trend-total-value", head.get(metric), unit),
+            *(
+                [
+                    html.Span(f"  {t('previous_period', ctx.lang)}: ", className="muted"),
+                    number("trend-total-prev", head.get(f"{metric}_prev"), unit),
+                ]
+                if compare
+                else []
+            ),
+        ],
+        className="summary",
+    )
+    if frame.empty:
+        return html.Div([controls, summary, empty(t("no_data", ctx.lang))])
+    return html.Div(
+        [controls, summary, section(ctx.label(metric), graph("trend-chart", _chart(ctx, frame, metric, by, compare)))]
+    )
+
+
+def _controls(ctx: PageContext, metric: str, by: str, grain: str, compare: str) -> html.Div:
+    lang = ctx.lang
+    metrics = [{"label": ctx.label(m), "value": m} for m in ctx.project.catalog.metrics]
+    dims = [{"label": t("total", lang), "value": ""}] + [{"label": _dim_label(d, lang), "value": d} for d in DIMENSIONS]
+    grains = [{"label": t(f"grain_{g}", lang), "value": g} for g in GRAINS]
+    compares = [{"label": t("none", lang), "value": ""}] + [
+        {"label": t(f"compare_{c}", lang), "value": c} for c in COMPARES
+    ]
+
+    def field(label: str, control: Component) -> html.Div:
+        return html.Div([html.Label(label), control], className="filter")
+
+    return html.Div(
+        [
+            field(
+                t("metric", lang),
+                dcc.Dropdown(
+                    id=option_id("metric", "gmv"),
+                    options=metrics,
+                    value=metric,
+                    labels=dropdown_labels(lang),
+                    clearable=False,
+                ),
+            ),
+            field(
+                t("dimension", lang),
+                dcc.Dropdown(
+                    id=option_id("by", ""), options=dims, value=by, labels=dropdown_labels(lang), clearable=False
+                ),
+            ),
+            field(
+                t("grain", lang), dcc.RadioItems(id=option_id("grain", "day"), options=grains, value=grain, inline=True)
+            ),
+            field(
+                t("compare", lang),
+                dcc.RadioItems(id=option_id("compare", ""), options=compares, value=compare, inline=True),
+            ),
+        ],
+        className="controls",
+        id="trend-controls",
+    )
+
+
+def _dim_label(d: str, lang: str) -> str:
+    key = d if d in ("channel", "distributor", "campaign") else f"dim_{d}"
+    return t(key, lang)
+
+
+def _chart(ctx: PageContext, frame: pd.DataFrame, metric: str, by: str, compare: str) -> go.Figure:
+    fig = go.Figure()
+    unit = ctx.unit(metric)
+    frame = frame.sort_values("period")
+    if by:
+        sizes = frame.groupby(by, dropna=False)[metric].apply(lambda s: s.abs().sum()).sort_values(ascending=False)
+        members = list(sizes.index[:TOP])
+    else:
+        members = [None]
+    for i, member in enumerate(members):
+        rows = frame if member is None else frame[frame[by] == member]
+        name = _member_name(ctx, by, member) if by else ctx.label(metric)
+        color = COLORS[i % len(COLORS)]
+        fig.add_trace(
+            go.Scatter(
+                x=rows["period"],
+                y=rows[metric].astype(float),
+                name=name,
+                mode="lines+markers",
+                marker={"size": 4},
+                line={"color": color, "width": 2},
+                hovertemplate="%{x}<br>%{y:,.2f}<extra>" + name + "</extra>",
+            )
+        )
+        if compare and f"{metric}_prev" in rows:
+            label = f"{name} · {t(f'compare_{compare}', ctx.lang)}"
+            fig.add_trace(
+                go.Scatter(
+                    x=rows["period"],
+                    y=rows[f"{metric}_prev"].astype(float),
+                    name=label,
+                    mode="lines",
+                    line={"color": color, "width": 1.5, "dash": "dot"},
+                )
+            )
+    fig = figure(fig, height=420, legend=len(fig.data) > 1)
+    if unit == "percent":
+        fig.update_yaxes(tickformat=".1%")
+    else:
+        fig.update_yaxes(tickformat=",.0f" if unit != "ratio" else ",.2f")
+    fig.update_layout(hovermode="x unified")
+    return fig
+
+
+def _member_name(ctx: PageContext, by: str, member: object) -> str:
+    if member is None or (isinstance(member, float) and pd.isna(member)):
+        return "–"
+    if by == "channel":
+        return ctx.channel_name(member)
+    if by == "distributor":
+        return ctx.distributor_name(member)
+    return str(member)
