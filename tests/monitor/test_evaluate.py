@@ -186,6 +186,7 @@ def test_target_pacing(shop: Project, frames: tuple) -> None:
     assert a.scope == {"channel_id": "a"} and a.period == "2025-06" and a.auto_resolve
     assert a.value == pytest.approx(actual["a"]) and a.expected == pytest.approx(expected)
     assert a.evidence["pace"] == pytest.approx(actual["a"] / expected - 1)
+    assert a.evidence["owner"] is None and json.loads(json.dumps(a.to_dict(), allow_nan=False))["key"] == a.key
 
 
 def test_anomaly_flags_the_drop_of_a_not_the_steady_b(shop: Project, frames: tuple) -> None:

@@ -420,6 +420,11 @@ def _complete(
     return out[[*keys, *[c for c in series.columns if c not in keys]]].reset_index(drop=True)
 
 
+def _text(x: Any) -> str | None:
+    """A text cell of a pandas row, None for empty (None, NaN, '')."""
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) or x == "" else str(x)
+
+
 def _strip(dec: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if dec is None else {k: v for k, v in dec.items() if k != "text"}
 
@@ -484,7 +489,9 @@ def _target(run: _Run, rule: TargetRule) -> list[Finding]:
         missing = rule.projected_below is not None and projected is not None and projected - 1 < rule.projected_below
         if not (behind or missing):
             continue
-        scope = {k: str(row[c]) for k, c in (("channel_id", "channel"), ("distributor_id", "distributor")) if row[c]}
+        scope = {
+            k: str(row[c]) for k, c in (("channel_id", "channel"), ("distributor_id", "distributor")) if _text(row[c])
+        }
         metric = str(row["metric"])
         f = functools.partial(E.fmt, cat, metric)
         gap = f"{pace:+.1%}" if pace is not None else "-"
@@ -507,7 +514,7 @@ def _target(run: _Run, rule: TargetRule) -> list[Finding]:
             "projection": _none(row["projection"]),
             "projected_attainment": projected,
             "as_of": str(row["as_of"]),
-            "owner": row.get("owner"),
+            "owner": _text(row.get("owner")),
         }
         lower = expected * (1 + rule.below)
         out.append(
