@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -57,6 +58,26 @@ def _project_folder(folder: Path) -> Path:
     return folder
 
 
+@contextlib.contextmanager
+def _serving(app: FastAPI) -> Iterator[httpx.Client]:
+    """The app on a real uvicorn server on a free loopback port, with a client for it."""
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start"
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            yield client
+    finally:
+        srv.should_exit = True
+        thread.join(15)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A project with two events sources, served by uvicorn on a free loopback port."""
@@ -68,19 +89,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     router = events_router(project)
     app = FastAPI()
     app.include_router(router)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    with _serving(app) as client:
         yield {"project": project, "client": client, "live": router.live}  # type: ignore[attr-defined]
-    srv.should_exit = True
-    thread.join(15)
     project.close()
     for env in ("CS_TEST_EVENTS_SECRET", "CS_TEST_SHOPIFY_SECRET"):
         os.environ.pop(env, None)
@@ -279,9 +289,14 @@ def test_shopify_webhook_hmac_and_redelivery(server: dict[str, Any]) -> None:
     assert live.batchers["shopify_live"].landed[-1].status == "skipped"
     # the order again beside another one: its two line rows count as duplicates
     other = {**SHOPIFY_ORDER, "name": "#2002", "line_items": SHOPIFY_ORDER["line_items"][:1], "total_price": "188.00"}
-    assert _shopify_post(client, body, "wh-3").status_code == 202
-    assert _shopify_post(client, json.dumps(other).encode(), "wh-4").status_code == 202
-    live.flush()
+    batcher = live.batchers["shopify_live"]
+    batcher.max_wait = 60.0  # both webhooks in one micro-batch, however slow this machine is
+    try:
+        assert _shopify_post(client, body, "wh-3").status_code == 202
+        assert _shopify_post(client, json.dumps(other).encode(), "wh-4").status_code == 202
+        live.flush()
+    finally:
+        batcher.max_wait = 0.15
     ledger = _ledger(project, "shopify_live")
     assert ledger[-1][1:] == (3, 1, 0, 2, "loaded"), ledger
     assert all(r[1] == r[2] + r[3] + r[4] for r in ledger), "rows_in = loaded + quarantined + duplicates"
@@ -309,3 +324,37 @@ def test_events_left_by_a_dead_process_are_landed_on_start(tmp_path: Path) -> No
             assert not list((events_folder(project) / "live_orders").glob("*.jsonl"))
         finally:
             live.stop()
+
+
+def test_without_an_events_section_the_endpoints_answer_404(tmp_path: Path) -> None:
+    from channelscope.monitor.events import start_events
+
+    folder = write_project(tmp_path / "plain", "channels: []\n")
+    with Project(folder) as project:
+        assert start_events(project) is None
+        app = FastAPI()
+        app.include_router(events_router(project))
+        with _serving(app) as client:
+            resp = client.post("/events/orders", content=b"{}")
+        assert resp.status_code == 404 and "events:" in resp.json()["detail"]
+
+
+def test_the_app_and_the_router_share_one_started_live_events(tmp_path: Path) -> None:
+    from channelscope.monitor.events import live_events, start_events
+
+    os.environ["CS_TEST_EVENTS_SECRET"] = SECRET
+
+    def ours() -> list[threading.Thread]:  # the module's server has threads of the same names
+        return [t for t in threading.enumerate() if t.name.startswith("events-")]
+
+    before = set(ours())
+    with Project(_project_folder(tmp_path / "shared")) as project:
+        live = start_events(project)
+        assert live is live_events(project)
+        live.start()  # the router's lifespan starting it again: counted, not a second set of threads
+        assert sorted(t.name for t in set(ours()) - before) == ["events-live_orders", "events-shopify_live"]
+        live.stop()
+        assert live.deliveries is not None  # still running for the other owner
+        live.stop()
+        assert live.deliveries is None
+        assert set(ours()) <= before

@@ -99,6 +99,10 @@ class MicroBatcher:
         (self.folder / "failed").mkdir(exist_ok=True)
         self._cond = threading.Condition()
         self._landing = threading.Lock()  # the background thread and flush() never land the same file twice
+        # group commit: one fsync covers every append written before it (lock order: _sync, then _cond)
+        self._sync = threading.Lock()
+        self._written = 0
+        self._synced = 0
         self._fh: Any = None
         self._path: Path | None = None
         self._events = 0
@@ -110,7 +114,8 @@ class MicroBatcher:
     # ---- producer side -------------------------------------------------------------------------
 
     def append(self, rows: list[dict[str, Any]], events: int = 1) -> None:
-        """Write rows durably (fsync) to the open micro-batch; ``events`` counts toward max_batch."""
+        """Write rows durably to the open micro-batch (on disk when this returns); ``events`` counts
+        toward max_batch. Concurrent appends share one fsync (group commit)."""
         data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
         with self._cond:
             if self._fh is None:
@@ -119,12 +124,19 @@ class MicroBatcher:
                 self._first = time.monotonic()
             self._fh.write(data)
             self._fh.flush()
-            os.fsync(self._fh.fileno())
+            self._written += 1
+            mine = self._written
             self._events += events
-            if self._events >= self.max_batch:
-                self._cond.notify_all()
-            elif self._events == events:
-                self._cond.notify_all()  # a new batch: the lander starts its clock
+            if self._events >= self.max_batch or self._events == events:
+                self._cond.notify_all()  # a full batch, or a new one (the lander starts its clock)
+        with self._sync:
+            if self._synced >= mine:
+                return  # another append's fsync covered this one (or the batch was closed: closed = synced)
+            with self._cond:
+                upto, fh = self._written, self._fh
+            if fh is not None:
+                os.fsync(fh.fileno())
+            self._synced = max(self._synced, upto)
 
     # ---- lander side ---------------------------------------------------------------------------
 
@@ -179,9 +191,11 @@ class MicroBatcher:
         return self._events >= self.max_batch or time.monotonic() - self._first >= self.max_wait
 
     def _rotate(self) -> None:
-        with self._cond:
+        with self._sync, self._cond:
             if self._fh is None or self._path is None:
                 return
+            os.fsync(self._fh.fileno())
+            self._synced = self._written
             self._fh.close()
             self._path.rename(self._path.with_name("ready-" + self._path.name[len("open-") :]))
             self._fh, self._path, self._events = None, None, 0
