@@ -358,3 +358,22 @@ def test_the_app_and_the_router_share_one_started_live_events(tmp_path: Path) ->
         live.stop()
         assert live.deliveries is None
         assert set(ours()) <= before
+
+
+def test_events_config_errors_name_the_section(tmp_path: Path) -> None:
+    from channelscope.errors import ConfigError
+
+    folder = _project_folder(tmp_path / "bad")
+    text = (folder / "channelscope.yaml").read_text()
+    (folder / "channelscope.yaml").write_text(text.replace("source: live_orders", "source: products"))
+    with pytest.raises(ConfigError, match=r"key 'events'.*source 'products' must have kind: events"):
+        Project(folder)
+    (folder / "channelscope.yaml").write_text(
+        text.replace("kind: events, preset: canonical_orders", "kind: events, path: x.csv, preset: canonical_orders")
+    )
+    with pytest.raises(ConfigError, match="an events source receives posted order events"):
+        Project(folder)
+    (folder / "channelscope.yaml").write_text(text.replace("CS_TEST_EVENTS_SECRET", "s3cr3t value!"))
+    with pytest.raises(ConfigError, match="NAME of an environment variable") as err:
+        Project(folder)
+    assert "s3cr3t" not in str(err.value)  # a secret pasted by mistake is not echoed

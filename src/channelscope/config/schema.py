@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from channelscope.monitor.config import AlertsConfig
 from channelscope.monitor.runtime_config import EventsConfig, ScheduleConfig
@@ -232,27 +232,36 @@ class ProjectConfig(Strict):
         for s in self.sources:
             if s.channel_id and s.channel_id not in known:
                 raise ValueError(f"source '{s.name}': unknown channel_id '{s.channel_id}' (known: {sorted(known)})")
-        self._runtime_references(set(names))
         return self
 
-    def _runtime_references(self, names: set[str]) -> None:
-        """schedule: and events: name configured sources; events land only in events sources."""
-        listed = ", ".join(sorted(names)) or "none configured"
-        for name in (self.schedule.sources if self.schedule else {}):
+    # schedule: and events: name configured sources (field validators: errors point at their section)
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_sources(cls, value: ScheduleConfig | None, info: ValidationInfo) -> ScheduleConfig | None:
+        if value is None:
+            return value
+        names = {s.name for s in info.data.get("sources", [])}
+        for name in value.sources:
             if name != "*" and name not in names:
-                raise ValueError(f"schedule.sources names unknown source '{name}' (known: {listed})")
-        if self.schedule and self.schedule.alerts and self.alerts is None:
-            raise ValueError("schedule.alerts checks alert rules, but there is no alerts: section")
-        if self.events is None:
-            return
-        kinds = {s.name: s.kind for s in self.sources}
+                raise ValueError(f"sources names unknown source '{name}' (known: {', '.join(sorted(names)) or 'none'})")
+        if value.alerts and info.data.get("alerts") is None:
+            raise ValueError("alerts: checks alert rules, but channelscope.yaml has no alerts: section")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _events_sources(cls, value: EventsConfig | None, info: ValidationInfo) -> EventsConfig | None:
+        if value is None:
+            return value
+        kinds = {s.name: s.kind for s in info.data.get("sources", [])}
         for key in ("source", "shopify_source"):
-            name = getattr(self.events, key)
+            name = getattr(value, key)
             if name is None:
                 continue
-            if name not in names:
-                raise ValueError(f"events.{key} names unknown source '{name}' (known: {listed})")
+            if name not in kinds:
+                raise ValueError(f"{key} names unknown source '{name}' (known: {', '.join(sorted(kinds)) or 'none'})")
             if kinds[name] != "events":
-                raise ValueError(f"events.{key}: source '{name}' must have kind: events (it is {kinds[name]})")
-        if self.events.shopify_secret_env and not self.events.shopify_source:
-            raise ValueError("events.shopify_secret_env is set but events.shopify_source is not")
+                raise ValueError(f"{key}: source '{name}' must have kind: events (it is {kinds[name]})")
+        if value.shopify_secret_env and not value.shopify_source:
+            raise ValueError("shopify_secret_env is set but shopify_source is not")
+        return value
