@@ -41,14 +41,21 @@ def events_folder(project: Project) -> Path:
 
 class DeliveryLog:
     """Delivery ids already accepted, kept in a small append-only file so redeliveries after a
-    restart are still recognised. Ids older than ``DELIVERY_MEMORY_S`` are forgotten."""
+    restart are still recognised. Ids older than ``memory_s`` seconds are forgotten (at start, and in
+    memory as new ones arrive); ``persist=False`` keeps them in memory only."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None, memory_s: float = DELIVERY_MEMORY_S) -> None:
         self.path = path
+        self.memory_s = memory_s
         self._lock = threading.Lock()
         self._seen: dict[str, float] = {}
+        self._fh: Any = None
+        if path is not None:
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        cutoff = time.time() - DELIVERY_MEMORY_S
+        cutoff = time.time() - self.memory_s
         if path.exists():
             for line in path.read_text(encoding="utf-8").splitlines():
                 at, _, key = line.partition(" ")
@@ -70,11 +77,17 @@ class DeliveryLog:
         with self._lock:
             now = time.time()
             self._seen[key] = now
-            self._fh.write(f"{now:.0f} {key}\n")
-            self._fh.flush()
+            if len(self._seen) % 10_000 == 0:  # forget old ids now and then (dicts keep insertion order)
+                cutoff = now - self.memory_s
+                for old in [k for k, at in self._seen.items() if at < cutoff]:
+                    del self._seen[old]
+            if self._fh is not None:
+                self._fh.write(f"{now:.0f} {key}\n")
+                self._fh.flush()
 
     def close(self) -> None:
-        self._fh.close()
+        if self._fh is not None:
+            self._fh.close()
 
 
 class MicroBatcher:

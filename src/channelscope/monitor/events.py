@@ -87,6 +87,9 @@ class LiveEvents:
             )
             self.layouts[name] = Layout.of(project.mapping(src))
         self.deliveries: DeliveryLog | None = None
+        # a generic request can only be replayed inside the timestamp window: its signature is kept
+        # in memory for twice that (after a restart, a replay is still only a duplicate by merge key)
+        self.signatures = DeliveryLog(None, memory_s=2 * TOLERANCE_S)
         self._starts = 0
         self._lock = threading.Lock()
 
@@ -154,10 +157,13 @@ class LiveEvents:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _accept(self, source: str, rows: list[dict[str, Any]], events: int, delivery: str) -> None:
-        assert self.deliveries is not None, "LiveEvents.start() was not called"
+    def _accept(
+        self, source: str, rows: list[dict[str, Any]], events: int, delivery: str, seen: DeliveryLog | None = None
+    ) -> None:
+        log_ = seen or self.deliveries
+        assert log_ is not None, "LiveEvents.start() was not called"
         self.batchers[source].append(rows, events)
-        self.deliveries.add(delivery)
+        log_.add(delivery)
         self.accepted += events
 
     async def generic(self, request: Request) -> dict[str, Any]:
@@ -172,12 +178,11 @@ class LiveEvents:
         expected = sign_generic(secret, body, int(ts))["X-Channelscope-Signature"]
         if not hmac.compare_digest(expected.encode(), sig.encode()):
             raise _Refused(401, "signature does not match (HMAC-SHA256 of '<timestamp>.' + body)")
-        delivery = "sig:" + sig[7:]
-        assert self.deliveries is not None
-        if self.deliveries.seen(delivery):
+        delivery = sig[7:]
+        if self.signatures.seen(delivery):
             return {"accepted": 0, "duplicate": True}
         rows = generic_rows(parse_json(body), self.layouts[self.config.source])
-        await run_in_threadpool(self._accept, self.config.source, rows, len(rows), delivery)
+        await run_in_threadpool(self._accept, self.config.source, rows, len(rows), delivery, self.signatures)
         return {"accepted": len(rows), "duplicate": False}
 
     async def shopify(self, request: Request) -> dict[str, Any]:
