@@ -324,3 +324,32 @@ def test_unauthenticated_and_docs(client: TestClient) -> None:
         "/api/users",
     } <= set(spec["paths"])
     assert client.get("/api/nothing-here", headers=auth(client, "viewer")).status_code == 404
+
+
+def test_reads_do_not_wait_behind_a_writer(client: TestClient) -> None:
+    """A batch load holds the project's write lock for its whole transaction; API reads use their own cursor."""
+    import threading
+    import time
+
+    project = client.app.state.project  # type: ignore[attr-defined]
+    held, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with project.write_lock:
+            held.set()
+            release.wait(30)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    held.wait(5)
+    try:
+        start = time.perf_counter()
+        r = client.get(
+            "/api/kpis", params={"metric": "units", "by": "sku", "grain": "week"}, headers=auth(client, "admin")
+        )
+        assert r.status_code == 200 and r.json()["page"]["total"] > 0
+        assert time.perf_counter() - start < 20  # answered while the lock is still held
+        assert not release.is_set()
+    finally:
+        release.set()
+        t.join()

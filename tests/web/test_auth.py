@@ -3,6 +3,9 @@ DuckDB and PostgreSQL, the `users` commands, and a real `channelscope serve` on 
 
 from __future__ import annotations
 
+import importlib.util
+import io
+import json
 import os
 import subprocess
 import sys
@@ -130,25 +133,15 @@ def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str]]:
     """`channelscope serve` in its own process on a free port, with an admin and a viewer made by the CLI."""
+    from channelscope.web.auth import AuthStore
+
     folder = write_project(tmp_path_factory.mktemp("serve") / "shop", CONFIG)
-    r = run("users", "add", "boss", "--role", "admin", "--password-stdin", "-p", str(folder), stdin="boss-pass-1\n")
-    assert r.returncode == 0, r.stderr
-    r = run(
-        "users",
-        "add",
-        "vic",
-        "--role",
-        "viewer",
-        "--lang",
-        "en",
-        "--password-stdin",
-        "-p",
-        str(folder),
-        stdin="vic-pass-12\n",
-    )
-    assert r.returncode == 0, r.stderr
-    token = run("users", "token", "boss", "-p", str(folder))
-    assert token.returncode == 0 and token.stdout.strip().startswith("cs_")
+    with Project(folder) as p:  # the users commands are tested in-process below (test_users_cli)
+        store = AuthStore(p)
+        store.ensure_tables()
+        store.add_user("boss", "admin", "boss-pass-1")
+        store.add_user("vic", "viewer", "vic-pass-12", lang="en")
+        token = store.create_token("boss")
     port = _free_port()
     proc = subprocess.Popen(
         [*CLI, "serve", "-p", str(folder), "--port", str(port), "--no-scheduler", "--no-events"],
@@ -169,8 +162,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     else:
         proc.kill()
         pytest.fail("serve did not answer in 60 s")
-    proc.token = token.stdout.strip()  # type: ignore[attr-defined]
-    yield base, folder, proc.token  # type: ignore[attr-defined]
+    yield base, folder, token
     proc.terminate()
     proc.wait(20)
 
@@ -223,6 +215,8 @@ def test_session_cookie_flags_and_csrf(server: tuple[str, Path, str]) -> None:
             "distributors": [],
             "lang": "en",
         }
+        if importlib.util.find_spec("channelscope.web.dashboard"):
+            assert c.get(base + "/").status_code == 200  # the dashboard, behind the same login
         # a write with the session cookie but without the CSRF token (what a forged cross-site post sends)
         assert c.post(base + "/api/auth/logout").status_code == 403
         assert c.post(base + "/api/auth/logout", headers={"X-CSRF-Token": "guess"}).status_code == 403
@@ -299,9 +293,24 @@ def test_access_log_records_denials(server: tuple[str, Path, str]) -> None:
     assert any(e["decision"] == "login" and e["username"] == "vic" for e in log)
 
 
-def test_users_cli(tmp_path: Path) -> None:
-    folder = write_project(tmp_path / "shop", CONFIG)
-    r = run(
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str, stdin: str = "") -> tuple:
+    """The real command line (``channelscope.cli.app.main``) in this process: (exit code, stdout, stderr)."""
+    from channelscope.cli.app import main
+
+    monkeypatch.setattr(sys, "argv", ["channelscope", *args])
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    with pytest.raises(SystemExit) as exc:
+        main()
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def test_users_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = str(write_project(tmp_path / "shop", CONFIG))
+    code, out, err = cli(
+        monkeypatch,
+        capsys,
         "users",
         "add",
         "li",
@@ -312,21 +321,46 @@ def test_users_cli(tmp_path: Path) -> None:
         "--password-stdin",
         "--json",
         "-p",
-        str(folder),
+        folder,
         stdin="li-pass-123\n",
     )
-    assert r.returncode == 0, r.stderr
-    assert '"channels": [\n    "tmall"\n  ]' in r.stdout
-    bad = run("users", "add", "x", "--role", "god", "--password-stdin", "-p", str(folder), stdin="longenough\n")
-    assert bad.returncode == 2 and "unknown role 'god'" in bad.stderr and "Traceback" not in bad.stderr
-    tok = run("users", "token", "li", "-p", str(folder))
-    assert tok.returncode == 0 and tok.stdout.strip().startswith("cs_") and "shown once" in tok.stderr
-    listed = run("users", "list", "--json", "-p", str(folder))
-    assert (
-        '"username": "li"' in listed.stdout
-        and "argon2" not in listed.stdout
-        and tok.stdout.strip() not in listed.stdout
+    assert code == 0, err
+    assert json.loads(out) == {
+        "username": "li",
+        "role": "channel_manager",
+        "channels": ["tmall"],
+        "distributors": [],
+        "lang": "zh-CN",
+    }
+    code, _, err = cli(
+        monkeypatch,
+        capsys,
+        "users",
+        "add",
+        "x",
+        "--role",
+        "god",
+        "--password-stdin",
+        "-p",
+        folder,
+        stdin="longenough\n",
     )
-    assert run("users", "disable", "li", "-p", str(folder)).returncode == 0
-    assert '"disabled": true' in run("users", "list", "--json", "-p", str(folder)).stdout
-    assert run("users", "disable", "ghost", "-p", str(folder)).returncode == 2
+    assert code == 2 and "unknown role 'god'" in err and "Traceback" not in err
+    code, token, err = cli(monkeypatch, capsys, "users", "token", "li", "-p", folder)
+    assert code == 0 and token.strip().startswith("cs_") and "shown once" in err
+    code, listed, _ = cli(monkeypatch, capsys, "users", "list", "--json", "-p", folder)
+    assert [u["username"] for u in json.loads(listed)] == ["li"]
+    assert "argon2" not in listed and token.strip() not in listed
+    assert cli(monkeypatch, capsys, "users", "disable", "li", "-p", folder)[0] == 0
+    assert json.loads(cli(monkeypatch, capsys, "users", "list", "--json", "-p", folder)[1])[0]["disabled"] is True
+    assert cli(monkeypatch, capsys, "users", "disable", "ghost", "-p", folder)[0] == 2
+    code, out, _ = cli(monkeypatch, capsys, "users", "list", "-p", folder)
+    assert code == 0 and "channel_manager" in out
+
+
+def test_serve_binds_loopback_by_default() -> None:
+    import inspect
+
+    from channelscope.cli.serve import serve
+
+    assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"

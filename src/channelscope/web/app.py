@@ -223,6 +223,7 @@ def create_app(
     project = Project(folder, warehouse_url=warehouse_url)
     write_lock(project)
     _ = project.warehouse
+    service.reader(project)  # the cursor factory, made now while nothing else uses the main connection
     store = AuthStore(project, reader=service.reader)
     store.ensure_tables()
     service.CACHE.enabled = cache

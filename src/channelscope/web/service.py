@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import itertools
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
@@ -74,8 +75,7 @@ def _open_reader(project: Project) -> Project:
     if isinstance(main, DuckDBWarehouse):
         wh = DuckDBWarehouse.__new__(DuckDBWarehouse)
         wh.path = main.path
-        with write_lock(project):  # cursor() touches the main connection
-            wh.con = main.con.cursor()
+        wh.con = _cursor_factory(project, main).cursor()
         wh._ibis = ibis.duckdb.from_connection(wh.con)
         view._warehouse = wh
     elif isinstance(main, PostgresWarehouse):
@@ -83,6 +83,21 @@ def _open_reader(project: Project) -> Project:
     view._is_reader = True  # type: ignore[attr-defined]
     view.read_only = True
     return view
+
+
+_factory_lock = threading.Lock()
+
+
+def _cursor_factory(project: Project, main: Any) -> Any:
+    """A connection kept only to make cursors, so a new reader never waits for the main connection (which a
+    batch load may hold for minutes). Made once, from the main connection, under the write lock."""
+    with _factory_lock:
+        factory = getattr(project, "_cursor_factory", None)
+        if factory is None:
+            with write_lock(project):
+                factory = main.con.cursor()
+            project._cursor_factory = factory  # type: ignore[attr-defined]
+        return factory
 
 
 # ---- cache per (query, data version) ---------------------------------------------------------------
@@ -97,20 +112,31 @@ class ResultCache:
         self.enabled = True
         self._items: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
+        self._computing: dict[tuple, threading.Lock] = {}
         self.generation = 0
 
     def get_or_compute(self, key: tuple, compute: Any) -> Any:
+        """The cached value, or compute it once: concurrent requests for the same key wait for the first."""
         if not self.enabled:
             return compute()
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        value = compute()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            computing = self._computing.setdefault(key, threading.Lock())
+        with computing:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            try:
+                value = compute()
+            finally:
+                with self._lock:
+                    self._computing.pop(key, None)
+            with self._lock:
+                self._items[key] = value
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
         return value
 
     def clear(self) -> None:
@@ -496,7 +522,8 @@ def data_health(project: Project, user: User) -> dict[str, Any]:
     """The batch ledger, freshness per source and quarantine by reason (only the scope's sources)."""
     require(project, user, "read")
     rp = reader(project)
-    st = _cached(rp, user, "status", (), lambda: rp.status(batches=50))
+    # freshness ages with the clock: cached for a minute at most
+    st = _cached(rp, user, "status", (int(time.time() // 60),), lambda: rp.status(batches=50))
     allowed = scope_sources(project, user)
     if allowed is None:
         return dict(st)
