@@ -195,6 +195,7 @@ def test_metrics_targets_explain_funnel_distributors(client: TestClient) -> None
     assert {"name": "gmv", "unit": "money"}.items() <= next(r for r in m["rows"] if r["name"] == "gmv").items()
     t = client.get("/api/targets", params={"as_of": "2025-11-30"}, headers=h).json()
     assert len(t["rows"]) == 4
+    assert t["units"] == {"gmv": {"unit": "money", "currency": "CNY"}}
     tmall = next(r for r in t["rows"] if r["channel"] == "tmall")
     nov_tmall = sql(
         client,

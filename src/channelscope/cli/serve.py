@@ -32,4 +32,5 @@ def serve(
             "put it behind HTTPS (cookies get the Secure flag over HTTPS)"
         )
     console.print(f"channelscope serving {Path(project).resolve()} at http://{host}:{port}/ (API docs: /docs)")
-    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False)
+    # proxy headers are trusted from 127.0.0.1 only (uvicorn's default): an HTTPS proxy there marks cookies Secure
+    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)

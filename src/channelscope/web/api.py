@@ -149,7 +149,7 @@ def logout(request: Request) -> Response:
     sid = request.cookies.get(SESSION_COOKIE)
     if sid:
         request.app.state.store.end_session(sid)
-    resp = JSONResponse({"ok": True})
+    resp = JSONResponse({"ok": True, "scope": request_user().scope()})
     resp.delete_cookie(SESSION_COOKIE, path="/")
     resp.delete_cookie(CSRF_COOKIE, path="/")
     return resp
@@ -270,7 +270,9 @@ def kpis_export(
 def targets(request: Request, as_of: str | None = None) -> dict[str, Any]:
     user = request_user()
     df = service.targets_table(_project(request), user, as_of=parse_date(as_of, "as_of"))
-    return envelope(user, df, currency=_project(request).config.project.base_currency)
+    # target, actual, expected_to_date, gap and projection are in the unit of the row's metric
+    units = service.metric_units(_project(request), sorted(set(df["metric"])) if len(df) else [])
+    return envelope(user, df, units=units)
 
 
 @router.get("/explain", tags=["kpis"], summary="Why GMV changed: visitors x conversion x AOV per member (LMDI)")
