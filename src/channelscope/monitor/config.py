@@ -21,7 +21,9 @@ class AlertsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     language: Literal["zh-CN", "en"] = Field("zh-CN", description="language of alert texts and notifications")
-    cooldown: str = Field("6h", description="no repeat notification of the same open alert within this (e.g. 30m, 6h, 1d)")
+    cooldown: str = Field(
+        "6h", description="no repeat notification of the same open alert within this (e.g. 30m, 6h, 1d)"
+    )
     digest: bool = Field(False, description="one message per notifier and run instead of one per alert")
     secrets_file: str | None = Field(
         None, description="KEY=VALUE file (relative to the project) for notifier secrets; environment variables win"
