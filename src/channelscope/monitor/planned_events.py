@@ -1,0 +1,115 @@
+"""Planned events the anomaly detector must expect: festivals, promotions and live-stream sessions.
+
+A planned event moves sales on purpose (双11, 618, Black Friday, a mega live session), so a peak on
+its day is news to nobody and must not raise an alert. The detector learns each event's effect from
+its earlier occurrences; occurrences share a *key* (the name without its year, so "2024 双11" and
+"2025 双11" are one event; every live session shares the key ``live_session``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from channelscope.project import Project
+
+#: campaign kinds that are planned events (an `ad` campaign is an always-on budget, not an event)
+EVENT_KINDS = ("festival", "promotion", "live_session")
+_YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
+
+
+@dataclass(frozen=True)
+class PlannedEvent:
+    """One occurrence of a planned event, in business dates (both ends included).
+
+    ``key`` groups occurrences whose effect is the same thing year after year; ``channel_id`` None
+    means every channel; ``kind`` is 'calendar' for the festival calendar, else the campaign kind
+    (festival, promotion, live_session: a live session is a one-day push without a hangover).
+    """
+
+    key: str
+    start: dt.date
+    end: dt.date
+    channel_id: str | None = None
+    kind: str = "festival"
+
+    def days(self) -> pd.DatetimeIndex:
+        return pd.date_range(self.start, self.end, freq="D")
+
+
+def event_key(name: str) -> str:
+    """The name without its year: "2025 双11" -> "双11"."""
+    return " ".join(_YEAR.sub(" ", str(name)).split()) or str(name)
+
+
+def planned_events(festivals: Any) -> list[PlannedEvent]:
+    """Normalize what a caller passes as ``festivals``.
+
+    Accepts None, PlannedEvent objects, mappings or DataFrame rows with ``name`` (or ``key``),
+    ``start``, ``end`` and optionally ``channel_id`` and ``kind``, or (start, end, name[, name_en])
+    tuples as ``clean.calendar.festival_windows`` returns them.
+    """
+    if festivals is None:
+        return []
+    if isinstance(festivals, pd.DataFrame):
+        festivals = festivals.to_dict("records")
+    out: list[PlannedEvent] = []
+    for item in festivals:
+        if isinstance(item, PlannedEvent):
+            out.append(item)
+        elif isinstance(item, Mapping):
+            channel = item.get("channel_id")
+            out.append(
+                PlannedEvent(
+                    key=event_key(item.get("key") or item["name"]),
+                    start=_as_date(item["start"]),
+                    end=_as_date(item["end"]),
+                    channel_id=None if channel is None or pd.isna(channel) else str(channel),
+                    kind=str(item.get("kind") or "festival"),
+                )
+            )
+        else:
+            start, end, name = item[0], item[1], item[2]
+            out.append(PlannedEvent(event_key(name), _as_date(start), _as_date(end)))
+    return [e for e in out if e.end >= e.start]
+
+
+def project_events(project: Project) -> list[PlannedEvent]:
+    """The project's planned events: its festival calendar and its festival, promotion and live campaigns.
+
+    The calendar is ``calendar.festivals`` of channelscope.yaml (or the built-in Chinese and global
+    shopping festivals); campaigns come from the warehouse table ``campaigns`` (times in UTC,
+    turned into business dates in the project's time zone; a campaign ending at midnight ends the
+    day before).
+    """
+    from channelscope.clean.calendar import festival_windows
+
+    events = [
+        PlannedEvent(event_key(zh), s, e, None, "calendar") for s, e, zh, _ in festival_windows(project.config.calendar)
+    ]
+    try:
+        table = project.warehouse.ibis.table("campaigns")
+    except Exception:  # a warehouse without campaigns has only the calendar
+        return events
+    rows = table.filter(table.kind.isin(EVENT_KINDS)).execute()
+    tz = project.config.project.timezone
+    for row in rows.itertuples(index=False):
+        if pd.isna(row.starts_at) or pd.isna(row.ends_at):
+            continue
+        start = pd.Timestamp(row.starts_at).tz_localize("UTC").tz_convert(tz)
+        end = pd.Timestamp(row.ends_at).tz_localize("UTC").tz_convert(tz) - pd.Timedelta(microseconds=1)
+        kind = str(row.kind)
+        key = "live_session" if kind == "live_session" else event_key(row.name)
+        channel = None if row.channel_id is None or pd.isna(row.channel_id) else str(row.channel_id)
+        events.append(PlannedEvent(key, start.date(), end.date(), channel, kind))
+    return events
+
+
+def _as_date(value: Any) -> dt.date:
+    return pd.Timestamp(value).date()
