@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from dash import html
 from dash.development.base_component import Component
 
+from channelscope.metrics.periods import parse_period
 from channelscope.web.dashboard.data import PageContext
 from channelscope.web.dashboard.i18n import fmt_value, is_missing, t
 from channelscope.web.dashboard.widgets import BAD, GOOD, change_badge, empty, figure, graph, number, section, sparkline
@@ -79,10 +80,16 @@ def _targets(ctx: PageContext) -> dict[str, dict]:
         return {}
     out: dict[str, dict] = {}
     for rec in frame.to_dict("records"):
-        if rec.get("channel") or rec.get("distributor"):
+        if _named(rec.get("channel")) or _named(rec.get("distributor")):
             continue
-        out.setdefault(str(rec["metric"]), rec)
+        first, last = parse_period(str(rec["period"]))
+        if first <= ctx.end <= last:
+            out.setdefault(str(rec["metric"]), rec)
     return out
+
+
+def _named(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 def _target_line(ctx: PageContext, m: str, rec: dict) -> html.Div:
@@ -115,7 +122,7 @@ def _target_line(ctx: PageContext, m: str, rec: dict) -> html.Div:
             ),
             html.Div(
                 [
-                    html.Span(f"{t('pacing', ctx.lang)} "),
+                    html.Span(f"{t('expected_to_date', ctx.lang)} "),
                     number(f"card-{m}-expected", rec.get("expected_to_date"), unit, compact=True, lang=ctx.lang),
                     html.Span(f" · {t('projection', ctx.lang)} "),
                     number(f"card-{m}-projected", rec.get("projected_attainment"), "percent"),

@@ -157,7 +157,19 @@ def _chart(ctx: PageContext, frame: pd.DataFrame, metric: str, by: str, compare:
     else:
         fig.update_yaxes(tickformat=",.0f" if unit != "ratio" else ",.2f")
     fig.update_layout(hovermode="x unified")
+    # numeric dates read the same in both languages (Plotly's month names are English only)
+    month_like = grain_of(frame) in ("month", "quarter")
+    fig.update_xaxes(tickformat="%Y-%m" if month_like else "%m-%d", hoverformat="%Y-%m-%d")
     return fig
+
+
+def grain_of(frame: pd.DataFrame) -> str:
+    """Roughly the grain of a KPI frame, from the spacing of its periods (for axis labels only)."""
+    periods = pd.to_datetime(frame["period"]).drop_duplicates().sort_values()
+    if len(periods) < 2:
+        return "day"
+    days = (periods.iloc[1] - periods.iloc[0]).days
+    return "day" if days <= 1 else "week" if days <= 7 else "month" if days <= 31 else "quarter"
 
 
 def _member_name(ctx: PageContext, by: str, member: object) -> str:

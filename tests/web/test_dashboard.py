@@ -1,0 +1,373 @@
+"""The dashboard in a real headless Chromium (Debian's, driven by Playwright) against a real uvicorn server
+serving ``create_app`` on a copy of the ingested demo: log in, every page renders without console errors and
+without a request leaving 127.0.0.1, the numbers shown equal the API's (and plain SQL on the warehouse), filters
+change the numbers and the URL, the language switch changes the labels, an alert is acknowledged in the inbox.
+Screenshots of every page at 1366x768 go to docs/screenshots/<page>.png."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.conftest import REPO, copy_demo
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = REPO / "docs" / "screenshots"
+NOV = "start=2025-11-01&end=2025-11-30"
+PASSWORD = "dashboard pass 1"
+TARGETS = """
+targets:
+  - {metric: gmv, period: 2025-11, value: 800000}
+  - {metric: paid_orders, period: 2025-11, value: 1500}
+  - {metric: gmv, period: 2025-11, value: 200000, channel: tmall}
+"""
+#: page path -> (screenshot name, an element that exists once the page has its data)
+PAGES = {
+    "/": ("overview", "#card-gmv-value"),
+    "/trends": ("trends", "#trend-chart .main-svg"),
+    "/channels": ("channels", "#channel-portfolio .main-svg"),
+    "/distributors": ("distributors", "#distributors-table"),
+    "/funnel": ("funnel", "#funnel-chart .main-svg"),
+    "/alerts": ("alerts", "#alerts-table"),
+    "/health": ("health", "#quarantine-chart .main-svg"),
+}
+WAIT_MS = 90_000  # two cores shared with other test workers: a cold page can take a while
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@dataclass
+class Site:
+    base: str
+    tokens: dict[str, str]
+    alerts: list[str]
+    folder: Path
+    truth: dict[str, float]  # plain SQL on the warehouse, computed before the server started
+    errors: list[str] = field(default_factory=list)
+
+    def api(self, path: str, user: str = "admin", **params: Any) -> dict[str, Any]:
+        """GET /api/<path> with the user's API token (params: lists repeat the key)."""
+        items = [(k, x) for k, v in params.items() for x in (v if isinstance(v, list) else [v])]
+        r = httpx.get(f"{self.base}/api/{path}", params=items, headers={"Authorization": f"Bearer {self.tokens[user]}"})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _add_alerts(folder: Path) -> list[str]:
+    """Two open alerts in the store (the monitor's own lifecycle functions), before the server owns the file."""
+    from channelscope import Project
+    from channelscope.monitor.dispatch import record_findings
+    from channelscope.monitor.findings import Evaluation, Finding
+
+    def finding(scope: dict[str, str], severity: str, value: float, en: str, zh: str) -> Finding:
+        return Finding(
+            rule="gmv_wow",
+            kind="change",
+            severity=severity,
+            scope=scope,
+            period="2025-W48",
+            metric="gmv",
+            value=value,
+            expected=value * 1.6,
+            lower=None,
+            upper=None,
+            title={"en": en, "zh-CN": zh},
+            text={"en": en, "zh-CN": zh},
+            evidence={},
+            auto_resolve=False,
+        )
+
+    findings = [
+        finding(
+            {"channel_id": "douyin"},
+            "critical",
+            18250.0,
+            "Douyin GMV fell 38% week over week",
+            "抖音小店 GMV 周环比下降 38%",
+        ),
+        finding(
+            {"channel_id": "tmall"},
+            "warning",
+            41200.0,
+            "Tmall GMV fell 21% week over week",
+            "天猫旗舰店 GMV 周环比下降 21%",
+        ),
+    ]
+    with Project(folder) as project:
+        record_findings(project, Evaluation(findings=findings, checked=["gmv_wow"]))
+    return [f.key for f in findings]
+
+
+@pytest.fixture(scope="module")
+def site(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    import uvicorn
+
+    from channelscope.web.app import create_app
+
+    folder = copy_demo(demo_shop, tmp_path_factory.mktemp("dash") / "shop")
+    with (folder / "channelscope.yaml").open("a", encoding="utf-8") as fh:
+        fh.write(TARGETS)
+    alerts = _add_alerts(folder)
+    truth = _plain_sql(folder)
+    app = create_app(folder, scheduler=False, events=False)
+    store = app.state.store
+    store.add_user("admin", "admin", PASSWORD)
+    store.add_user("tm", "channel_manager", PASSWORD, channels=["tmall"], lang="en")
+    tokens = {u: store.create_token(u, "browser test") for u in ("admin", "tm")}
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(300):
+        if server.started:
+            break
+        time.sleep(0.1)
+    assert server.started, "uvicorn did not start"
+    yield Site(f"http://127.0.0.1:{port}", tokens, alerts, folder, truth)
+    server.should_exit = True
+    thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, site: Site) -> Iterator[Any]:
+    """A fresh browser context at 1366x768 that records console errors and any request leaving 127.0.0.1."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    pg = context.new_page()
+    pg.set_default_timeout(WAIT_MS)
+    outside: list[str] = []
+    pg.on("request", lambda r: outside.append(r.url) if not r.url.startswith((site.base, "data:", "blob:")) else None)
+    yield pg
+    context.close()
+    assert outside == [], f"requests left the machine: {outside[:5]}"
+
+
+def login(page: Any, site: Site, user: str = "admin") -> None:
+    """Log in through /login, then record console errors of the dashboard (the login page is not ours)."""
+    page.goto(site.base + "/")
+    assert "/login" in page.url  # not logged in: the middleware sends the browser to the login page
+    page.fill("#username", user)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#card-gmv-value")
+    site.errors.clear()
+    page.on("console", lambda m: site.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: site.errors.append(str(e)))
+
+
+def expect(locator: Any) -> Any:
+    return sync_api.expect(locator)
+
+
+def shown(page: Any, element_id: str) -> float:
+    """The exact number behind a shown value (its data-value attribute)."""
+    value = page.locator(f"#{element_id}").get_attribute("data-value")
+    assert value, f"#{element_id} shows no number"
+    return float(value)
+
+
+def api_value(site: Site, metric: str, user: str = "admin", **params: Any) -> float:
+    rows = site.api("kpis", user, metric=metric, **params)["rows"]
+    assert len(rows) == 1
+    return float(rows[0][metric])
+
+
+def _plain_sql(folder: Path) -> dict[str, float]:
+    """November 2025 paid GMV and paid orders per channel and in total, by hand (not through the metrics layer)."""
+    import duckdb
+
+    paid = "('paid', 'shipped', 'completed', 'refunded')"
+    con = duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT channel_id, sum(net_amount_base), count(*) FROM orders "
+            f"WHERE status IN {paid} AND business_date BETWEEN DATE '2025-11-01' AND DATE '2025-11-30' "
+            "GROUP BY ROLLUP (channel_id)"
+        ).fetchall()
+    finally:
+        con.close()
+    out = {}
+    for channel, gmv, n in rows:
+        key = "total" if channel is None else channel
+        out[f"gmv:{key}"] = float(gmv)
+        out[f"paid_orders:{key}"] = float(n)
+    return out
+
+
+def test_every_page_renders_offline_without_errors(page: Any, site: Site) -> None:
+    login(page, site)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for path, (name, ready) in PAGES.items():
+        extra = "&by=channel&compare=previous" if name == "trends" else ""
+        page.goto(f"{site.base}{path}?{NOV}{extra}")
+        page.wait_for_selector(ready, state="attached")
+        expect(page.locator(f"#nav-{name}")).to_have_class("active")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(SHOTS / f"{name}.png"))
+        assert (SHOTS / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert site.errors == []
+    # Plotly's bundle came from the app itself (serve_locally), not from a CDN
+    scripts = page.eval_on_selector_all("script[src]", "els => els.map(e => e.src)")
+    assert any("plotly" in s for s in [*scripts, page.content()]) or page.locator(".js-plotly-plot").count()
+    assert all(s.startswith(site.base) for s in scripts)
+
+
+def test_kpi_cards_equal_the_api_and_the_ground_truth(page: Any, site: Site) -> None:
+    login(page, site)
+    page.goto(f"{site.base}/?{NOV}&channel=tmall")
+    api_gmv = api_value(site, "gmv", start="2025-11-01", end="2025-11-30", filter="channel=tmall")
+    assert api_gmv == pytest.approx(site.truth["gmv:tmall"], abs=0.005)
+    expect(page.locator("#card-gmv-value")).to_have_attribute("data-value", repr(api_gmv))
+    assert page.locator("#card-gmv-value").inner_text() == f"¥{api_gmv / 1e4:,.1f}万"
+    assert page.locator("#card-gmv-value").get_attribute("title") == f"¥{api_gmv:,.2f}"
+    rows = site.api(
+        "kpis",
+        metric=["paid_orders", "conversion_rate"],
+        start="2025-11-01",
+        end="2025-11-30",
+        filter="channel=tmall",
+        compare="previous",
+    )["rows"]
+    assert shown(page, "card-paid_orders-value") == rows[0]["paid_orders"]
+    assert shown(page, "card-conversion_rate-value") == pytest.approx(
+        rows[0]["conversion_rate"], rel=1e-8
+    )  # the API rounds JSON floats to 10 digits
+    assert shown(page, "card-paid_orders-change") == pytest.approx(
+        rows[0]["paid_orders_change_pct"], rel=1e-8
+    )  # the API rounds JSON floats to 10 digits
+    # a target for all channels says nothing about tmall alone: no target on a filtered view
+    assert page.locator("#card-gmv-target").count() == 0
+
+    page.goto(f"{site.base}/?{NOV}")
+    total = api_value(site, "gmv", start="2025-11-01", end="2025-11-30")
+    assert total == pytest.approx(site.truth["gmv:total"], abs=0.005)
+    expect(page.locator("#card-gmv-value")).to_have_attribute("data-value", repr(total))
+    assert shown(page, "card-paid_orders-value") == site.truth["paid_orders:total"]
+    target = site.api("targets", as_of="2025-11-30")["rows"]
+    whole = next(r for r in target if r["metric"] == "gmv" and r["channel"] is None)
+    assert shown(page, "card-gmv-target") == 800000
+    assert shown(page, "card-gmv-attainment") == pytest.approx(
+        whole["attainment"], rel=1e-8
+    )  # the API rounds JSON floats to 10 digits
+    assert shown(page, "card-gmv-attainment") == pytest.approx(
+        total / 800000, rel=1e-8
+    )  # the API rounds JSON floats to 10 digits
+
+    page.goto(f"{site.base}/channels?{NOV}")
+    page.wait_for_selector("#channels-table")
+    by_channel = site.api("kpis", metric="gmv", by="channel", start="2025-11-01", end="2025-11-30")["rows"]
+    for row in by_channel:
+        assert shown(page, f"chan-{row['channel']}-gmv") == row["gmv"]
+    assert sum(shown(page, f"chan-{r['channel']}-share") for r in by_channel) == pytest.approx(1.0)
+
+    page.goto(f"{site.base}/distributors?{NOV}")
+    page.wait_for_selector("#distributors-table")
+    board = site.api("distributors", start="2025-11-01", end="2025-11-30")["rows"]
+    top = board[0]
+    assert shown(page, f"dist-{top['distributor']}-gmv") == top["gmv"]
+    assert shown(page, f"dist-{top['distributor']}-commissions") == top["commissions"]
+    assert shown(page, f"dist-{top['distributor']}-active_days") == top["active_days"]
+    assert 1 <= top["active_days"] <= 30
+    assert site.errors == []
+
+
+def test_filters_change_the_numbers_and_the_url(page: Any, site: Site) -> None:
+    login(page, site)
+    page.goto(f"{site.base}/?{NOV}")
+    total = api_value(site, "gmv", start="2025-11-01", end="2025-11-30")
+    expect(page.locator("#card-gmv-value")).to_have_attribute("data-value", repr(total))
+    page.click("#f-channel")
+    page.get_by_role("option", name="京东旗舰店").click()
+    page.keyboard.press("Escape")
+    page.wait_for_url("**channel=jd**")
+    jd = api_value(site, "gmv", start="2025-11-01", end="2025-11-30", filter="channel=jd")
+    assert jd < total
+    expect(page.locator("#card-gmv-value")).to_have_attribute("data-value", repr(jd))
+    # the view is shareable: the same URL in a fresh page shows the same filter and number
+    url = page.url
+    assert "start=2025-11-01" in url and "end=2025-11-30" in url
+    page.goto(url)
+    expect(page.locator("#card-gmv-value")).to_have_attribute("data-value", repr(jd))
+    expect(page.locator("#f-channel")).to_contain_text("京东旗舰店")
+    # navigation keeps the filters
+    page.click("#nav-channels")
+    page.wait_for_url("**/channels?**channel=jd**")
+    page.wait_for_selector("#chan-jd-gmv")
+    assert page.locator("#channels-table tbody tr").count() == 1
+    # a page's own choice goes into the URL too
+    page.click("#nav-trends")
+    page.wait_for_selector("#trend-chart .main-svg")
+    page.get_by_text("月", exact=True).click()
+    page.wait_for_url("**grain=month**")
+    expect(page.locator("#trend-total-value")).to_have_attribute("data-value", repr(jd))
+    assert site.errors == []
+
+
+def test_language_switch_changes_the_labels(page: Any, site: Site) -> None:
+    login(page, site)
+    page.goto(f"{site.base}/?{NOV}")
+    expect(page.locator("#nav-overview")).to_have_text("总览")
+    expect(page.locator("#card-gmv .card-label")).to_have_text("支付金额(GMV)")
+    page.get_by_text("English", exact=True).click()
+    page.wait_for_url("**lang=en**")
+    expect(page.locator("#nav-overview")).to_have_text("Overview")
+    expect(page.locator("#lbl-channel")).to_have_text("Channel")
+    expect(page.locator("#card-gmv .card-label")).to_have_text("Paid GMV")
+    total = api_value(site, "gmv", start="2025-11-01", end="2025-11-30")
+    expect(page.locator("#card-gmv-value")).to_have_text(f"¥{total / 1e3:,.1f}K")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(SHOTS / "overview-en.png"))
+    page.click("#nav-alerts")
+    expect(page.locator(f"#alert-{site.alerts[0]}-status")).to_have_text("Open")
+    assert page.get_by_text("Douyin GMV fell 38% week over week").count() == 1
+    assert site.errors == []
+
+
+def test_acknowledge_an_alert_in_the_inbox(page: Any, site: Site) -> None:
+    login(page, site)
+    alert = site.alerts[1]
+    page.goto(f"{site.base}/alerts")
+    expect(page.locator(f"#alert-{alert}-status")).to_have_text("未处理")
+    page.click(f"button[data-alert='{alert}'][data-to='acknowledged']")
+    expect(page.locator(f"#alert-{alert}-status")).to_have_count(0)  # gone from the open inbox
+    acknowledged = site.api("alerts", status="acknowledged")["rows"]
+    assert [r["alert_id"] for r in acknowledged] == [alert]
+    page.get_by_text("已确认", exact=True).click()
+    page.wait_for_url("**status=acknowledged**")
+    expect(page.locator(f"#alert-{alert}-status")).to_have_text("已确认")
+    assert site.errors == []
+
+
+def test_channel_manager_sees_only_their_channel(page: Any, site: Site) -> None:
+    login(page, site, "tm")
+    page.goto(f"{site.base}/channels?{NOV}")
+    page.wait_for_selector("#chan-tmall-gmv")
+    assert page.locator("#channels-table tbody tr").count() == 1
+    expect(page.locator("#nav-overview")).to_have_text("Overview")  # the user's language
+    tmall = api_value(site, "gmv", "tm", start="2025-11-01", end="2025-11-30")
+    assert shown(page, "chan-tmall-gmv") == tmall == pytest.approx(site.truth["gmv:tmall"], abs=0.005)
+    page.goto(f"{site.base}/alerts")
+    page.wait_for_selector(f"#alert-{site.alerts[0]}-status", state="detached")
+    assert page.locator("#alerts-table tbody tr").count() <= 1  # douyin's alert is not theirs
+    assert site.errors == []
