@@ -42,7 +42,8 @@ def detection_quality(
         (str(s["channel_id"]), pd.Timestamp(s["start"]).date(), pd.Timestamp(s["end"]).date(), s) for s in shocks
     ]
     true_flags = sum(any(c == ch and a <= d <= b for ch, a, b, _ in windows) for c, d in pairs)
-    found, missed = [], []
+    found: list[str] = []
+    missed: list[str] = []
     for ch, a, b, s in windows:
         name = f"{s.get('kind', 'shock')} {ch} {a}"
         (found if any(c == ch and a <= d <= b for c, d in pairs) else missed).append(name)
