@@ -275,3 +275,11 @@ def test_demo_festival_peaks_raise_no_alert(demo_detection) -> None:
     assert on_peaks.expected.notna().sum() > 0.9 * len(on_peaks[on_peaks.period >= dt.date(2024, 11, 26)])
     assert on_peaks[on_peaks.score.abs() > SENSITIVITY].empty
     assert on_peaks[on_peaks.score > 3.0].empty
+
+
+def test_short_history_is_left_unjudged() -> None:
+    """min_history=7 (the rule's minimum) is accepted; days the model cannot yet fit stay unjudged."""
+    days, y = daily(30)
+    out = detect_anomalies(frame(days, y), value="value", by=["channel"], min_history=7)
+    assert len(out) == 30 and not out.is_anomaly.any()
+    assert out.expected.iloc[:7].isna().all() and out.expected.iloc[-1] > 0

@@ -98,8 +98,8 @@ def detect_anomalies(
     missing = [c for c in [*by, date, value, *drivers] if c not in series.columns]
     if missing:
         raise QueryError(f"detect_anomalies: the series has no column {', '.join(missing)}")
-    if sensitivity <= 0 or min_history < 14 or refit_every < 1:
-        raise QueryError("detect_anomalies: sensitivity must be > 0, min_history >= 14 days, refit_every >= 1")
+    if sensitivity <= 0 or min_history < 7 or refit_every < 1:
+        raise QueryError("detect_anomalies: sensitivity must be > 0, min_history >= 7 days, refit_every >= 1")
     events = planned_events(festivals)
     start = None if evaluate_from is None else pd.Timestamp(evaluate_from)
     frames = []
@@ -324,6 +324,8 @@ def _fit_before(
     is_event = np.concatenate([is_event_fixed, np.zeros(x.shape[1] - fixed.shape[1], dtype=bool)])
     seen = np.abs(x).sum(axis=0) > 0
     keep = seen & _independent(x, seen)
+    if train.size < int(keep.sum()) + 7:  # too few days to estimate the noise beyond the coefficients
+        return None
     # a light ridge on event effects: overlapping windows seen on few days are not separable
     ridge = np.where(is_event[keep], EVENT_RIDGE, 1e-8)
     result = _robust_fit(z[train], x[:, keep], weights[train], ridge)
