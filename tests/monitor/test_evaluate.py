@@ -44,7 +44,7 @@ alerts:
     - {name: b_min, kind: threshold, metric: gmv, filters: {channel: b}, min: 100}
     - {name: cr_week, kind: threshold, metric: conversion_rate, by: [channel], grain: week, complete: true, max: 0.049}
     - {name: pace, kind: target, metric: gmv, below: -0.1}
-    - {name: gmv_anomaly, kind: anomaly, metric: gmv, by: [channel], filters: {channel: [a, b]}, lookback: 120}
+    - {name: gmv_anomaly, kind: anomaly, metric: gmv, by: [channel], filters: {channel: [a, b]}, lookback: 120, sensitivity: 3}
     - {name: fresh, kind: freshness}
     - {name: fresh_traffic, kind: freshness, sources: [traffic], max_age: 30d}
     - {name: quarantine, kind: quarantine_rate, max_rate: 0.001, window: 1d}
@@ -282,3 +282,27 @@ def test_demo_change_rule_catches_the_injected_tmall_drop(demo_shop: Path, tmp_p
     with Project(folder) as p:  # the day before the shock: tmall normal (about 400 visitors)
         quiet = evaluate_rules(p, as_of=day - dt.timedelta(days=1), rules=["visitors_min"])
     assert quiet.findings == [] and quiet.checked == ["visitors_min"]
+
+
+@pytest.mark.parametrize(
+    ("as_of", "expected"),
+    [
+        ("2025-03-18", {("visitors_anomaly", "tmall")}),  # injected: search ranking penalty
+        ("2025-07-10", {("visitors_anomaly", "miniprogram")}),  # injected: mini-program outage
+        ("2025-08-22", {("visitors_anomaly", "own_store")}),  # injected: bot traffic x4
+        ("2025-09-13", {("visitors_anomaly", "douyin")}),  # injected: viral video
+        ("2025-11-11", set()),  # 双11: a planned peak the model expects
+        ("2025-06-18", set()),  # 618
+    ],
+)
+def test_demo_anomaly_rules_catch_injected_shocks_and_stay_quiet_on_festivals(
+    demo_shop: Path, as_of: str, expected: set
+) -> None:
+    """The demo's own rules (ad spend as the traffic driver): the shocks of ground_truth.json, no festival."""
+    truth = json.loads((demo_shop / "ground_truth.json").read_text(encoding="utf-8"))
+    shocks = {(s["channel_id"], s["start"]) for s in truth["anomalies"]}
+    assert {("tmall", "2025-03-18"), ("miniprogram", "2025-07-10"), ("douyin", "2025-09-13")} <= shocks
+    with Project(demo_shop, read_only=True) as p:
+        ev = evaluate_rules(p, rules=["gmv_anomaly", "visitors_anomaly"], as_of=dt.date.fromisoformat(as_of))
+    assert ev.errors == []
+    assert {(f.rule, f.scope["channel_id"]) for f in ev.findings} == expected

@@ -2,10 +2,12 @@
 serving ``create_app`` on a copy of the ingested demo: log in, every page renders without console errors and
 without a request leaving 127.0.0.1, the numbers shown equal the API's (and plain SQL on the warehouse), filters
 change the numbers and the URL, the language switch changes the labels, an alert is acknowledged in the inbox.
-Screenshots of every page at 1366x768 go to docs/screenshots/<page>.png."""
+Screenshots of every page at 1366x768 go to $CHANNELSCOPE_SCREENSHOTS (default: build/screenshots/<page>.png);
+CHANNELSCOPE_SCREENSHOTS=docs/screenshots refreshes the ones the docs show."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -19,7 +21,7 @@ import pytest
 from tests.conftest import REPO, copy_demo
 
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = REPO / "docs" / "screenshots"
+SHOTS = REPO / os.environ.get("CHANNELSCOPE_SCREENSHOTS", "build/screenshots")
 NOV = "start=2025-11-01&end=2025-11-30"
 PASSWORD = "dashboard pass 1"
 TARGETS = """

@@ -13,17 +13,17 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from channelscope.cli.render import console as make_console
 from channelscope.errors import ChannelscopeError
 
 alerts_app = typer.Typer(
     help="Alerts: list (with delivery state), show, check rules and notify, acknowledge, resolve, deliver.",
     invoke_without_command=True,
 )
-console = Console()
-err = Console(stderr=True)
+console = make_console()
+err = make_console(stderr=True)
 
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="project folder", envvar="CHANNELSCOPE_PROJECT")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]

@@ -9,11 +9,11 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from channelscope.cli.alerts import alerts_app
+from channelscope.cli.render import console as make_console
 from channelscope.errors import ChannelscopeError
 
 app = typer.Typer(
@@ -24,8 +24,8 @@ app = typer.Typer(
 quarantine_app = typer.Typer(help="See, export and fix rejected rows.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(alerts_app, name="alerts")
-console = Console()
-err = Console(stderr=True)
+console = make_console()
+err = make_console(stderr=True)
 STATE: dict[str, Any] = {"debug": False}
 
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="project folder", envvar="CHANNELSCOPE_PROJECT")]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 
 import pandas as pd
+from rich.console import Console
 from rich.table import Table
 
 from channelscope.metrics.definitions import Catalog
@@ -51,3 +54,15 @@ def kpi_table(df: pd.DataFrame, catalog: Catalog, metrics: list[str], locale: st
                 cells.append(text)
         table.add_row(*cells)
     return table
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A Rich console; piped output (a file, a test, another program) is 160 columns wide, not Rich's 80,
+    so table cells are not cut to '…'. COLUMNS, when set, wins."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None
+    if os.environ.get("COLUMNS", "").isdigit():
+        width = int(os.environ["COLUMNS"])
+    elif not stream.isatty():
+        width = 160
+    return Console(stderr=stderr, width=width)

@@ -117,6 +117,21 @@ SOURCES = (
 )
 
 
+#: Alert rules of the demo: what a channel team would start with (no notifiers: add yours, docs/alerts.md).
+DEMO_ALERTS: dict = {
+    "language": "zh-CN",
+    "rules": [
+        {"name": "gmv_week_drop", "kind": "change", "metric": "gmv", "by": ["channel"], "grain": "week",
+         "complete": True, "compare": "previous", "below": -0.3, "min_base": 5000, "severity": "warning"},
+        {"name": "gmv_anomaly", "kind": "anomaly", "metric": "gmv", "by": ["channel"], "severity": "warning"},
+        {"name": "visitors_anomaly", "kind": "anomaly", "metric": "visitors", "by": ["channel"],
+         "severity": "warning"},
+        {"name": "quarantine_rate", "kind": "quarantine_rate", "max_rate": 0.05, "severity": "warning"},
+        {"name": "channel_silent", "kind": "silence", "days": 2, "severity": "critical"},
+    ],
+}
+
+
 def project_yaml(dists: list[W.DistributorSpec], size: str, seed: int) -> str:
     """channelscope.yaml of the demo project."""
     config = {
@@ -164,6 +179,8 @@ def project_yaml(dists: list[W.DistributorSpec], size: str, seed: int) -> str:
             for d in dists
         ],
         "sources": [dict(s) for s in SOURCES],
+        "alerts": DEMO_ALERTS,
+        "schedule": {"sources": {"*": "0 * * * *"}, "alerts": {"default": "5 * * * *"}},
     }
     head = (
         f"# channelscope demo project: the skincare brand {W.BRAND}, sold on Tmall, JD, Douyin, its own\n"

@@ -326,6 +326,22 @@ def _change(run: _Run, rule: ChangeRule) -> list[Finding]:
     return out
 
 
+def _anomaly_series(
+    run: _Run, rule: AnomalyRule, metrics: list[str], drivers: list[str], start: dt.date, end: dt.date
+) -> pd.DataFrame:
+    """The daily series of the metric (and its decomposition parts) with the drivers, in one query; without
+    the drivers when they cannot be cut by the rule's dimensions (ad spend has no distributor)."""
+    from channelscope.errors import QueryError
+
+    args: dict[str, Any] = {"by": list(rule.by), "grain": rule.grain, "start": start, "end": end}
+    if drivers:
+        try:
+            return run.project.kpis([*metrics, *drivers], filters=rule.filter_lists(), **args)
+        except QueryError:
+            pass
+    return run.project.kpis(metrics, filters=rule.filter_lists(), **args)
+
+
 def _anomaly(run: _Run, rule: AnomalyRule) -> list[Finding]:
     from channelscope.metrics.targets import is_additive
 
@@ -338,8 +354,10 @@ def _anomaly(run: _Run, rule: AnomalyRule) -> list[Finding]:
     cur = (run.as_of, run.as_of)
     first = cur[0] - dt.timedelta(days=rule.lookback)
     metrics = _with_parts(run, rule)
-    series = p.kpis(metrics, by=list(rule.by), grain=rule.grain, start=first, end=cur[1], filters=rule.filter_lists())
-    series = _complete(series, rule, first, cur[0], [m for m in metrics if is_additive(p.catalog, m)])
+    drivers = [d for d in rule.drivers if d in p.catalog and d not in metrics]
+    series = _anomaly_series(run, rule, metrics, drivers, first, cur[1])
+    drivers = [d for d in drivers if d in series.columns and bool((series[d].astype("float64").fillna(0) > 0).any())]
+    series = _complete(series, rule, first, cur[0], [m for m in metrics + drivers if is_additive(p.catalog, m)])
     festivals = project_events(p)  # festivals of the calendar and planned campaigns: expected peaks
     found = detect_anomalies(
         series,
@@ -350,6 +368,7 @@ def _anomaly(run: _Run, rule: AnomalyRule) -> list[Finding]:
         sensitivity=rule.sensitivity,
         min_history=rule.min_history,
         evaluate_from=cur[0],
+        drivers=drivers,
     )
     found = found[(pd.to_datetime(found["period"]).dt.date == cur[0]) & found["is_anomaly"].astype(bool)]
     if rule.direction != "both":
