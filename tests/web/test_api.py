@@ -180,6 +180,10 @@ def test_other_invalid_parameters(client: TestClient) -> None:
         ("/api/ingestion/quarantine", {"source": "nope"}, "source"),
         ("/api/kpis/export", {"metric": "gmv", "format": "pdf"}, "format"),
         ("/api/targets", {"as_of": "yesterday"}, "as_of"),
+        # an unknown parameter is an error, not ignored: channel=jd would otherwise answer for every channel
+        ("/api/kpis", {"metric": "gmv", "channel": "jd"}, "channel"),
+        ("/api/kpis/export", {"metric": "gmv", "channel": "jd"}, "channel"),
+        ("/api/alerts", {"stauts": "open"}, "stauts"),
     ]
     for path, params, parameter in cases:
         r = client.get(path, params=params, headers=h)

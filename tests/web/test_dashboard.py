@@ -44,6 +44,7 @@ WAIT_MS = 90_000  # two cores shared with other test workers: a cold page can ta
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 sync_api = pytest.importorskip("playwright.sync_api")
+sync_api.expect.set_options(timeout=20_000)  # a page's callbacks query the engine; CI machines are busy
 
 
 @dataclass

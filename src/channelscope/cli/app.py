@@ -14,6 +14,7 @@ from rich.table import Table
 
 from channelscope.cli.alerts import alerts_app
 from channelscope.cli.render import console as make_console
+from channelscope.cli.render import refit_consoles
 from channelscope.errors import ChannelscopeError
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")
 @app.callback()
 def _main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False) -> None:
     STATE["debug"] = debug
+    refit_consoles()
 
 
 def _project(path: Path, read_only: bool = False):
@@ -365,6 +367,12 @@ def demo(
         to_date=None,
         lang=None,
         fmt="table",
+    )
+    console.print(
+        "\n[bold]next[/]:\n"
+        f"  channelscope alerts check -p {folder} --as-of 2025-03-18   # the demo's alert rules on an injected shock\n"
+        f"  channelscope users add boss --role admin -p {folder}       # then: channelscope serve -p {folder}\n"
+        "  open http://127.0.0.1:8000/ (dashboard), /docs (API)"
     )
 
 

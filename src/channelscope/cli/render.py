@@ -56,13 +56,27 @@ def kpi_table(df: pd.DataFrame, catalog: Catalog, metrics: list[str], locale: st
     return table
 
 
+_CONSOLES: list[tuple[Console, bool]] = []
+
+
+def _width(stderr: bool) -> int | None:
+    stream = sys.stderr if stderr else sys.stdout
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    return None if stream.isatty() else 160
+
+
 def console(*, stderr: bool = False) -> Console:
     """A Rich console; piped output (a file, a test, another program) is 160 columns wide, not Rich's 80,
     so table cells are not cut to '…'. COLUMNS, when set, wins."""
-    stream = sys.stderr if stderr else sys.stdout
-    width = None
-    if os.environ.get("COLUMNS", "").isdigit():
-        width = int(os.environ["COLUMNS"])
-    elif not stream.isatty():
-        width = 160
-    return Console(stderr=stderr, width=width)
+    made = Console(stderr=stderr, width=_width(stderr))
+    _CONSOLES.append((made, stderr))
+    return made
+
+
+def refit_consoles() -> None:
+    """Width again at each command (the consoles are made at import, maybe under another stdout or COLUMNS)."""
+    for made, stderr in _CONSOLES:
+        width = _width(stderr)
+        if width is not None:
+            made.width = width

@@ -157,12 +157,12 @@ class LiveEvents:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _accept(
+    async def _accept(
         self, source: str, rows: list[dict[str, Any]], events: int, delivery: str, seen: DeliveryLog | None = None
     ) -> None:
         log_ = seen or self.deliveries
         assert log_ is not None, "LiveEvents.start() was not called"
-        self.batchers[source].append(rows, events)
+        await self.batchers[source].append_async(rows, events)  # durable (fsync'ed) when this returns
         log_.add(delivery)
         self.accepted += events
 
@@ -182,7 +182,7 @@ class LiveEvents:
         if self.signatures.seen(delivery):
             return {"accepted": 0, "duplicate": True}
         rows = generic_rows(parse_json(body), self.layouts[self.config.source])
-        await run_in_threadpool(self._accept, self.config.source, rows, len(rows), delivery, self.signatures)
+        await self._accept(self.config.source, rows, len(rows), delivery, self.signatures)
         return {"accepted": len(rows), "duplicate": False}
 
     async def shopify(self, request: Request) -> dict[str, Any]:
@@ -202,7 +202,7 @@ class LiveEvents:
         if self.deliveries.seen(delivery):
             return {"accepted": 0, "duplicate": True}
         rows = shopify_rows(parse_json(body))
-        await run_in_threadpool(self._accept, self.config.shopify_source, rows, 1, delivery)
+        await self._accept(self.config.shopify_source, rows, 1, delivery)
         return {"accepted": 1, "duplicate": False}
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import pandas as pd
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +21,26 @@ from starlette.concurrency import run_in_threadpool
 from channelscope.web import service
 from channelscope.web.auth import AuthStore, LoginLimiter, User, request_user
 
-router = APIRouter()
+
+
+def _known_query_params(request: Request) -> None:
+    """An unknown query parameter is a 400 naming it and the allowed ones, never silently ignored:
+    ``?channel=jd`` (instead of ``?filter=channel=jd``) would otherwise answer for every channel."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None:
+        return
+    allowed: set[str] = set()
+    todo = [dependant]
+    while todo:  # the route's own query parameters and those of its dependencies
+        d = todo.pop()
+        allowed |= {p.alias for p in d.query_params}
+        todo += d.dependencies
+    for key in request.query_params:
+        if key not in allowed:
+            raise service.ParamError(key, f"unknown query parameter '{key}'", sorted(allowed))
+
+
+router = APIRouter(dependencies=[Depends(_known_query_params)])
 SESSION_COOKIE = "cs_session"
 CSRF_COOKIE = "_csrf_token"  # the name Dash's renderer reads; it sends the value back as X-CSRFToken
 
