@@ -22,7 +22,6 @@ from channelscope.web import service
 from channelscope.web.auth import AuthStore, LoginLimiter, User, request_user
 
 
-
 def _known_query_params(request: Request) -> None:
     """An unknown query parameter is a 400 naming it and the allowed ones, never silently ignored:
     ``?channel=jd`` (instead of ``?filter=channel=jd``) would otherwise answer for every channel."""
