@@ -277,6 +277,10 @@ def test_cli_while_serving_names_the_server(server: tuple[str, Path, str]) -> No
     r = run("users", "list", "-p", str(folder))
     assert r.returncode == 2
     assert "channelscope serve" in r.stderr and "Traceback" not in r.stderr
+    # a command that must write (DESIGN rule 8) names the server that owns the warehouse and where to reach it
+    r = run("ingest", "-p", str(folder))
+    text = " ".join(r.stderr.split())  # Rich wraps long lines
+    assert r.returncode == 2 and "'channelscope serve' (PID" in text and _base.rstrip("/") in text, r.stderr
 
 
 def test_access_log_records_denials(server: tuple[str, Path, str]) -> None:

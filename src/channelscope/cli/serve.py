@@ -31,6 +31,26 @@ def serve(
             f"[yellow]warning:[/] listening on {host}: other machines can reach the login page; "
             "put it behind HTTPS (cookies get the Secure flag over HTTPS)"
         )
-    console.print(f"channelscope serving {Path(project).resolve()} at http://{host}:{port}/ (API docs: /docs)")
-    # proxy headers are trusted from 127.0.0.1 only (uvicorn's default): an HTTPS proxy there marks cookies Secure
-    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+    url = f"http://{host}:{port}/"
+    console.print(f"channelscope serving {Path(project).resolve()} at {url} (API docs: /docs)")
+    marker = _announce(app, url)
+    try:
+        # proxy headers are trusted from 127.0.0.1 only (uvicorn's default): an HTTPS proxy there marks cookies Secure
+        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+    finally:
+        if marker:
+            marker.unlink(missing_ok=True)
+
+
+def _announce(app: object, url: str) -> Path | None:
+    """Next to a DuckDB warehouse, say which server owns it, so a CLI command that must write can name it."""
+    import json
+    import os
+
+    wh = getattr(getattr(getattr(app, "state", None), "project", None), "warehouse", None)
+    path = getattr(wh, "path", None)
+    if path is None:
+        return None
+    marker = Path(f"{path}.server.json")
+    marker.write_text(json.dumps({"pid": os.getpid(), "url": url}), encoding="utf-8")
+    return marker

@@ -33,6 +33,13 @@ class DuckDBWarehouse(Warehouse):
             text = str(exc)
             if "lock" in text.lower():
                 pid = re.search(r"PID (\d+)", text)
+                server = _server_of(path, pid.group(1) if pid else None)
+                if server:
+                    raise WriterBusyError(
+                        f"'channelscope serve' (PID {server['pid']}, {server['url']}) owns this warehouse",
+                        file=str(path),
+                        hint=f"use its API or dashboard at {server['url']} (see /docs), or stop it first",
+                    ) from exc
                 raise WriterBusyError(
                     "the warehouse file is in use by another process (DuckDB allows one process at a time)"
                     + (f" (PID {pid.group(1)})" if pid else ""),
@@ -125,3 +132,16 @@ def _account(result: BatchResult, goods: list[GoodTable], fates: dict[str, dict[
             result.loaded += new + rep
             result.replaced += rep
             result.duplicates += same
+
+
+def _server_of(path: Path, pid: str | None) -> dict[str, Any] | None:
+    """The server that announced itself next to the warehouse (channelscope serve), if it is the lock holder."""
+    import json
+
+    try:
+        info = json.loads(Path(f"{path}.server.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(info, dict) or (pid is not None and str(info.get("pid")) != pid):
+        return None
+    return info
