@@ -108,8 +108,18 @@ async def login(request: Request) -> Response:
         nxt = _safe_next(str(form.get("next", "/")))
         sent, cookie = str(form.get("csrf", "")), request.cookies.get(CSRF_COOKIE, "")
         if not sent or not cookie or not secrets.compare_digest(sent, cookie):
+            where = request.client.host if request.client else "-"
+            reason = "login form without its CSRF token"
+            await run_in_threadpool(store.log_access, username, "POST", "/api/auth/login", 403, "denied", reason, where)
             return JSONResponse({"error": {"message": "login form expired; reload /login"}}, status_code=403)
     else:
+        # JSON only with its content type: a cross-site form may post a JSON-looking body as text/plain without
+        # a CORS preflight, which would log the victim's browser into the sender's account (login CSRF)
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            return JSONResponse(
+                {"error": {"parameter": "content-type", "message": "send JSON (application/json) or the /login form"}},
+                status_code=415,
+            )
         try:
             body = LoginBody.model_validate(await request.json())
         except Exception:
@@ -118,7 +128,7 @@ async def login(request: Request) -> Response:
             )
         username, password, nxt = body.username, body.password, "/"
     client = request.client.host if request.client else "-"
-    wait = limiter.retry_after(username, client)
+    wait = limiter.attempt(username, client)  # checks and counts in one step: parallel guesses cannot pass
     if wait:
         await run_in_threadpool(store.log_access, username, "POST", "/api/auth/login", 429, "rate_limited", "", client)
         return JSONResponse(
@@ -128,14 +138,13 @@ async def login(request: Request) -> Response:
         )
     user = await run_in_threadpool(store.authenticate, username, password)
     if user is None:
-        limiter.failed(username, client)
         await run_in_threadpool(
             store.log_access, username, "POST", "/api/auth/login", 401, "login_failed", "bad credentials", client
         )
         if is_form:
             return RedirectResponse(f"/login?error=1&next={quote(nxt)}", status_code=303)
         return JSONResponse({"error": {"message": "wrong user name or password"}}, status_code=401)
-    limiter.succeeded(username)
+    limiter.succeeded(username, client)
     sid, csrf = await run_in_threadpool(store.create_session, user)
     await run_in_threadpool(store.log_access, username, "POST", "/api/auth/login", 200, "login", "", client)
     resp: Response

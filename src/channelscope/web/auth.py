@@ -404,18 +404,33 @@ class LoginLimiter:
 
     def retry_after(self, username: str, client: str) -> int:
         """Seconds until another attempt is allowed (0: allowed now)."""
-        now = time.monotonic()
-        wait = 0.0
         with self._lock:
-            for key, limit in (("u:" + username.lower(), self.per_user), ("c:" + client, self.per_client)):
-                q = self._fails.get(key)
-                if not q:
-                    continue
-                while q and q[0] < now - self.window_s:
-                    q.popleft()
-                if len(q) >= limit:
-                    wait = max(wait, q[0] + self.window_s - now)
+            return self._wait(username, client, time.monotonic())
+
+    def _wait(self, username: str, client: str, now: float) -> int:
+        wait = 0.0
+        for key, limit in (("u:" + username.lower(), self.per_user), ("c:" + client, self.per_client)):
+            q = self._fails.get(key)
+            if not q:
+                continue
+            while q and q[0] < now - self.window_s:
+                q.popleft()
+            if len(q) >= limit:
+                wait = max(wait, q[0] + self.window_s - now)
         return int(wait) + 1 if wait > 0 else 0
+
+    def attempt(self, username: str, client: str) -> int:
+        """Check and count a login attempt in one step (0: go ahead; else seconds to wait, nothing counted).
+
+        The attempt counts as failed until ``succeeded`` says otherwise: checking first and counting after the
+        (slow) password check would let many guesses sent at once all pass the check."""
+        now = time.monotonic()
+        with self._lock:
+            wait = self._wait(username, client, now)
+            if not wait:
+                for key in ("u:" + username.lower(), "c:" + client):
+                    self._fails.setdefault(key, deque()).append(now)
+        return wait
 
     def failed(self, username: str, client: str) -> None:
         now = time.monotonic()
@@ -423,6 +438,10 @@ class LoginLimiter:
             for key in ("u:" + username.lower(), "c:" + client):
                 self._fails.setdefault(key, deque()).append(now)
 
-    def succeeded(self, username: str) -> None:
+    def succeeded(self, username: str, client: str | None = None) -> None:
+        """A good password: forget the user's failures and, after ``attempt``, give the address its try back."""
         with self._lock:
             self._fails.pop("u:" + username.lower(), None)
+            q = self._fails.get("c:" + client) if client is not None else None
+            if q:
+                q.pop()

@@ -108,9 +108,12 @@ def layout(project: Project) -> Callable[[], Component]:
 
 
 def filter_options(project: Project, channels: tuple[str, ...], distributors: tuple[str, ...]) -> dict[str, list]:
-    """Members a user may pick: every channel, distributor and campaign, or those of a channel manager's scope."""
+    """Members a user may pick: every channel, distributor and campaign, or those of a channel manager's scope.
+    A scope of distributors only covers the channels of those distributors (never a list of every channel)."""
     cfg = project.config
-    chans = [{"label": c.name or c.id, "value": c.id} for c in cfg.channels if not channels or c.id in channels]
+    scoped = bool(channels or distributors)
+    mine = set(channels) or {d.channel_id for d in cfg.distributors if d.id in distributors and d.channel_id}
+    chans = [{"label": c.name or c.id, "value": c.id} for c in cfg.channels if not scoped or c.id in mine]
     allowed = {c["value"] for c in chans}
     dists = [
         {"label": f"{d.name or d.id}", "value": d.id}
@@ -125,7 +128,7 @@ def filter_options(project: Project, channels: tuple[str, ...], distributors: tu
     else:
         frame = frame.sort_values("campaign_id")
         for row in frame.itertuples():
-            if channels and row.channel_id not in allowed:
+            if scoped and row.channel_id not in allowed:
                 continue
             camps.append({"label": str(row.name or row.campaign_id), "value": str(row.campaign_id)})
     return {"channel": chans, "distributor": dists, "campaign": camps}
