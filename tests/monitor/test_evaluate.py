@@ -183,7 +183,7 @@ def test_target_pacing(shop: Project, frames: tuple) -> None:
     actual = _gmv(orders, dt.date(2025, 6, 1), AS_OF)
     (a,) = _run(shop, "pace")  # b: 10 days x 180 = 1800, 3% behind 5580 x 10/30: within 10%
     expected = 9000 * 10 / 30
-    assert a.scope == {"channel_id": "a"} and a.period == "2025-06" and a.auto_resolve
+    assert a.scope == {"channel_id": "a", "metric": "gmv"} and a.period == "2025-06" and a.auto_resolve
     assert a.value == pytest.approx(actual["a"]) and a.expected == pytest.approx(expected)
     assert a.evidence["pace"] == pytest.approx(actual["a"] / expected - 1)
     assert a.evidence["owner"] is None and json.loads(json.dumps(a.to_dict(), allow_nan=False))["key"] == a.key

@@ -246,6 +246,14 @@ class ProjectConfig(Strict):
                 raise ValueError(f"sources names unknown source '{name}' (known: {', '.join(sorted(names)) or 'none'})")
         if value.alerts and info.data.get("alerts") is None:
             raise ValueError("alerts: checks alert rules, but channelscope.yaml has no alerts: section")
+        rules = info.data["alerts"].rules if value.alerts and info.data.get("alerts") is not None else []
+        groups = sorted({r.group for r in rules})
+        unknown = [g for g in value.alerts if rules and g not in groups]
+        if unknown:  # a misspelt group would check no rule on every tick, and the rules would never run
+            raise ValueError(
+                f"alerts names rule group '{unknown[0]}', but no rule has it (groups of the rules: {', '.join(groups)}; "
+                "a rule's group is set with group: <name>, default: default)"
+            )
         return value
 
     @field_validator("events")

@@ -166,10 +166,33 @@ def _with_parts(run: _Run, rule: ThresholdRule | ChangeRule | AnomalyRule) -> li
     return metrics
 
 
+def _has_member(rule: ThresholdRule | ChangeRule | AnomalyRule, row: Any) -> bool:
+    """False for the rows that lack a value of a ``by`` dimension (sales not via a distributor, orders without a
+    campaign or region): they are no member of the dimension, so they are not judged as one called 'nan'."""
+    return not any(_missing(row[d]) for d in rule.by)
+
+
+def _missing(x: Any) -> bool:
+    """None, NaN, NaT, pd.NA or ''."""
+    if x is None or (isinstance(x, str) and x == ""):
+        return True
+    try:
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):  # not a scalar
+        return False
+
+
+def _member_label(x: Any) -> str:
+    """A member's value as text: tier ``1``, not ``1.0`` (a column with gaps is float in pandas)."""
+    if isinstance(x, float) and x.is_integer():  # numpy floats are floats too
+        return str(int(x))
+    return str(x)
+
+
 def _scope(rule: ThresholdRule | ChangeRule | AnomalyRule, row: Any) -> dict[str, str]:
     from channelscope.metrics.query import DIMENSIONS
 
-    scope = {DIMENSIONS[d][0]: str(row[d]) for d in rule.by}
+    scope = {DIMENSIONS[d][0]: _member_label(row[d]) for d in rule.by}
     for d, values in rule.filter_lists().items():
         if len(values) == 1 and d not in rule.by:
             scope[DIMENSIONS[d][0]] = values[0]
@@ -231,7 +254,7 @@ def _threshold(run: _Run, rule: ThresholdRule) -> list[Finding]:
     out = []
     for row in frame.to_dict("records"):
         value = _none(row[rule.metric])
-        if value is None:
+        if value is None or not _has_member(rule, row):
             continue
         low = rule.min is not None and value < rule.min
         high = rule.max is not None and value > rule.max
@@ -289,7 +312,7 @@ def _change(run: _Run, rule: ChangeRule) -> list[Finding]:
     out = []
     for row in frame.to_dict("records"):
         value, before = _none(row[rule.metric]), _none(row[f"{rule.metric}_base"])
-        if value is None or before is None or before == 0 or abs(before) < rule.min_base:
+        if value is None or before is None or before == 0 or abs(before) < rule.min_base or not _has_member(rule, row):
             continue
         change = (value - before) / abs(before)
         up = rule.above is not None and change > rule.above
@@ -380,6 +403,8 @@ def _anomaly(run: _Run, rule: AnomalyRule) -> list[Finding]:
     period = E.period_label(rule.grain, *cur)
     out = []
     for row in found.to_dict("records"):
+        if not _has_member(rule, row):
+            continue
         scope = _scope(rule, row)
         value, expected = _none(row["value"]), _none(row["expected"])
         lower, upper = _none(row["lower"]), _none(row["upper"])
@@ -541,7 +566,9 @@ def _target(run: _Run, rule: TargetRule) -> list[Finding]:
                 rule=rule.name,
                 kind=rule.kind,
                 severity=rule.severity,
-                scope=scope,
+                # the metric is part of the condition: GMV and orders targets of one channel and period are
+                # two alerts (the key is rule | scope | period); routes look only at channel and distributor
+                scope={**scope, "metric": metric},
                 period=str(row["period"]),
                 metric=metric,
                 value=actual,

@@ -313,6 +313,10 @@ def check_rules(project: Project) -> None:
                         f"metric '{rule.metric}' (from {measure.table}) cannot be cut by "
                         f"{', '.join(missing)}; it can by: {', '.join(sorted(allowed))}",
                     )
+            # a misspelt channel would judge an empty scope: a threshold fires with 0, a change never fires
+            wrong = [c for c in rule.filter_lists().get("channel", []) if channels and c not in channels]
+            if wrong:
+                fail(i, "filters", f"unknown channel '{wrong[0]}'; configured: {', '.join(channels)}")
         if isinstance(rule, FreshnessRule | QuarantineRateRule):
             for name in rule.sources:
                 if name not in sources:

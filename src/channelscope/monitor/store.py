@@ -222,6 +222,8 @@ def find_alert(tx: Tx | None, alert_id: str) -> dict[str, Any]:
             )
     if len(rows) == 1:
         return rows[0]
+    if not rows and 0 < len(needle) < 6:  # the alert may well exist: a shorter prefix is not looked up
+        raise AlertNotFound(f"no alert '{alert_id}'", hint="give the id or at least its first 6 characters")
     if not rows:
         raise AlertNotFound(f"no alert '{alert_id}'", hint="'channelscope alerts' lists them with their ids")
     raise AlertNotFound(f"'{alert_id}' matches several alerts", hint="give more characters of the id")
