@@ -147,6 +147,16 @@ def validate(catalog: Catalog, req: KpiRequest) -> None:
             )
 
 
+def cuttable(catalog: Catalog, metrics: list[str], dims: list[str]) -> list[str]:
+    """The metrics (in order) whose every base measure can be cut by all ``dims``: visitors and ad spend
+    have no distributor, so a view filtered to a distributor leaves them out instead of failing."""
+    return [
+        m
+        for m in metrics
+        if m in catalog and all(set(dims) <= TABLE_DIMENSIONS[b.table] for b in catalog.base_measures([m]))
+    ]
+
+
 def _status_paid(col: ir.StringValue) -> ir.BooleanValue:
     return col.isin(PAID)
 

@@ -70,6 +70,19 @@ class PageContext:
         kw.setdefault("filters", self.view.filter_dict())
         return service.kpi_table(self.project, self.user, metrics=metrics, **kw)
 
+    def cut_dims(self, by: list[str] | tuple[str, ...] = ()) -> list[str]:
+        """The dimensions a page's query is cut by: its own, the view's filters and the user's scope."""
+        dims = [*by, *(self.view.filter_dict() or {})]
+        if self.user.scoped:
+            dims += ["channel"] * bool(self.user.channels) + ["distributor"] * bool(self.user.distributors)
+        return list(dict.fromkeys(dims))
+
+    def cuttable(self, metrics: list[str] | tuple[str, ...], by: list[str] | tuple[str, ...] = ()) -> list[str]:
+        """The metrics that can be shown for this view (no visitors or ad spend for a distributor)."""
+        from channelscope.metrics.query import cuttable
+
+        return cuttable(self.project.catalog, list(metrics), self.cut_dims(by))
+
     def call(self, name: str, *args: Any, **kw: Any) -> Any:
         """Any other service function by name (targets_table, funnel, alerts_table...)."""
         return getattr(service, name)(self.project, self.user, *args, **kw)

@@ -27,7 +27,7 @@ METRICS = (
 
 
 def render(ctx: PageContext) -> Component:
-    frame = ctx.kpis(list(METRICS), by=["channel"], compare="previous")
+    frame = ctx.kpis(ctx.cuttable(METRICS, by=["channel"]), by=["channel"], compare="previous")
     frame = frame[frame["channel"].notna()]
     if frame.empty:
         return empty(t("no_data", ctx.lang))

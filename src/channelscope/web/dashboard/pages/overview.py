@@ -21,16 +21,18 @@ PARTS = ("visitors", "channel_mix", "conversion_rate", "aov", "new_or_lost", "un
 
 
 def render(ctx: PageContext) -> Component:
-    now = ctx.kpis(list(CARDS), compare="previous")
-    daily = ctx.kpis(list(CARDS), grain="day")
+    shown = ctx.cuttable(CARDS)  # a distributor view has no visitors or ad spend (traffic is per channel)
+    now = ctx.kpis(shown, compare="previous")
+    daily = ctx.kpis(shown, grain="day")
     targets = _targets(ctx)
     row = now.iloc[0] if len(now) else pd.Series(dtype=object)
-    cards = [_card(ctx, m, row, daily, targets) for m in CARDS]
+    cards = [_card(ctx, m, row, daily, targets) for m in shown]
+    decomposable = "visitors" in shown  # the identity needs traffic, which has no distributor
     return html.Div(
         [
             html.Div(_range_note(ctx), className="range-note", id="range-note"),
             html.Div(cards, className="cards", id="cards"),
-            _decomposition(ctx),
+            *([_decomposition(ctx)] if decomposable else []),
         ]
     )
 
