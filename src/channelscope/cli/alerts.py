@@ -208,7 +208,9 @@ def check(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="evaluate only: record and send nothing")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Evaluate the rules, record the alerts, notify (respecting cooldown and digest) and deliver. Exit 1 on critical."""
+    """Evaluate the rules, record the alerts, notify (respecting cooldown and digest) and deliver.
+
+    Exit 1 on a critical alert or a rule that failed to evaluate (as `channelscope run --once` does)."""
     from channelscope.monitor.dispatch import alerts_config, check_and_notify
 
     day = None
@@ -224,7 +226,7 @@ def check(
         _dump(report.to_dict())
     else:
         _print_check(report, lang)
-    if report.critical:
+    if report.critical or report.errors:
         raise typer.Exit(1)
 
 
