@@ -400,3 +400,28 @@ ORDERS = (
     "3,jd,2025-03-18 12:00:00,2025-03-18 12:02:00,paid,150\n"
     "4,tmall,2025-03-18 13:00:00,,created,999\n"
 )
+
+
+def test_alerts_check_exits_1_when_a_rule_fails_and_the_others_still_run(tmp_path: Path) -> None:
+    """A rule that cannot be evaluated (its targets file is missing) is reported and the command exits 1,
+    as `channelscope run --once` does; the other rules are still judged and recorded."""
+    body = CHANNELS + SOURCE + "targets: [{file: targets/missing.csv}]\n"
+    body += (
+        "alerts:\n  language: en\n  rules:\n"
+        "    - {name: pace, kind: target}\n"
+        "    - {name: gmv_cap, kind: threshold, metric: gmv, by: [channel], max: 100, severity: warning}\n"
+    )
+    folder = write_project(tmp_path / "shop", body)
+    (folder / "exports").mkdir()
+    (folder / "exports" / "orders.csv").write_text(ORDERS, encoding="utf-8")
+    with Project(folder) as p:
+        assert all(b.status == "loaded" for b in p.ingest())
+    r = cli("alerts", "check", "--as-of", "2025-03-18", "--json", "-p", str(folder))
+    assert r.exit_code == 1, r.output
+    report = json.loads(r.stdout)
+    assert report["checked"] == ["gmv_cap"] and len(report["errors"]) == 1 and "pace" in report["errors"][0]
+    # tmall 200 and jd 150 are above 100: judged although the other rule failed; warnings only, yet exit 1
+    assert sorted((f["rule"], f["scope"]["channel_id"]) for f in report["findings"]) == [
+        ("gmv_cap", "jd"),
+        ("gmv_cap", "tmall"),
+    ]
