@@ -1087,33 +1087,10 @@ def proposed_compile(wh: Any, catalog: Any, req: Any, changes: set[str]) -> Any:
 
 
 def _formula_inline(d: Any, values: dict[str, Any]) -> Any:
-    """``metrics.query._formula`` over expressions (base measures zero-filled, derived ones inlined)."""
-    import ast
+    """``metrics.query.formula_expr`` over expressions (base measures zero-filled, derived ones inlined)."""
+    from channelscope.metrics import query as Q
 
-    import ibis
-
-    def ev(node: ast.AST) -> Any:
-        if isinstance(node, ast.Expression):
-            return ev(node.body)
-        if isinstance(node, ast.Name):
-            return values[node.id].cast("float64")
-        if isinstance(node, ast.Constant):
-            return ibis.literal(float(node.value))  # type: ignore[arg-type]
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return -ev(node.operand)
-        if isinstance(node, ast.BinOp):
-            a, b = ev(node.left), ev(node.right)
-            if isinstance(node.op, ast.Add):
-                return a + b
-            if isinstance(node.op, ast.Sub):
-                return a - b
-            if isinstance(node.op, ast.Mult):
-                return a * b
-            if isinstance(node.op, ast.Div):
-                return a / ibis.ifelse(b == 0, ibis.null(), b)
-        raise ValueError(d.formula)
-
-    return ev(ast.parse(d.formula, mode="eval"))
+    return Q.formula_expr(d, lambda name: values[name])
 
 
 def compile_with(p: Any, req: Any, changes: set[str]) -> tuple[str, float]:

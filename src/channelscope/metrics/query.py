@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -328,11 +329,17 @@ def compile_request(wh: Warehouse, catalog: Catalog, req: KpiRequest) -> ir.Tabl
 
 
 def _formula(d: Derived, t: ir.Table) -> ir.Value:
+    return formula_expr(d, lambda name: t[name])
+
+
+def formula_expr(d: Derived, operand: Callable[[str], ir.Value]) -> ir.Value:
+    """A derived metric's formula as an Ibis expression over ``operand(name)`` (a column, or any expression)."""
+
     def ev(node: ast.AST) -> Any:
         if isinstance(node, ast.Expression):
             return ev(node.body)
         if isinstance(node, ast.Name):
-            return t[node.id].cast("float64")
+            return operand(node.id).cast("float64")
         if isinstance(node, ast.Constant):
             return ibis.literal(float(node.value))  # type: ignore[arg-type]
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
