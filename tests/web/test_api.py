@@ -73,19 +73,24 @@ def add_alerts(project: Any) -> None:
     record_findings(project, Evaluation(findings=findings, checked=[]))
 
 
-@pytest.fixture(scope="module")
-def client(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def api_client(folder: Path, users: dict[str, tuple[str, tuple, tuple]]) -> Iterator[TestClient]:
+    """create_app on ``folder`` with these users (role, channels, distributors), an API token each, and the
+    test alerts; shared by the API and scope-matrix tests."""
     from channelscope.web.app import create_app
 
-    folder = make_shop(demo_shop, tmp_path_factory.mktemp("api") / "shop")
     app = create_app(folder, scheduler=False, events=False, dashboard=False)
     store = app.state.store
-    for name, (role, channels, distributors) in ROLES.items():
+    for name, (role, channels, distributors) in users.items():
         store.add_user(name, role, PASSWORD, channels=channels, distributors=distributors)
     add_alerts(app.state.project)
     with TestClient(app) as c:
-        c.tokens = {name: store.create_token(name) for name in ROLES}  # type: ignore[attr-defined]
+        c.tokens = {name: store.create_token(name) for name in users}  # type: ignore[attr-defined]
         yield c
+
+
+@pytest.fixture(scope="module")
+def client(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    yield from api_client(make_shop(demo_shop, tmp_path_factory.mktemp("api") / "shop"), ROLES)
 
 
 def auth(client: TestClient, name: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from tests.web.test_api import PASSWORD, add_alerts, make_shop
+from tests.web.test_api import api_client, auth, make_shop, sql
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -36,28 +36,10 @@ EVERYONE = list(USERS)
 
 @pytest.fixture(scope="module")
 def client(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    from channelscope.web.app import create_app
-
-    folder = make_shop(demo_shop, tmp_path_factory.mktemp("scope") / "shop")
-    app = create_app(folder, scheduler=False, events=False, dashboard=False)
-    for name, (role, channels, distributors) in USERS.items():
-        app.state.store.add_user(name, role, PASSWORD, channels=channels, distributors=distributors)
-    add_alerts(app.state.project)
-    with TestClient(app) as c:
-        c.tokens = {name: app.state.store.create_token(name) for name in USERS}  # type: ignore[attr-defined]
-        yield c
+    yield from api_client(make_shop(demo_shop, tmp_path_factory.mktemp("scope") / "shop"), USERS)
 
 
-def h(client: TestClient, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {client.tokens[user]}"}  # type: ignore[attr-defined]
-
-
-def sql(client: TestClient, query: str) -> pd.DataFrame:
-    con = client.app.state.project.warehouse.con.cursor()  # type: ignore[attr-defined]
-    try:
-        return con.execute(query).df()
-    finally:
-        con.close()
+h = auth  # the user's bearer-token header
 
 
 def where(user: str) -> str:
