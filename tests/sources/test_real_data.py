@@ -8,6 +8,7 @@ month, category and payment method, customers after pseudonymization, and the qu
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -50,6 +51,10 @@ calendar: {first_date: 1997-01-01, last_date: 1998-12-31}
 channels:
   - {id: cdnow, name: CDNOW, kind: own_store, platform: cdnow, currency: USD,
      timezone: America/New_York}
+alerts:
+  language: en
+  rules:
+    - {name: month_drop, kind: change, metric: gmv, grain: month, complete: true, compare: previous, below: -0.3}
 """
 
 
@@ -278,7 +283,26 @@ def _cdnow_kpis_match(p: Project, key: str) -> None:
     assert got["aov"].tolist() == pytest.approx((want["gmv"] / want["paid_orders"]).tolist(), abs=0.005)
 
 
+def _cdnow_month_drop_alert(p: Project, key: str) -> None:
+    """A monthly change rule on real data: its value, base and change equal pandas over the file."""
+    from channelscope.monitor.evaluate import evaluate_rules
+
+    kept = _kept(_cdnow())
+    usd = kept.groupby(kept["day"].dt.strftime("%Y-%m"))["usd"].sum()
+    ev = evaluate_rules(p, as_of=dt.date(1997, 5, 15))  # judges April 1997 (complete) against March
+    assert ev.errors == [] and ev.checked == ["month_drop"]
+    change = float(usd["1997-04"] / usd["1997-03"] - 1)
+    assert change < -0.3  # CDNOW's first-purchase cohort stops buying after March 1997
+    (f,) = ev.findings
+    assert f.period == "1997-04" and f.scope == {}  # no `by`: the whole business
+    assert f.value == pytest.approx(float(usd["1997-04"]), abs=0.005)
+    assert f.expected == pytest.approx(float(usd["1997-03"]), abs=0.005)
+    assert f.evidence["change_pct"] == pytest.approx(change, abs=1e-9)
+    assert evaluate_rules(p, as_of=dt.date(1997, 4, 15)).findings == []  # March rose on February
+
+
 CDNOW_CHECKS = {
+    "a monthly drop alert matches pandas": _cdnow_month_drop_alert,
     "KPIs by month match pandas": _cdnow_kpis_match,
     "every line is accounted": _cdnow_every_line_is_accounted,
     "totals match the file": _cdnow_totals_match,
