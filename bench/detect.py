@@ -29,9 +29,9 @@ from rich.console import Console
 from rich.table import Table
 
 from channelscope import Project
-from channelscope.monitor.detect import detect_anomalies
-from channelscope.monitor.detect_quality import detection_quality
-from channelscope.monitor.planned_events import project_events
+from channelscope.analysis.planned_events import project_events
+from channelscope.analysis.seasonal import detect_anomalies
+from channelscope.analysis.seasonal_quality import detection_quality
 
 METRICS = ("gmv", "orders", "visitors", "conversion_rate")
 

@@ -129,10 +129,7 @@ def generate_sql(rows: int, now: dt.datetime) -> str:
         "CASE WHEN st < 55 THEN 'completed' WHEN st < 70 THEN 'shipped' WHEN st < 80 THEN 'paid' "
         "WHEN st < 85 THEN 'created' WHEN st < 93 THEN 'cancelled' ELSE 'refunded' END"
     )
-    money = (
-        "printf('%s%d.%02d', CASE WHEN {v} < 0 THEN '-' ELSE '' END, abs({v}) // 100, "
-        "abs({v}) % 100)"
-    )
+    money = "printf('%s%d.%02d', CASE WHEN {v} < 0 THEN '-' ELSE '' END, abs({v}) // 100, abs({v}) % 100)"
     pool = max(rows // 3, 1)
     fmt = "'%Y-%m-%d %H:%M:%S'"
     kols = [f"kol{k:02d}" for k in range(1, KOLS + 1)]
@@ -215,9 +212,7 @@ def generate(csv: Path, rows: int, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def write_project(
-    folder: Path, csv: Path, memory_limit: str, threads: int | None, now: dt.datetime
-) -> None:
+def write_project(folder: Path, csv: Path, memory_limit: str, threads: int | None, now: dt.datetime) -> None:
     """channelscope.yaml (the channels, douyin hosts, campaigns, one canonical source) and a key."""
     lines = [
         "project:",
@@ -419,8 +414,7 @@ def child_channelscope(folder: str, phases: bool) -> dict[str, Any]:
 
     con = duckdb.connect(str(Path(folder) / "warehouse.duckdb"), read_only=True)
     counts = con.execute(
-        "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM quarantine), "
-        "(SELECT count(*) FROM customers)"
+        "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM quarantine), (SELECT count(*) FROM customers)"
     ).fetchone()
     stored = dict(zip(("orders", "quarantine", "customers"), counts or (0, 0, 0), strict=True))
     con.close()
@@ -593,9 +587,7 @@ class _Capture:
         return (0,)
 
 
-def child_experiments(
-    folder: str, memory_limit: str, threads: int | None, reps: int
-) -> dict[str, Any]:
+def child_experiments(folder: str, memory_limit: str, threads: int | None, reps: int) -> dict[str, Any]:
     """Time each slow phase's current SQL (built by src where it can be) against a rewrite,
     on the generated file, and check both give the same rows."""
     from types import SimpleNamespace
@@ -620,8 +612,7 @@ def child_experiments(
     con.execute("SET timezone = 'UTC'")  # as the pipeline's ibis connection sets it
     con.execute(f"SET temp_directory = '{root / '.experiments-tmp'}'")
     con.execute(
-        "CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS _row, * "
-        f"FROM read_csv('{csv}', all_varchar = true)"
+        f"CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS _row, * FROM read_csv('{csv}', all_varchar = true)"
     )
     cols = [r[0] for r in con.execute("DESCRIBE raw").fetchall() if r[0] != "_row"]
     con.execute(
@@ -641,9 +632,7 @@ def child_experiments(
             if statements:
                 con.execute("BEGIN TRANSACTION")
             t, c = time.perf_counter(), time.process_time()
-            for s in (
-                sql.split(";\n") if statements else [f"CREATE OR REPLACE TEMP TABLE _e AS {sql}"]
-            ):
+            for s in sql.split(";\n") if statements else [f"CREATE OR REPLACE TEMP TABLE _e AS {sql}"]:
                 con.execute(s)
             best = min(best, time.perf_counter() - t)
             best_cpu = min(best_cpu, time.process_time() - c)
@@ -670,9 +659,7 @@ def child_experiments(
         check: tuple[str, str] | None = None,
         edge: tuple[Any, Any] | None = None,
     ) -> None:
-        (cur, cur_cpu), (new, new_cpu) = (
-            timed(x, statements=statements) for x in (current, proposed)
-        )
+        (cur, cur_cpu), (new, new_cpu) = (timed(x, statements=statements) for x in (current, proposed))
         same = same_rows(*check) if check else same_rows(current, proposed)
         differs: list[str] = []
         if edge:  # the same builders over tricky inputs the generated file does not have
@@ -702,12 +689,8 @@ def child_experiments(
     ab(
         "money: DECIMAL(18,2) cast instead of DECIMAL(24,6)",
         "parse",
-        "SELECT _row, "
-        + ", ".join(P.parse_decimal(t("_t_" + c), 2, 1) for c in money)
-        + " FROM l1",
-        "SELECT _row, "
-        + ", ".join(proposed_parse_decimal(t("_t_" + c), 2, 1) for c in money)
-        + " FROM l1",
+        "SELECT _row, " + ", ".join(P.parse_decimal(t("_t_" + c), 2, 1) for c in money) + " FROM l1",
+        "SELECT _row, " + ", ".join(proposed_parse_decimal(t("_t_" + c), 2, 1) for c in money) + " FROM l1",
         edge=(
             lambda v: f"{P.parse_decimal(v, 2, 1)}, {P.parse_decimal(v, 8, 1)}, {P.parse_int(v)}",
             lambda v: (
@@ -719,12 +702,8 @@ def child_experiments(
     ab(
         "timestamps: guards before regexes, fixed-offset zone by arithmetic",
         "parse",
-        "SELECT _row, "
-        + ", ".join(P.parse_timestamp_utc(t("_t_" + c), tz, None) for c in stamps)
-        + " FROM l1",
-        "SELECT _row, "
-        + ", ".join(proposed_parse_timestamp_utc(t("_t_" + c), tz, None) for c in stamps)
-        + " FROM l1",
+        "SELECT _row, " + ", ".join(P.parse_timestamp_utc(t("_t_" + c), tz, None) for c in stamps) + " FROM l1",
+        "SELECT _row, " + ", ".join(proposed_parse_timestamp_utc(t("_t_" + c), tz, None) for c in stamps) + " FROM l1",
         edge=(
             lambda v: ", ".join(P.parse_timestamp_utc(v, z, None) for z in EDGE_ZONES),
             lambda v: ", ".join(proposed_parse_timestamp_utc(v, z, None) for z in EDGE_ZONES),
@@ -762,9 +741,7 @@ def child_experiments(
     )
     names = [r[0] for r in con.execute("DESCRIBE v").fetchall() if r[0] != "_row"]
     vcols = ", ".join(names)
-    rank = (
-        "row_number() OVER (PARTITION BY order_id ORDER BY updated_at DESC NULLS LAST, _row DESC)"
-    )
+    rank = "row_number() OVER (PARTITION BY order_id ORDER BY updated_at DESC NULLS LAST, _row DESC)"
     ab(
         "good rows: skip the rank window when no key repeats (count distinct first)",
         "good",
@@ -852,8 +829,7 @@ def child_experiments(
             con.execute(s)
         results.append(
             con.execute(
-                "SELECT count(*), sum(hash(customer_key, first_order_at, acquisition_channel_id)) "
-                f"FROM ({snapshot})"
+                f"SELECT count(*), sum(hash(customer_key, first_order_at, acquisition_channel_id)) FROM ({snapshot})"
             ).fetchone()
         )
         con.execute("ROLLBACK")
@@ -875,9 +851,7 @@ def child_experiments(
         ]
         if index:
             stmts.append("CREATE INDEX ix_orders_copy_key ON orders_copy (order_id)")
-        return ";\n".join(
-            [*stmts, "INSERT INTO orders_copy SELECT * FROM orders", "COMMIT", "BEGIN TRANSACTION"]
-        )
+        return ";\n".join([*stmts, "INSERT INTO orders_copy SELECT * FROM orders", "COMMIT", "BEGIN TRANSACTION"])
 
     ab(
         "merge insert + commit: without the ART index on orders(order_id)",
@@ -926,17 +900,13 @@ def bench_size(rows: int, root: Path, args: argparse.Namespace, say: Any) -> dic
     write_project(folder, csv, args.memory_limit, args.threads, now)
     threads = [str(args.threads)] if args.threads else []
     say(f"[{rows:,} rows] bare DuckDB load ...")
-    bare = run_child(
-        ["bare", str(csv), str(root / f"bare-{rows}.duckdb"), args.memory_limit, *threads]
-    )
+    bare = run_child(["bare", str(csv), str(root / f"bare-{rows}.duckdb"), args.memory_limit, *threads])
     say(f"[{rows:,} rows] channelscope ingest ...")
     cs = run_child(["channelscope", str(folder), "0" if args.no_phases else "1"])
     experiments = None
     if args.experiments:
         say(f"[{rows:,} rows] experiments (best of {args.reps}) ...")
-        experiments = run_child(
-            ["experiments", str(folder), args.memory_limit, str(args.threads or 0), str(args.reps)]
-        )
+        experiments = run_child(["experiments", str(folder), args.memory_limit, str(args.threads or 0), str(args.reps)])
     ledger = cs["ledger"][0] if cs["ledger"] else {}
     expected = {
         "rows_in": planted["rows"],
@@ -1014,8 +984,7 @@ def render(results: list[dict[str, Any]]) -> None:
             f"{r['rows']:,}",
             f"{r['file_mib'] * MIB / 1e6:.0f}",
             f"{r['bare_seconds']:.2f} ({r.get('bare_cpu_seconds', float('nan')):.1f})",
-            f"{r['channelscope_seconds']:.2f} "
-            f"({r.get('channelscope_cpu_seconds', float('nan')):.1f})",
+            f"{r['channelscope_seconds']:.2f} ({r.get('channelscope_cpu_seconds', float('nan')):.1f})",
             ratio,
             f"{r['rows_per_second']:,.0f}",
             f"{r['bare_peak_mib']:.0f}",
@@ -1071,8 +1040,7 @@ def render(results: list[dict[str, Any]]) -> None:
         if not ex:
             continue
         e = Table(
-            title=f"experiments at {ex['rows']:,} rows: current SQL vs proposed, in isolation "
-            f"(best of {ex['reps']})"
+            title=f"experiments at {ex['rows']:,} rows: current SQL vs proposed, in isolation (best of {ex['reps']})"
         )
         for col in (
             "phase",
@@ -1083,9 +1051,7 @@ def render(results: list[dict[str, Any]]) -> None:
             "speedup (cpu)",
             "same rows",
         ):
-            e.add_column(
-                col, justify="left" if col in ("phase", "change", "same rows") else "right"
-            )
+            e.add_column(col, justify="left" if col in ("phase", "change", "same rows") else "right")
         nan = float("nan")
         for x in ex["experiments"]:
             cur_cpu, new_cpu = x.get("current_cpu_seconds", nan), x.get("proposed_cpu_seconds", nan)

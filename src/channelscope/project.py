@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
@@ -25,6 +25,9 @@ from channelscope.model import TABLES
 from channelscope.sources import files as F
 from channelscope.sources.mapping import Mapping, load_mapping
 from channelscope.warehouse import BatchResult, Warehouse, open_warehouse
+
+if TYPE_CHECKING:
+    from channelscope.analysis import Analyses
 
 ProgressFn = Callable[[str, str, int, int, BatchResult | None], None]
 _KIND_ORDER = {"dimension": 0, "fact": 1}
@@ -391,6 +394,13 @@ class Project:
         return create_marts(self.warehouse)
 
     # ---- KPIs ---------------------------------------------------------------------------------
+
+    @property
+    def analysis(self) -> Analyses:
+        """The analyses of this project (funnel, distributor activity, seasonal anomalies, calendar...)."""
+        from channelscope.analysis import Analyses
+
+        return Analyses(self)
 
     @property
     def catalog(self) -> Catalog:

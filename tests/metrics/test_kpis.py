@@ -61,37 +61,57 @@ def hand_sql(p: Project) -> pd.DataFrame:
     """Base measures by channel and month, written by hand in SQL both engines speak."""
     m = "CAST(date_trunc('month', {}) AS DATE)"
     q = {
-        "traffic": (f"SELECT channel_id, {m.format('date')}, sum(impressions), sum(visitors), sum(page_views), "
-                    f"sum(add_to_cart) FROM traffic WHERE date {RANGE} GROUP BY 1, 2",
-                    ["impressions", "visitors", "page_views", "add_to_cart"]),
-        "orders": (f"SELECT channel_id, {m.format('business_date')}, count(*), "
-                   f"sum(CASE WHEN {PAID} THEN 1 ELSE 0 END), count(DISTINCT CASE WHEN {PAID} THEN customer_key END), "
-                   f"sum(net_amount_base), sum(CASE WHEN {PAID} THEN net_amount_base END), "
-                   f"count(DISTINCT CASE WHEN {PAID} THEN distributor_id END) "
-                   f"FROM orders WHERE business_date {RANGE} GROUP BY 1, 2",
-                   ["orders", "paid_orders", "buyers", "gmv_ordered", "gmv", "active_distributors"]),
-        "lines": (f"SELECT o.channel_id, {m.format('o.business_date')}, sum(l.quantity), "
-                  "sum(l.quantity * p.unit_cost) FROM order_lines l JOIN orders o ON o.order_id = l.order_id "
-                  f"LEFT JOIN products p ON p.sku = l.sku WHERE o.{PAID} AND o.business_date {RANGE} GROUP BY 1, 2",
-                  ["units", "cogs"]),
-        "refunds": (f"SELECT channel_id, {m.format('business_date')}, sum(amount_base), count(*) FROM refunds "
-                    f"WHERE business_date {RANGE} GROUP BY 1, 2", ["refunds", "refund_count"]),
-        "ads": (f"SELECT channel_id, {m.format('date')}, sum(spend_base), sum(clicks) FROM ad_spend "
-                f"WHERE date {RANGE} GROUP BY 1, 2", ["ad_spend", "ad_clicks"]),
-        "fees": (f"SELECT channel_id, {m.format('date')}, "
-                 "sum(CASE WHEN fee_type IN ('platform', 'payment', 'logistics') THEN amount_base END), "
-                 f"sum(CASE WHEN fee_type = 'commission' THEN amount_base END) FROM fees WHERE date {RANGE} "
-                 "GROUP BY 1, 2", ["channel_fees", "commissions"]),
-        "new": ("WITH f AS (SELECT customer_key, min(business_date) AS first_day FROM orders "
-                f"WHERE {PAID} GROUP BY 1), o AS (SELECT channel_id, {m.format('business_date')} AS mon, customer_key "
-                f"FROM orders WHERE {PAID} AND business_date {RANGE}) "
-                "SELECT o.channel_id, o.mon, count(DISTINCT CASE WHEN f.first_day >= o.mon THEN o.customer_key END), "
-                "count(DISTINCT CASE WHEN f.first_day < o.mon THEN o.customer_key END) "
-                "FROM o JOIN f ON f.customer_key = o.customer_key GROUP BY 1, 2",
-                ["new_buyers", "returning_buyers"]),
-        "repeat": (f"SELECT channel_id, mon, sum(CASE WHEN n >= 2 THEN 1 ELSE 0 END) FROM (SELECT channel_id, "
-                   f"{m.format('business_date')} AS mon, customer_key, count(*) AS n FROM orders WHERE {PAID} "
-                   f"AND business_date {RANGE} GROUP BY 1, 2, 3) x GROUP BY 1, 2", ["repeat_buyers"]),
+        "traffic": (
+            f"SELECT channel_id, {m.format('date')}, sum(impressions), sum(visitors), sum(page_views), "
+            f"sum(add_to_cart) FROM traffic WHERE date {RANGE} GROUP BY 1, 2",
+            ["impressions", "visitors", "page_views", "add_to_cart"],
+        ),
+        "orders": (
+            f"SELECT channel_id, {m.format('business_date')}, count(*), "
+            f"sum(CASE WHEN {PAID} THEN 1 ELSE 0 END), count(DISTINCT CASE WHEN {PAID} THEN customer_key END), "
+            f"sum(net_amount_base), sum(CASE WHEN {PAID} THEN net_amount_base END), "
+            f"count(DISTINCT CASE WHEN {PAID} THEN distributor_id END) "
+            f"FROM orders WHERE business_date {RANGE} GROUP BY 1, 2",
+            ["orders", "paid_orders", "buyers", "gmv_ordered", "gmv", "active_distributors"],
+        ),
+        "lines": (
+            f"SELECT o.channel_id, {m.format('o.business_date')}, sum(l.quantity), "
+            "sum(l.quantity * p.unit_cost) FROM order_lines l JOIN orders o ON o.order_id = l.order_id "
+            f"LEFT JOIN products p ON p.sku = l.sku WHERE o.{PAID} AND o.business_date {RANGE} GROUP BY 1, 2",
+            ["units", "cogs"],
+        ),
+        "refunds": (
+            f"SELECT channel_id, {m.format('business_date')}, sum(amount_base), count(*) FROM refunds "
+            f"WHERE business_date {RANGE} GROUP BY 1, 2",
+            ["refunds", "refund_count"],
+        ),
+        "ads": (
+            f"SELECT channel_id, {m.format('date')}, sum(spend_base), sum(clicks) FROM ad_spend "
+            f"WHERE date {RANGE} GROUP BY 1, 2",
+            ["ad_spend", "ad_clicks"],
+        ),
+        "fees": (
+            f"SELECT channel_id, {m.format('date')}, "
+            "sum(CASE WHEN fee_type IN ('platform', 'payment', 'logistics') THEN amount_base END), "
+            f"sum(CASE WHEN fee_type = 'commission' THEN amount_base END) FROM fees WHERE date {RANGE} "
+            "GROUP BY 1, 2",
+            ["channel_fees", "commissions"],
+        ),
+        "new": (
+            "WITH f AS (SELECT customer_key, min(business_date) AS first_day FROM orders "
+            f"WHERE {PAID} GROUP BY 1), o AS (SELECT channel_id, {m.format('business_date')} AS mon, customer_key "
+            f"FROM orders WHERE {PAID} AND business_date {RANGE}) "
+            "SELECT o.channel_id, o.mon, count(DISTINCT CASE WHEN f.first_day >= o.mon THEN o.customer_key END), "
+            "count(DISTINCT CASE WHEN f.first_day < o.mon THEN o.customer_key END) "
+            "FROM o JOIN f ON f.customer_key = o.customer_key GROUP BY 1, 2",
+            ["new_buyers", "returning_buyers"],
+        ),
+        "repeat": (
+            f"SELECT channel_id, mon, sum(CASE WHEN n >= 2 THEN 1 ELSE 0 END) FROM (SELECT channel_id, "
+            f"{m.format('business_date')} AS mon, customer_key, count(*) AS n FROM orders WHERE {PAID} "
+            f"AND business_date {RANGE} GROUP BY 1, 2, 3) x GROUP BY 1, 2",
+            ["repeat_buyers"],
+        ),
     }
     frames = [sql_frame(p, sql, cols) for sql, cols in q.values()]
     out = pd.concat(frames, axis=1).fillna(0.0)
@@ -131,9 +151,22 @@ def test_every_builtin_kpi_equals_hand_written_sql(project: Project) -> None:
     assert checked == 38
 
 
-_RATIOS = {"conversion_rate", "cart_rate", "aov", "units_per_order", "refund_rate", "repurchase_rate",
-           "gmv_per_buyer", "visitor_value", "new_buyer_share", "roas", "cac", "gross_margin",
-           "contribution_margin_rate", "sales_per_distributor"}
+_RATIOS = {
+    "conversion_rate",
+    "cart_rate",
+    "aov",
+    "units_per_order",
+    "refund_rate",
+    "repurchase_rate",
+    "gmv_per_buyer",
+    "visitor_value",
+    "new_buyer_share",
+    "roas",
+    "cac",
+    "gross_margin",
+    "contribution_margin_rate",
+    "sales_per_distributor",
+}
 
 
 def test_ratios_are_from_summed_parts_at_every_grain(project: Project) -> None:

@@ -150,13 +150,16 @@ targets:
     folder = write_project(tmp_path / "a", body)
     (folder / "exports").mkdir()
     (folder / "exports" / "orders.csv").write_text(
-        "source_order_id,ordered_at,status,net_amount,discount_amount\n1,2025-06-18 10:00:00,paid,10,2.55\n")
+        "source_order_id,ordered_at,status,net_amount,discount_amount\n1,2025-06-18 10:00:00,paid,10,2.55\n"
+    )
     p = Project(folder)
     p.ingest()
     assert p.kpis(["discounts"]).discounts.iloc[0] == pytest.approx(2.55)  # money, though no unit was given
     t = p.targets(as_of="2025-06-18")
     assert t.period.tolist() == ["2025", "2025-06-18", "2026-01"] and t.actual.tolist()[:2] == [2.55, 2.55]
-    bad = body.replace("column: discount_amount}", "column: discount_amount}\n    - {name: m, label_zh: m, "
-                       "label_en: m, formula: max(discounts)}")
+    bad = body.replace(
+        "column: discount_amount}",
+        "column: discount_amount}\n    - {name: m, label_zh: m, label_en: m, formula: max(discounts)}",
+    )
     with pytest.raises(ConfigError, match="only"):
         _ = Project(write_project(tmp_path / "b", bad)).catalog

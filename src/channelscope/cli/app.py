@@ -273,8 +273,14 @@ def explain(
         result, periods = p.explain(period, vs=vs, metric=metric, by=by)
         locale = lang or p.config.project.locale
     if as_json:
-        _dump({"periods": periods, "total": result.total, "by_member": result.by_member,
-               "sentences": result.explain(locale)})
+        _dump(
+            {
+                "periods": periods,
+                "total": result.total,
+                "by_member": result.by_member,
+                "sentences": result.explain(locale),
+            }
+        )
         return
     (a0, a1), (b0, b1) = periods["period"], periods["vs"]
     console.print(f"[bold]{metric}[/] {a0}..{a1} vs {b0}..{b1}")
@@ -284,8 +290,11 @@ def explain(
 
 
 @app.command()
-def targets(project: ProjectOpt = Path("."), as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
-            as_json: JsonOpt = False) -> None:
+def targets(
+    project: ProjectOpt = Path("."),
+    as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Targets: actual, attainment, expected to date by the pacing curve, gap and run-rate projection."""
     with _project(project) as p:
         df = p.targets(as_of)

@@ -375,6 +375,12 @@ def kpi_frame(wh: Warehouse, catalog: Catalog, req: KpiRequest) -> pd.DataFrame:
     if req.grain == "total":
         df = df.drop(columns=["period"])
         if df.empty and not req.by:  # nothing happened: zeros (ratios stay empty), not no row
-            df = pd.DataFrame([{n: (float("nan") if isinstance(catalog.get(n), Derived) and not
-                                    _is_sum(catalog, n) else 0) for n in req.metrics}])
+            df = pd.DataFrame(
+                [
+                    {
+                        n: (float("nan") if isinstance(catalog.get(n), Derived) and not _is_sum(catalog, n) else 0)
+                        for n in req.metrics
+                    }
+                ]
+            )
     return df

@@ -32,6 +32,7 @@ class Target(BaseModel):
     def _text(cls, value: object) -> str:
         # YAML reads an unquoted 2025 as a number and 2025-06-18 as a date
         return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
     channel: str | None = None
     distributor: str | None = None
     pacing: Literal["linear", "last_year"] = "linear"

@@ -369,10 +369,10 @@ def _anomaly(run: _Run, rule: AnomalyRule) -> list[Finding]:
     from channelscope.metrics.targets import is_additive
 
     try:
-        from channelscope.monitor.detect import detect_anomalies
-        from channelscope.monitor.planned_events import project_events
+        from channelscope.analysis.planned_events import project_events
+        from channelscope.analysis.seasonal import detect_anomalies
     except ImportError as exc:
-        raise RuntimeError("the anomaly detector (channelscope.monitor.detect) is not available") from exc
+        raise RuntimeError("the anomaly detector (channelscope.analysis.seasonal) is not available") from exc
     p = run.project
     cur = (run.as_of, run.as_of)
     first = cur[0] - dt.timedelta(days=rule.lookback)

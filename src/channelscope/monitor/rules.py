@@ -159,7 +159,9 @@ class AnomalyRule(_MetricRule):
     kind: Literal["anomaly"]
     grain: Literal["day"] = Field("day", description="the detector judges days (weekly and yearly seasonality)")
     sensitivity: float = Field(
-        4.0, gt=0, description="band half-width in robust SDs; 4 measured best on the demo (precision 0.86, recall 0.71)"
+        4.0,
+        gt=0,
+        description="band half-width in robust SDs; 4 measured best on the demo (precision 0.86, recall 0.71)",
     )
     lookback: int = Field(420, ge=14, description="days of history given to the detector (yearly season: 365+)")
     min_history: int = Field(56, ge=7, description="periods of history a member needs before it is judged")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import io
-import itertools
 import threading
 import time
 import uuid
@@ -30,7 +29,6 @@ COMPARES = ("previous", "yoy", "wow")
 TO_DATES = ("mtd", "qtd", "ytd", "wtd")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 EXPORT_FORMATS = ("csv", "xlsx")
-FUNNEL = ("impressions", "visitors", "add_to_cart", "orders", "paid_orders")
 _local = threading.local()
 
 
@@ -364,10 +362,9 @@ def funnel(
     project: Project, user: User, *, start: Any = None, end: Any = None, filters: dict[str, Any] | None = None
 ) -> pd.DataFrame:
     """Impressions -> visitors -> add to cart -> orders -> paid orders, each with its rate from the step before."""
-    df = kpi_table(project, user, metrics=list(FUNNEL), start=start, end=end, filters=filters)
-    values = [float(df[m].iloc[0]) if len(df) else 0.0 for m in FUNNEL]
-    rates = [None] + [b / a if a else None for a, b in itertools.pairwise(values)]
-    return pd.DataFrame({"stage": list(FUNNEL), "value": values, "rate_from_previous": rates})
+    from channelscope.analysis.funnel import STAGES, funnel_steps
+
+    return funnel_steps(kpi_table(project, user, metrics=list(STAGES), start=start, end=end, filters=filters))
 
 
 def distributor_board(
@@ -385,7 +382,7 @@ def distributor_board(
     flt = scoped_filters(project, user, filters)
     key = (str(start), str(end), tuple(sorted((k, tuple(v)) for k, v in flt.items())))
     activity = _cached(
-        rp, user, "distributor_activity", key, lambda: distributor_activity(rp, start=start, end=end, filters=flt)
+        rp, user, "distributor_activity", key, lambda: _distributor_activity(rp, start=start, end=end, filters=flt)
     )
     out = out.merge(activity, on="distributor", how="left")
     for col in ("active_days", "lines", "below_map_lines"):
@@ -393,41 +390,17 @@ def distributor_board(
     return out.sort_values("gmv", ascending=False).reset_index(drop=True)
 
 
-def distributor_activity(project: Project, *, start: Any, end: Any, filters: dict[str, list[Any]]) -> pd.DataFrame:
-    """Per distributor, over paid orders in [start, end] (business dates): ``active_days`` (distinct days with a
-    paid order), ``lines`` (order lines) and ``below_map_lines`` (lines whose paid unit price, amount / quantity,
-    is below the product's ``min_advertised_price``; both in the order's currency). Computed in the engine."""
-    import ibis
+def _distributor_activity(project: Project, *, start: Any, end: Any, filters: dict[str, list[Any]]) -> pd.DataFrame:
+    from channelscope.analysis.distributors import FILTER_COLUMNS, distributor_activity
 
-    from channelscope.metrics.definitions import PAID
-
-    o = project.table("orders")
-    o = o.filter(o.status.isin(PAID), o.distributor_id.notnull())
-    if start is not None:
-        o = o.filter(o.business_date >= ibis.date(str(start)))
-    if end is not None:
-        o = o.filter(o.business_date <= ibis.date(str(end)))
-    columns = {"channel": "channel_id", "distributor": "distributor_id", "campaign": "campaign_id", "region": "region"}
-    for dim, values in filters.items():
-        if dim not in columns:
-            raise ParamError(
-                "filter", f"the distributor board filters by {', '.join(columns)}, not '{dim}'", list(columns)
-            )
-        o = o.filter(o[columns[dim]].isin([str(v) for v in values]))
-    days = o.group_by("distributor_id").aggregate(active_days=o.business_date.nunique())
-    lines = project.table("order_lines")
-    products = project.table("products").select("sku", "min_advertised_price")
-    j = lines.join(o.select("order_id", "distributor_id"), "order_id").left_join(products, "sku")
-    price = j.amount.cast("float64") / j.quantity.nullif(0).cast("float64")
-    below = (price < j.min_advertised_price.cast("float64")).ifelse(1, 0)
-    sold = j.group_by("distributor_id").aggregate(lines=j.count(), below_map_lines=below.sum())
-    out = days.left_join(sold, "distributor_id").select(
-        distributor=days.distributor_id,
-        active_days=days.active_days,
-        lines=sold.lines,
-        below_map_lines=sold.below_map_lines,
-    )
-    return out.to_pandas()
+    unknown = [d for d in filters if d not in FILTER_COLUMNS]
+    if unknown:
+        raise ParamError(
+            "filter",
+            f"the distributor board filters by {', '.join(FILTER_COLUMNS)}, not '{unknown[0]}'",
+            list(FILTER_COLUMNS),
+        )
+    return distributor_activity(project, start=start, end=end, filters=filters)
 
 
 def funnel_by_channel(
@@ -435,12 +408,13 @@ def funnel_by_channel(
 ) -> pd.DataFrame:
     """Per channel: impressions, visitors, add to cart, orders, paid orders and kept orders (paid orders minus
     refunds counted in the same period, at least 0), one row per channel."""
+    from channelscope.analysis.funnel import BY_CHANNEL_METRICS
+    from channelscope.analysis.funnel import funnel_by_channel as by_channel
+
     df = kpi_table(
-        project, user, metrics=[*FUNNEL, "refund_count"], by=["channel"], start=start, end=end, filters=filters
+        project, user, metrics=list(BY_CHANNEL_METRICS), by=["channel"], start=start, end=end, filters=filters
     )
-    df = df[df["channel"].notna()].copy()
-    df["kept_orders"] = (df["paid_orders"].astype("float64") - df["refund_count"].astype("float64")).clip(lower=0)
-    return df.drop(columns=["refund_count"]).reset_index(drop=True)
+    return by_channel(df)
 
 
 # ---- alerts ----------------------------------------------------------------------------------------

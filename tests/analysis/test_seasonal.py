@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from channelscope.analysis.planned_events import PlannedEvent, event_key, planned_events, project_events
+from channelscope.analysis.seasonal import COLUMNS, detect_anomalies
+from channelscope.analysis.seasonal_quality import detection_quality
 from channelscope.errors import QueryError
-from channelscope.monitor.detect import COLUMNS, detect_anomalies
-from channelscope.monitor.detect_quality import detection_quality
-from channelscope.monitor.planned_events import PlannedEvent, event_key, planned_events, project_events
 
 START = dt.date(2024, 1, 1)  # a Monday
 WEEKLY = np.array([1.0, 0.95, 0.95, 1.0, 1.1, 1.35, 1.4])  # Monday..Sunday

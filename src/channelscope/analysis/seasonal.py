@@ -33,8 +33,8 @@ import pandas as pd
 from statsmodels.robust.norms import HuberT
 from statsmodels.robust.scale import mad
 
+from channelscope.analysis.planned_events import PlannedEvent, planned_events
 from channelscope.errors import QueryError
-from channelscope.monitor.planned_events import PlannedEvent, planned_events
 
 COLUMNS = ("period", "value", "expected", "lower", "upper", "score", "window", "is_anomaly", "direction")
 #: days between trend knots, and days of hangover after a multi-day festival window

@@ -1,0 +1,108 @@
+"""The analysis layer: one module per analysis, each pulling aggregates once through the semantic layer.
+
+Modules: ``seasonal`` (the robust seasonal model behind anomaly alerts), ``seasonal_quality`` (its
+precision and recall against known shocks), ``planned_events`` (the festival and campaign calendar
+the models expect), ``funnel`` (impressions -> paid orders), ``distributors`` (activity and
+minimum-price lines). ``Project.analysis`` exposes them as methods (``Analyses``); ``web`` adds only
+scope and caching, ``monitor`` only judges values against an analysis' expectation.
+
+Rule: an analysis imports from ``metrics``, ``warehouse``, ``model`` and ``config``, never from
+``monitor``, ``web``, ``report``, ``plan`` or ``cli``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from channelscope.analysis.planned_events import PlannedEvent
+    from channelscope.project import Project
+
+__all__ = ["Analyses"]
+
+
+class Analyses:
+    """The analyses of one project (``Project.analysis``): each method pulls what it needs through
+    ``Project.kpis`` or the engine and returns a typed result or a DataFrame."""
+
+    def __init__(self, project: Project) -> None:
+        self._project = project
+
+    def planned_events(self) -> list[PlannedEvent]:
+        """The festival calendar and the festival, promotion and live-session campaigns, in business dates."""
+        from channelscope.analysis.planned_events import project_events
+
+        return project_events(self._project)
+
+    def funnel(
+        self,
+        *,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """Impressions -> visitors -> add to cart -> orders -> paid orders, with each step's rate (fraction)."""
+        from channelscope.analysis.funnel import STAGES, funnel_steps
+
+        return funnel_steps(self._project.kpis(list(STAGES), start=start, end=end, filters=dict(filters or {})))
+
+    def funnel_by_channel(
+        self,
+        *,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """The funnel's steps per channel, plus kept orders (paid minus refunds of the period)."""
+        from channelscope.analysis.funnel import BY_CHANNEL_METRICS, funnel_by_channel
+
+        frame = self._project.kpis(
+            list(BY_CHANNEL_METRICS), by=["channel"], start=start, end=end, filters=dict(filters or {})
+        )
+        return funnel_by_channel(frame)
+
+    def distributor_activity(
+        self,
+        *,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        filters: Mapping[str, Sequence[Any]] | None = None,
+    ) -> pd.DataFrame:
+        """Per distributor: active days, order lines and lines below the minimum advertised price."""
+        from channelscope.analysis.distributors import distributor_activity
+
+        return distributor_activity(self._project, start=start, end=end, filters=filters or {})
+
+    def anomalies(
+        self,
+        metric: str,
+        *,
+        by: Sequence[str] = ("channel",),
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        sensitivity: float = 4.0,
+        drivers: Sequence[str] = (),
+        evaluate_from: dt.date | str | None = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """The seasonal model's judgement of each day of ``metric`` (daily, per ``by``): expected value,
+        interval, score and anomaly flag, with the project's festivals and campaigns as planned events."""
+        from channelscope.analysis.planned_events import project_events
+        from channelscope.analysis.seasonal import detect_anomalies
+
+        series = self._project.kpis(
+            [metric, *drivers], by=list(by), grain="day", start=start, end=end, filters=dict(filters or {})
+        )
+        return detect_anomalies(
+            series,
+            value=metric,
+            by=list(by),
+            festivals=project_events(self._project),
+            sensitivity=sensitivity,
+            drivers=list(drivers),
+            evaluate_from=evaluate_from,
+        )
