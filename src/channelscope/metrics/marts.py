@@ -271,7 +271,7 @@ def create_marts(wh: Warehouse) -> list[str]:
 def _grants(wh: Warehouse, view: str) -> list[str]:
     """The GRANT statements that give others their privileges on a view (PostgreSQL), to re-apply
     after it is dropped and created again: a BI role keeps its access across an upgrade."""
-    if wh.name != "postgres":
+    if not wh.has_grants:
         return []
     rows = wh.execute(
         "SELECT grantee, privilege_type, is_grantable FROM information_schema.role_table_grants "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 import duckdb
@@ -13,7 +15,7 @@ import psycopg
 
 from channelscope.errors import WarehouseError
 from channelscope.model import TABLES
-from channelscope.warehouse.base import STAGING_DIMENSIONS, BatchResult, GoodTable, Warehouse, merge_sql
+from channelscope.warehouse.base import STAGING_DIMENSIONS, BatchResult, GoodTable, Tx, Warehouse, merge_sql
 from channelscope.warehouse.duckdb_backend import _account
 
 
@@ -24,6 +26,8 @@ def _safe_url(url: str) -> str:
 
 class PostgresWarehouse(Warehouse):
     name = "postgres"
+    sql_types: ClassVar[dict[str, str]] = {**Warehouse.sql_types, "float64": "DOUBLE PRECISION"}
+    has_grants = True
 
     def __init__(self, url: str, *, memory_limit: str = "600MB") -> None:
         self.url = url.replace("postgres://", "postgresql://", 1)
@@ -43,8 +47,36 @@ class PostgresWarehouse(Warehouse):
     def ibis(self) -> ibis.BaseBackend:
         return self._ibis
 
+    def paramstyle(self, sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def reader(self) -> PostgresWarehouse:
+        """A new connection, for one reading thread."""
+        return PostgresWarehouse(self.url, memory_limit=self.memory_limit)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        try:
+            with self.conn.cursor() as cur:
+                yield Tx(self, cur)
+            self.conn.commit()
+        except BaseException:
+            self.conn.rollback()
+            raise
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Tx]:
+        try:
+            with self.conn.cursor() as cur:
+                yield Tx(self, cur)
+        finally:
+            self.conn.rollback()  # end the read transaction: no idle-in-transaction session
+
+    def json_text_elements(self, column: str) -> str:
+        return f"json_array_elements_text({column}::json)"
+
     def execute(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
-        sql = sql.replace("?", "%s") if params else sql
+        sql = self.paramstyle(sql) if params else sql
         with self.conn.cursor() as cur:
             cur.execute(sql, params or None)
             rows = cur.fetchall() if cur.description else []
