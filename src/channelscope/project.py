@@ -391,7 +391,7 @@ class Project:
         """(Re)create the BI views (mart_daily_channel, mart_distributor, mart_customer)."""
         from channelscope.metrics.marts import create_marts
 
-        return create_marts(self.warehouse)
+        return create_marts(self.warehouse, self.catalog)
 
     # ---- KPIs ---------------------------------------------------------------------------------
 

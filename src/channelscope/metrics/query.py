@@ -18,102 +18,20 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from channelscope.errors import QueryError
-from channelscope.metrics.definitions import MEASURE_TABLES, PAID, Catalog, Derived, Measure
+from channelscope.metrics.definitions import Catalog, Derived, Measure
+from channelscope.model.semantic import DIMENSIONS as SEMANTIC_DIMENSIONS
+from channelscope.model.semantic import FRAME_DIMENSIONS, FRAMES, LOOKUPS, is_paid
 from channelscope.warehouse import Warehouse
 
 GRAINS = ("day", "week", "month", "quarter", "year", "total")
 _TRUNC = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
 
-#: dimension -> (column in the base frame, what it needs joined)
-DIMENSIONS: dict[str, tuple[str, str | None]] = {
-    "channel": ("channel_id", None),
-    "channel_kind": ("channel_kind", "channels"),
-    "platform": ("channel_platform", "channels"),
-    "distributor": ("distributor_id", None),
-    "distributor_tier": ("distributor_tier", "distributors"),
-    "distributor_parent": ("distributor_parent", "distributors"),
-    "campaign": ("campaign_id", None),
-    "region": ("region", None),
-    "category": ("category", "products"),
-    "brand": ("brand", "products"),
-    "sku": ("sku", None),
-    "customer_type": ("customer_type", None),
-    "festival": ("festival", "calendar"),
-    "weekday": ("weekday", "calendar"),
-    "is_weekend": ("is_weekend", "calendar"),
-}
+#: dimension -> (column in the frame, the lookup that brings it); declared in model/semantic.py
+DIMENSIONS: dict[str, tuple[str, str | None]] = {d.name: (d.column, d.lookup) for d in SEMANTIC_DIMENSIONS.values()}
+
+
 #: the dimensions each measured table can be cut by
-TABLE_DIMENSIONS: dict[str, set[str]] = {
-    "orders": {
-        "channel",
-        "channel_kind",
-        "platform",
-        "distributor",
-        "distributor_tier",
-        "distributor_parent",
-        "campaign",
-        "region",
-        "customer_type",
-        "festival",
-        "weekday",
-        "is_weekend",
-    },
-    "order_lines": {
-        "channel",
-        "channel_kind",
-        "platform",
-        "distributor",
-        "distributor_tier",
-        "distributor_parent",
-        "campaign",
-        "region",
-        "category",
-        "brand",
-        "sku",
-        "customer_type",
-        "festival",
-        "weekday",
-        "is_weekend",
-    },
-    "refunds": {
-        "channel",
-        "channel_kind",
-        "platform",
-        "distributor",
-        "distributor_tier",
-        "distributor_parent",
-        "campaign",
-        "region",
-        "festival",
-        "weekday",
-        "is_weekend",
-    },
-    "traffic": {
-        "channel",
-        "channel_kind",
-        "platform",
-        "distributor",
-        "distributor_tier",
-        "distributor_parent",
-        "campaign",
-        "festival",
-        "weekday",
-        "is_weekend",
-    },
-    "ad_spend": {"channel", "channel_kind", "platform", "campaign", "festival", "weekday", "is_weekend"},
-    "fees": {
-        "channel",
-        "channel_kind",
-        "platform",
-        "distributor",
-        "distributor_tier",
-        "distributor_parent",
-        "festival",
-        "weekday",
-        "is_weekend",
-    },
-    "events": {"channel", "channel_kind", "platform", "campaign", "sku", "festival", "weekday", "is_weekend"},
-}
+TABLE_DIMENSIONS: dict[str, set[str]] = FRAME_DIMENSIONS
 
 
 @dataclass(frozen=True)
@@ -159,54 +77,32 @@ def cuttable(catalog: Catalog, metrics: list[str], dims: list[str]) -> list[str]
 
 
 def _status_paid(col: ir.StringValue) -> ir.BooleanValue:
-    return col.isin(PAID)
+    return is_paid(col)
 
 
 def _frame(wh: Warehouse, table: str, needs: set[str]) -> ir.Table:
-    """The rows of a measured table with ``_date`` and the dimension columns ``needs`` asks for."""
+    """The rows of a measured frame with ``_date`` and the columns ``needs`` asks for, built from its
+    declaration in ``model.semantic`` (parent columns, lookups): no frame is special-cased here."""
     con = wh.ibis
-    if table == "order_lines":
-        lines = con.table("order_lines")
-        o = con.table("orders")
-        t = lines.join(o, lines.order_id == o.order_id).select(
-            lines.sku,
-            lines.quantity,
-            lines.unit_price,
-            lines.amount,
-            o.status,
-            o.business_date,
-            o.channel_id,
-            o.distributor_id,
-            o.campaign_id,
-            o.region,
-            o.customer_key,
-            _date=o.business_date,
-        )
-        if needs & {"category", "brand", "unit_cost"}:
-            p = con.table("products")
-            t = t.left_join(p, t.sku == p.sku).select(t, p.category, p.brand, p.unit_cost)
-    elif table == "refunds":
-        r = con.table("refunds")
-        t = r.mutate(_date=r.business_date)
-        if needs & {"distributor_id", "campaign_id", "region"}:
-            o = con.table("orders").select("order_id", "distributor_id", "campaign_id", "region")
-            t = t.left_join(o, t.order_id == o.order_id).select(t, o.distributor_id, o.campaign_id, o.region)
-    else:
-        t = con.table(table)
-        t = t.mutate(_date=t[MEASURE_TABLES[table]])
-    if "channels" in needs:
-        c = con.table("channels").select(channel_id_c="channel_id", channel_kind="kind", channel_platform="platform")
-        t = t.left_join(c, t.channel_id == c.channel_id_c).drop("channel_id_c")
-    if "distributors" in needs:
-        d = con.table("distributors").select(
-            distributor_id_d="distributor_id", distributor_tier="tier", distributor_parent="parent_id"
-        )
-        t = t.left_join(d, t.distributor_id == d.distributor_id_d).drop("distributor_id_d")
-    if "calendar" in needs:
-        cal = con.table("calendar").select(
-            cal_date="date", festival="festival", weekday="weekday", is_weekend="is_weekend"
-        )
-        t = t.left_join(cal, t._date == cal.cal_date).drop("cal_date")
+    frame = FRAMES[table]
+    t = con.table(frame.table)
+    parent = frame.parent
+    if parent is not None and (parent.always or needs & set(parent.columns)):
+        p = con.table(parent.table)
+        p = p.select(*[p[c] for c in parent.columns], _pk=p[parent.key])
+        own = [c for c in t.columns if c not in parent.columns]
+        how = "inner" if parent.always else "left"
+        t = t.join(p, t[parent.key] == p._pk, how=how).select(*[t[c] for c in own], *[p[c] for c in parent.columns])
+    t = t.mutate(_date=t[frame.date])
+    for name, lookup in LOOKUPS.items():
+        if name not in needs and not (needs & set(lookup.columns)):
+            continue
+        wanted = {k: v for k, v in lookup.columns.items() if k not in t.columns}
+        if not wanted:
+            continue
+        d = con.table(lookup.table)
+        d = d.select(_lk=d[lookup.key], **{k: d[v] for k, v in wanted.items()})
+        t = t.left_join(d, t[lookup.frame_column] == d._lk).drop("_lk")
     return t
 
 
@@ -223,6 +119,43 @@ def _condition(t: ir.Table, measure: Measure) -> ir.BooleanValue | None:
         c = _status_paid(t.status) if col == "status" and values == ["paid"] else t[col].isin(values)
         cond = c if cond is None else cond & c
     return cond
+
+
+def measure_agg(t: ir.Table, m: Measure) -> ir.Scalar:
+    """A base measure's aggregate over its frame ``t`` (count, sum, count_distinct): the one place a
+    measure's definition becomes an aggregate, for KPI queries and marts alike."""
+    cond = _condition(t, m)
+    if m.agg == "count":
+        return t.count() if cond is None else ibis.ifelse(cond, 1, 0).sum()
+    if m.agg == "sum":
+        col = t[m.column] * t[m.times] if m.times else t[m.column]
+        return col.sum(where=cond)
+    if m.agg == "count_distinct":
+        return t[m.column].nunique(where=cond)
+    raise QueryError(f"measure '{m.name}': '{m.agg}' is not a single aggregate")
+
+
+def measure_table(
+    wh: Warehouse,
+    catalog: Catalog,
+    names: dict[str, str],
+    keys: dict[str, str],
+    *,
+    where: Callable[[ir.Table], ir.BooleanValue] | None = None,
+) -> ir.Table:
+    """Base measures of one frame aggregated in the engine by ``keys`` (output name -> frame column, ``_date``
+    for the frame's date), through the catalog's definitions. ``names``: output column -> measure name."""
+    measures = {out: catalog.get(n) for out, n in names.items()}
+    tables = {m.table for m in measures.values() if isinstance(m, Measure)}
+    if len(tables) != 1 or not all(isinstance(m, Measure) for m in measures.values()):
+        raise QueryError(f"{', '.join(names.values())}: not base measures of one frame")
+    needs = set(keys.values()) | {m.times for m in measures.values() if isinstance(m, Measure) and m.times}
+    t = _frame(wh, tables.pop(), {n for n in needs if n})
+    if where is not None:
+        t = t.filter(where(t))
+    return t.group_by(**{k: t[c] for k, c in keys.items()}).aggregate(
+        **{out: measure_agg(t, m) for out, m in measures.items() if isinstance(m, Measure)}
+    )
 
 
 def _aggregate(wh: Warehouse, table: str, measures: list[Measure], req: KpiRequest, keys: list[str]) -> ir.Table:
@@ -249,16 +182,10 @@ def _aggregate(wh: Warehouse, table: str, measures: list[Measure], req: KpiReque
     aggs: dict[str, ir.Scalar] = {}
     repeat: list[Measure] = []
     for m in measures:
-        cond = _condition(t, m)
-        if m.agg == "count":
-            aggs[m.name] = t.count() if cond is None else ibis.ifelse(cond, 1, 0).sum()
-        elif m.agg == "sum":
-            col = t[m.column] * t[m.times] if m.times else t[m.column]
-            aggs[m.name] = col.sum(where=cond)
-        elif m.agg == "count_distinct":
-            aggs[m.name] = t[m.column].nunique(where=cond)
-        else:
+        if m.agg == "repeat_buyers":
             repeat.append(m)
+        else:
+            aggs[m.name] = measure_agg(t, m)
     out = t.group_by(group).aggregate(**aggs) if aggs else None
     for m in repeat:
         cond = _condition(t, m)
