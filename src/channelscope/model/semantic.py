@@ -11,6 +11,7 @@ same way from these declarations; a new frame (a customer frame, say) is one ``r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import ibis.expr.types as ir
 
@@ -208,3 +209,82 @@ for _f in (
     Frame("events", "events", "business_date", frozenset(_CH | _CAL | {"campaign", "sku"}), doc="Behaviour events."),
 ):
     register_frame(_f)
+
+
+def frame_table(con: Any, name: str, needs: set[str]) -> ir.Table:
+    """The rows of frame ``name`` on the Ibis backend ``con``, with ``_date`` and the columns ``needs`` asks
+    for (lookup names or their columns, parent columns), built from the declarations above."""
+    frame = FRAMES[name]
+    t = con.table(frame.table)
+    parent = frame.parent
+    if parent is not None and (parent.always or needs & set(parent.columns)):
+        p = con.table(parent.table)
+        p = p.select(*[p[c] for c in parent.columns], _pk=p[parent.key])
+        own = [c for c in t.columns if c not in parent.columns]
+        how = "inner" if parent.always else "left"
+        t = t.join(p, t[parent.key] == p._pk, how=how).select(*[t[c] for c in own], *[p[c] for c in parent.columns])
+    t = t.mutate(_date=t[frame.date])
+    return with_lookups(con, t, needs)
+
+
+def with_lookups(con: Any, t: ir.Table, needs: set[str]) -> ir.Table:
+    """``t`` with the lookups ``needs`` asks for joined (by name or by one of their columns)."""
+    for lname, lookup in LOOKUPS.items():
+        if lname not in needs and not (needs & set(lookup.columns)):
+            continue
+        wanted = {k: v for k, v in lookup.columns.items() if k not in t.columns}
+        if not wanted or lookup.frame_column not in t.columns:
+            continue
+        d = con.table(lookup.table)
+        d = d.select(_lk=d[lookup.key], **{k: d[v] for k, v in wanted.items()})
+        t = t.left_join(d, t[lookup.frame_column] == d._lk).drop("_lk")
+    return t
+
+
+# ---- rollups: additive measures kept by day (aggregate awareness) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """Additive parts of one frame by day and ``keys``: ``_n`` (rows) and ``s_<column>`` (sums of ``sums``).
+
+    ``sources``: the tables whose changes make it stale (the frame's table and its parent). A query whose
+    dimensions, filters and measures reach only ``keys`` (or lookups joined on them) is answered from it.
+    """
+
+    name: str
+    frame: str
+    keys: tuple[str, ...]
+    sums: tuple[str, ...]
+    sources: tuple[str, ...]
+
+    @property
+    def columns(self) -> list[str]:
+        return ["_date", *self.keys, "_n", *[f"s_{c}" for c in self.sums]]
+
+
+_K = ("channel_id", "distributor_id", "campaign_id")
+
+ROLLUPS: dict[str, Rollup] = {
+    r.name: r
+    for r in (
+        Rollup("rollup_orders", "orders", (*_K, "status"), ("net_amount_base",), ("orders",)),
+        Rollup(
+            "rollup_order_lines",
+            "order_lines",
+            (*_K, "sku", "status"),
+            ("quantity", "amount"),
+            ("order_lines", "orders"),
+        ),
+        Rollup("rollup_refunds", "refunds", _K, ("amount_base",), ("refunds", "orders")),
+        Rollup("rollup_traffic", "traffic", _K, ("impressions", "visitors", "page_views", "add_to_cart"), ("traffic",)),
+        Rollup(
+            "rollup_ad_spend",
+            "ad_spend",
+            ("channel_id", "campaign_id"),
+            ("spend_base", "spend", "clicks", "impressions", "reported_conversions", "reported_revenue"),
+            ("ad_spend",),
+        ),
+        Rollup("rollup_fees", "fees", ("channel_id", "distributor_id", "fee_type"), ("amount_base",), ("fees",)),
+    )
+}

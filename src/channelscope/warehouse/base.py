@@ -19,6 +19,8 @@ import pandas as pd
 
 from channelscope.model import TABLES, Table
 from channelscope.model.operational import OPERATIONAL, OpTable
+from channelscope.model.semantic import ROLLUPS
+from channelscope.warehouse import rollups
 
 #: dimensions the cleaning step reads to check references and convert money
 STAGING_DIMENSIONS = ("channels", "distributors", "products", "campaigns", "fx_rates")
@@ -125,6 +127,8 @@ class Warehouse(abc.ABC):
     uses_indexes: bool = True
     #: whether views carry grants to re-apply after they are recreated
     has_grants: bool = False
+    #: the SQL dialect Ibis compiles to for this engine
+    dialect: str = "duckdb"
 
     @property
     @abc.abstractmethod
@@ -204,6 +208,52 @@ class Warehouse(abc.ABC):
                 break
             self.execute(f"CREATE INDEX IF NOT EXISTS ix_{name}_{cols.replace(', ', '_')} ON {name} ({cols})")
         self.ensure_source_state()
+        self.ensure_rollups()
+
+    # ---- rollups (aggregate awareness) -------------------------------------------------------
+
+    def ensure_rollups(self) -> None:
+        """Create every missing rollup table, filled from the facts (declared in ``model.semantic``)."""
+        existing = set(self.ibis.list_tables())
+        for r in ROLLUPS.values():
+            if r.name not in existing:
+                self.execute(f"CREATE TABLE {r.name} AS {rollups.rollup_sql(r, self.dialect, only_dates=False)}")
+        self.__dict__["_rollups"] = set(ROLLUPS)
+
+    def rebuild_rollups(self) -> None:
+        """Recompute every rollup from the facts in one transaction (after facts were written around the
+        batch path, e.g. by a bulk generator)."""
+        self.ensure_rollups()
+        with self.transaction() as tx:
+            for r in ROLLUPS.values():
+                cols = ", ".join(r.columns)
+                tx.execute(f"DELETE FROM {r.name}")
+                sql = rollups.rollup_sql(r, self.dialect, only_dates=False)
+                tx.execute(f"INSERT INTO {r.name} ({cols}) SELECT {cols} FROM ({sql}) x")
+
+    def rollup_tables(self) -> set[str]:
+        """The rollup tables this warehouse has (looked up once per warehouse object)."""
+        if "_rollups" not in self.__dict__:
+            self.__dict__["_rollups"] = set(ROLLUPS) & set(self.ibis.list_tables())
+        return set(self.__dict__["_rollups"])
+
+    def rollup_begin(self) -> list[str]:
+        """Statements opening a batch's rollup maintenance (an empty set of affected days)."""
+        if not self.rollup_tables():
+            return []
+        return [f"CREATE TEMP TABLE IF NOT EXISTS {rollups.DATES} (d DATE)", f"DELETE FROM {rollups.DATES}"]
+
+    def rollup_before(self, table: str, staged: str) -> list[str]:
+        """Before ``table`` merges its staged rows: note the days they affect."""
+        return rollups.before_merge(table, staged, key_match) if self.rollup_tables() else []
+
+    def rollup_after(self, merged: list[tuple[str, str]]) -> list[str]:
+        """After the merge, in the same transaction: recompute the affected days of the stale rollups."""
+        if not self.rollup_tables():
+            return []
+        out = [sql for table, staged in merged for sql in rollups.after_merge(table, staged)]
+        stale = [r for r in rollups.touched({t for t, _ in merged}) if r.name in self.rollup_tables()]
+        return out + rollups.refresh(stale, self.dialect)
 
     def ensure_source_state(self) -> None:
         self.ensure_tables("source_state")

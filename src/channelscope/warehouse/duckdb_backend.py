@@ -134,16 +134,18 @@ class DuckDBWarehouse(Warehouse):
         con.execute("BEGIN TRANSACTION")
         try:
             fates = {}
+            for sql in self.rollup_begin():
+                con.execute(sql)
             for g in goods:
                 work = f"_merge_{g.table}"
-                for sql in merge_sql(TABLES[g.table], g.staged, work):
+                for sql in [*self.rollup_before(g.table, g.staged), *merge_sql(TABLES[g.table], g.staged, work)]:
                     con.execute(sql)
                 fates[g.table] = dict(con.execute(f"SELECT _fate, count(*) FROM {work} GROUP BY 1").fetchall())
             _account(result, goods, fates)
             if quarantine:
                 cols = ", ".join(TABLES["quarantine"].names)
                 con.execute(f"INSERT INTO quarantine ({cols}) SELECT {cols} FROM {quarantine}")
-            for sql in after:
+            for sql in [*after, *self.rollup_after([(g.table, g.staged) for g in goods])]:
                 con.execute(sql)
             self.insert_batch_row(result)
             con.execute("COMMIT")

@@ -28,6 +28,7 @@ class PostgresWarehouse(Warehouse):
     name = "postgres"
     sql_types: ClassVar[dict[str, str]] = {**Warehouse.sql_types, "float64": "DOUBLE PRECISION"}
     has_grants = True
+    dialect = "postgres"
 
     def __init__(self, url: str, *, memory_limit: str = "600MB") -> None:
         self.url = url.replace("postgres://", "postgresql://", 1)
@@ -135,11 +136,13 @@ class PostgresWarehouse(Warehouse):
         try:
             with self.conn.cursor() as cur:
                 fates = {}
+                for sql in self.rollup_begin():
+                    cur.execute(sql)
                 for g in goods:
                     stg = f"_stg_{g.table}"
                     self._copy_in(cur, staging, g.staged, g.table, stg)
                     work = f"_merge_{g.table}"
-                    for sql in merge_sql(TABLES[g.table], stg, work):
+                    for sql in [*self.rollup_before(g.table, stg), *merge_sql(TABLES[g.table], stg, work)]:
                         cur.execute(sql)
                     cur.execute(f"SELECT _fate, count(*) FROM {work} GROUP BY 1")
                     fates[g.table] = {k: int(v) for k, v in cur.fetchall()}
@@ -149,7 +152,7 @@ class PostgresWarehouse(Warehouse):
                     self._copy_in(cur, staging, quarantine, "quarantine", "_stg_quarantine")
                     cols = ", ".join(TABLES["quarantine"].names)
                     cur.execute(f"INSERT INTO quarantine ({cols}) SELECT {cols} FROM _stg_quarantine")
-                for sql in after:
+                for sql in [*after, *self.rollup_after([(g.table, f"_stg_{g.table}") for g in goods])]:
                     cur.execute(sql)
                 self.insert_batch_row(result, cur)
             self.conn.commit()
