@@ -176,6 +176,10 @@ class Warehouse(abc.ABC):
         """A warehouse for reads on another thread (its own cursor or connection); the default is itself."""
         return self
 
+    def query_frame(self, sql: str) -> pd.DataFrame | None:
+        """Run a compiled query and return its rows as pandas; None where the engine leaves that to Ibis."""
+        return None
+
     def json_text_elements(self, column: str) -> str:
         """SQL for the rows of a JSON array of strings held in a text column (a set-returning select item)."""
         return f"unnest(CAST(from_json({column}, '[\"VARCHAR\"]') AS VARCHAR[]))"

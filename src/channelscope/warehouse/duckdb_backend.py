@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 import ibis
+import pandas as pd
 
 from channelscope.errors import WarehouseError, WriterBusyError
 from channelscope.model import TABLES
@@ -116,6 +117,9 @@ class DuckDBWarehouse(Warehouse):
             return cur.fetchall()
         except duckdb.InvalidInputException:
             return []
+
+    def query_frame(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
 
     def insert_batch_row(self, result: BatchResult) -> None:
         cols = ", ".join(TABLES["batches"].names)

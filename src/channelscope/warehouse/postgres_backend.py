@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 import duckdb
 import ibis
+import pandas as pd
 import psycopg
 
 from channelscope.errors import WarehouseError
@@ -72,6 +73,15 @@ class PostgresWarehouse(Warehouse):
                 yield Tx(self, cur)
         finally:
             self.conn.rollback()  # end the read transaction: no idle-in-transaction session
+
+    def query_frame(self, sql: str) -> pd.DataFrame:
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql)
+                cols = [d[0] for d in cur.description or []]
+                return pd.DataFrame(cur.fetchall(), columns=cols)
+        finally:
+            self.conn.rollback()  # end the read transaction
 
     def json_text_elements(self, column: str) -> str:
         return f"json_array_elements_text({column}::json)"
