@@ -101,6 +101,7 @@ class SparkWarehouse(Warehouse):
     """
 
     name = "spark"
+    dialect = "pyspark"
 
     def __init__(self, session: SparkSession, *, root: Path | None = None) -> None:
         self.session = session
