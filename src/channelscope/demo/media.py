@@ -428,7 +428,7 @@ def generate_media_demo(folder: Path | str, seed: int = 7, *, aov_scale: float =
     config = {
         "project": {"name": "media scenario", "base_currency": "CNY", "timezone": "Asia/Shanghai", "locale": "zh-CN"},
         "warehouse": {"url": "duckdb:///warehouse.duckdb"},
-        "channels": [{"id": c, "name": c, "kind": "marketplace", "currency": "CNY"} for c in CHANNELS],
+        "channels": [{"id": c, "name": c, "kind": "marketplace", "platform": c, "currency": "CNY"} for c in CHANNELS],
         "sources": [
             {"name": t, "path": f"{canonical}/{t}.csv", "preset": f"canonical_{t}"}
             for t in ("campaigns", "orders", "ad_spend", "events")
