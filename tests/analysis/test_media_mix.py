@@ -97,7 +97,7 @@ def test_promotion_uplift_within_15_percent_with_an_interval_covering_the_truth(
         assert row["uplift_low"] <= true <= row["uplift_high"], start
         # the pull-forward after the window is found, negative
         assert row["hangover_high"] < 0
-    assert set(daily.columns) == {"date", "promotion", "actual", "counterfactual", "low", "high"}
+    assert set(daily.columns) == {"date", "promotion", "start", "actual", "counterfactual", "low", "high"}
     # without a discount cost the margin is empty, never 0
     assert table["incremental_margin"].isna().all()
     costs = {s: 1000.0 for s in table.index}

@@ -29,7 +29,7 @@ def promotion_uplift(
     margin_rate: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(one row per promotion: uplift, its interval, hangover and net uplift in yuan; the daily
-    counterfactual: date, promotion, actual, counterfactual, low, high).
+    counterfactual: date, promotion, start, actual, counterfactual, low, high).
 
     ``names``: promotion start (ISO date) -> display name; ``discount_cost``: start -> discount given in the
     window (yuan), with ``margin_rate`` (fraction of GMV) giving the incremental contribution margin
@@ -83,6 +83,7 @@ def promotion_uplift(
                 {
                     "date": fit.dates[shown],
                     "promotion": out["promotion"],
+                    "start": start,
                     "actual": fit.actual[shown],
                     "counterfactual": pred[shown],
                     "low": pred[shown] - band,
