@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import least_squares
+from scipy.optimize import least_squares, lsq_linear, nnls
 
 from channelscope.analysis.adstock import geometric_adstock, hill, weibull_adstock
 from channelscope.analysis.planned_events import PlannedEvent
@@ -28,6 +28,9 @@ from channelscope.errors import QueryError
 ADSTOCKS = ("geometric", "weibull")
 HANGOVER_DAYS = 3
 Z95 = 1.959963984540054
+#: below this R^2 or above this out-of-sample MAPE the fit is flagged unreliable (fit["reliable"] = 0)
+RELIABLE_R2 = 0.8
+RELIABLE_MAPE = 0.15
 
 
 def calendar_controls(
@@ -211,6 +214,8 @@ def fit_media_mix(
         "days": float(len(y)),
         "fit_seconds": seconds,
     }
+    # a model that explains little is not a basis for budget decisions: say so wherever it is shown
+    fit["reliable"] = float(fit["r2"] >= RELIABLE_R2 and not (oos > RELIABLE_MAPE))
     return MediaMixFit(
         pd.DataFrame(rows),
         fit,
@@ -229,11 +234,6 @@ def fit_media_mix(
     )
 
 
-def _ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
-    return beta, y - x @ beta
-
-
 def _fit(
     y: np.ndarray, s: np.ndarray, c: np.ndarray, adstock: str, start: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray, list[dict[str, float]]]:
@@ -247,8 +247,7 @@ def _fit(
     def residuals(theta: np.ndarray) -> np.ndarray:
         feats, _ = _unpack(theta, s, adstock)
         f_r = feats - q @ (q.T @ feats)
-        gram = f_r.T @ f_r + 1e-9 * np.eye(f_r.shape[1])
-        b = np.linalg.solve(gram, f_r.T @ y_r)
+        b, _ = nnls(f_r, y_r)  # spend never lowers GMV: media betas are 0 or more
         return (y_r - f_r @ b) / scale
 
     best = None
@@ -259,7 +258,9 @@ def _fit(
     assert best is not None
     feats, params = _unpack(best.x, s, adstock)
     x = np.column_stack([c, feats])
-    beta, r = _ols(x, y)
+    lower = np.r_[np.full(c.shape[1], -np.inf), np.zeros(feats.shape[1])]
+    beta = lsq_linear(x, y, bounds=(lower, np.full(x.shape[1], np.inf))).x
+    r = y - x @ beta
     dof = max(len(y) - x.shape[1] - len(best.x), 1)
     sigma2 = float(r @ r) / dof
     cov = sigma2 * np.linalg.pinv(x.T @ x)

@@ -156,6 +156,12 @@ def mmm_cmd(
         f"R² {f['r2']:.3f}  MAPE {f['mape']:.2%}  out-of-sample MAPE {f['mape_out_of_sample']:.2%} "
         f"({int(f['holdout_days'])} days)  fit {f['fit_seconds']:.1f} s"
     )
+    if not f["reliable"]:
+        console.print(
+            "[yellow]模型解释力不足，ROAS 不可作为预算依据[/]"
+            if lg == "zh-CN"
+            else "[yellow]the model explains too little: do not base budgets on these ROAS[/]"
+        )
 
 
 @marketing_app.command("uplift")

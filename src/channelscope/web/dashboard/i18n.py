@@ -134,6 +134,11 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Models use the whole history ({days} days, not the date filter): R² {r2:.3f}, MAPE {mape:.2f}%, "
         "out-of-sample MAPE {oos:.2f}%, fitted in {secs:.1f} s.",
     ),
+    "mkt_unreliable": (
+        "模型解释力不足（R² 低于 0.8 或样本外误差高于 15%）：以下 ROAS、增量和分配建议不可作为预算依据。",
+        "The model explains too little (R² below 0.8 or out-of-sample error above 15%): do not base budgets "
+        "on the ROAS, uplift and allocation below.",
+    ),
     "mkt_roi": (
         "各口径 ROI（平台报告 / 订单 / 归因 / 增量）",
         "ROI by basis (platform-reported / orders / attributed / incremental)",

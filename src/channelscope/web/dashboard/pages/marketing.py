@@ -43,6 +43,7 @@ def render(ctx: PageContext) -> Component:
     return html.Div(
         [
             html.P(note, className="muted", id="mkt-note"),
+            *([] if f["reliable"] else [html.P(t("mkt_unreliable", lang), className="empty", id="mkt-unreliable")]),
             section(t("mkt_roi", lang), _roi_table(ctx, roi), id_="mkt-roi-panel"),
             html.Div(
                 [
