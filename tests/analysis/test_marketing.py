@@ -89,3 +89,20 @@ def test_marketing_roi_on_the_warehouse(tmp_path: Path, warehouse_url: str) -> N
             ((roi["incremental_revenue"] * 0.5 - roi["spend"]) / roi["spend"]).tolist()
         )
         assert roi["attributed_revenue"].isna().all() and roi["missing"].str.contains("attributed").all()
+
+
+def test_on_the_shop_demo_credits_add_up_and_a_poor_mmm_is_flagged(demo_shop: Path) -> None:
+    """The seed-7 shop demo has no events (every order is one touch of its own channel) and sales with
+    multiplicative festivals and injected shocks the additive MMM does not model: the credits still equal
+    plain SQL, and the media mix model says it is not reliable instead of passing for a basis."""
+    with Project(demo_shop, read_only=True) as p:
+        n, gmv = p.warehouse.execute(
+            "SELECT count(*), sum(net_amount_base) FROM orders "
+            "WHERE status IN ('paid', 'shipped', 'completed', 'refunded')"
+        )[0]
+        result = p.analysis.attribution(by="channel")
+        assert result.table("conversions").sum().to_dict() == pytest.approx({m: float(n) for m in result.table()})
+        assert result.table("revenue").sum().to_dict() == pytest.approx({m: float(gmv) for m in result.table()})
+        fit = p.analysis.media_mix()
+        assert fit.fit["reliable"] == 0.0 and fit.fit["r2"] < 0.8
+        assert (fit.platforms["roas"] >= 0).all()  # spend never lowers GMV in the model
