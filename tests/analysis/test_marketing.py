@@ -72,7 +72,14 @@ def test_marketing_roi_on_the_warehouse(tmp_path: Path, warehouse_url: str) -> N
         assert ((got / true_roas - 1).abs() < 0.2).all(), (got / true_roas - 1).to_dict()
         assert list(got.sort_values().index) == list(true_roas.sort_values().index)
 
-        uplift, _ = p.analysis.promotion_uplift(fit)
+        uplift, _ = p.analysis.promotion_uplift(fit, margin_rate=0.5)
+        # the promotion's cost: the discount of the orders carrying its code, from the file
+        coded = orders[orders["campaign_id"].notna()]
+        disc = coded.assign(d=coded["discount_amount"].astype(float)).groupby("campaign_id")["d"].sum()
+        starts = {pr["start"]: pr["campaign_id"] for pr in truth["promotions"]}
+        for row in uplift.itertuples():
+            cost = disc[starts[row.start]]
+            assert row.incremental_margin == pytest.approx(row.net_uplift * 0.5 - cost, abs=0.05)
         t = pd.DataFrame(truth["promotions"]).set_index("start")["true_uplift_gmv"]
         u = uplift.set_index("start")
         t = t.reindex(u.index)

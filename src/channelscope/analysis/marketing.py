@@ -242,6 +242,30 @@ def _reported(project: Project, start: dt.date | None, end: dt.date | None) -> p
     return frame
 
 
+def promotion_costs(project: Project) -> dict[str, float]:
+    """Discount given under each promotion (yuan, base currency), keyed by the promotion's first business
+    date: the discount_amount of paid orders carrying the promotion's campaign code (coupons and 红包
+    counted as the promotion's cost, not hidden in GMV)."""
+    con = project.warehouse.ibis
+    c = con.table("campaigns")
+    promos = c.filter(c.kind == "promotion").select("campaign_id", "starts_at").execute()
+    if promos.empty:
+        return {}
+    o = con.table("orders")
+    o = o.filter(o.status.isin(PAID) & o.campaign_id.isin(list(promos["campaign_id"])) & (o.net_amount != 0))
+    rate = o.net_amount_base.cast("float64") / o.net_amount.cast("float64")
+    agg = o.group_by("campaign_id").aggregate(discount=(o.discount_amount.cast("float64").fill_null(0) * rate).sum())
+    given = dict(zip(*[agg.execute()[k] for k in ("campaign_id", "discount")], strict=True))
+    tz = project.config.project.timezone
+    out = {}
+    for row in promos.itertuples(index=False):
+        if pd.isna(row.starts_at):
+            continue
+        start = pd.Timestamp(row.starts_at).tz_localize("UTC").tz_convert(tz).date().isoformat()
+        out[start] = float(given.get(row.campaign_id, 0.0))
+    return out
+
+
 def spend_totals(fit: MediaMixFit) -> dict[str, float]:
     """Spend per platform over the model's period (yuan)."""
     return {str(k): float(v) for k, v in fit.spend.sum().items()}
