@@ -421,3 +421,8 @@ def main() -> None:
             exc.show()
             sys.exit(2)
         raise
+
+
+from channelscope.cli.report import report_app as _report_app  # noqa: E402
+
+app.add_typer(_report_app, name="report")
