@@ -286,11 +286,17 @@ class Project:
 
     def _ingest_file(self, src: SourceConfig, mapping: Mapping, f: F.InputFile, done: set[str]) -> BatchResult:
         started = _now()
+        batch_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         try:
             fp = F.fingerprint(f)
-        except OSError as exc:
-            raise SourceError(f"cannot read: {exc.strerror}", file=f.display) from exc
-        batch_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        except (OSError, SourceError) as exc:
+            # an unreadable file (truncated .gz, no permission) fails alone, with a ledger row; the rest load
+            result = BatchResult(batch_id, src.name, f.display, "", mapping.table, 0, started_at=started)
+            result.status = "failed"
+            result.message = str(exc) if isinstance(exc, SourceError) else f"{f.display}: cannot read: {exc.strerror}"
+            result.finished_at = _now()
+            self.warehouse.record_failure(result)
+            return result
         result = BatchResult(batch_id, src.name, f.display, fp, mapping.table, 0, started_at=started)
         if fp in done:
             result.status = "skipped"

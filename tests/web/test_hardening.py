@@ -270,3 +270,21 @@ def test_status_shows_rows_and_reasons(client: TestClient) -> None:
         by_reason[r["source"]] = by_reason.get(r["source"], 0) + r["rows"]
     assert all(by_reason[s] >= n for s, n in rows.items())
     assert any(by_reason[s] > n for s, n in rows.items())  # the demo has rows with several reasons
+
+
+# ---- defect 9: markup in data never becomes markup in a chart --------------------------------------
+
+
+def test_chart_names_are_escaped() -> None:
+    import plotly.graph_objects as go
+
+    from channelscope.web.dashboard.widgets import figure
+
+    evil = '<a href="http://evil.example/">x</a>'
+    fig = figure(
+        go.Figure([go.Scatter(x=[evil, "ok"], y=[1, 2], name=evil, text=[evil, "t"]), go.Bar(x=[1], y=[evil])])
+    )
+    shown = json.dumps(fig.to_plotly_json()["data"])
+    assert "<a" not in shown and "&lt;a href=" in shown
+    assert fig.data[0].name == '&lt;a href="http://evil.example/"&gt;x&lt;/a&gt;'
+    assert list(fig.data[0].y) == [1, 2]  # numbers stay numbers

@@ -204,9 +204,6 @@ def parse_select(target: Target, ctx: Context) -> str:
             what = f"{col}: unknown value ''' || {P.ident('_t_' + col)} || ''' (known: {known.replace(chr(39), '')})"
         elif spec.pii:
             what = f"{col}: cannot read the personal field as {spec.pii}"
-        elif kind in ("timestamp", "date"):
-            lo, hi = (t[:10] for t in ctx.time_range)
-            what = f"{col}: cannot read ''' || left({P.ident('_t_' + col)}, 80) || ''' as a {kind} from {lo} to {hi}"
         else:
             what = f"{col}: cannot read ''' || left({P.ident('_t_' + col)}, 80) || ''' as {kind}"
         reasons.append(f"CASE WHEN {P.ident('_t_' + col)} IS NOT NULL AND {P.ident(col)} IS NULL THEN '{what}' END")
