@@ -286,11 +286,17 @@ class Project:
 
     def _ingest_file(self, src: SourceConfig, mapping: Mapping, f: F.InputFile, done: set[str]) -> BatchResult:
         started = _now()
+        batch_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         try:
             fp = F.fingerprint(f)
-        except OSError as exc:
-            raise SourceError(f"cannot read: {exc.strerror}", file=f.display) from exc
-        batch_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        except (OSError, SourceError) as exc:
+            # an unreadable file (truncated .gz, no permission) fails alone, with a ledger row; the rest load
+            result = BatchResult(batch_id, src.name, f.display, "", mapping.table, 0, started_at=started)
+            result.status = "failed"
+            result.message = str(exc) if isinstance(exc, SourceError) else f"{f.display}: cannot read: {exc.strerror}"
+            result.finished_at = _now()
+            self.warehouse.record_failure(result)
+            return result
         result = BatchResult(batch_id, src.name, f.display, fp, mapping.table, 0, started_at=started)
         if fp in done:
             result.status = "skipped"
@@ -355,6 +361,7 @@ class Project:
             channel_id=channel_id,
             channel_rules=src.channel_rules,
             key=self.key,
+            time_range=_time_range(cfg, TABLES[mapping.table].kind),
         )
 
     def _after_sql(self, result: BatchResult, goods: list) -> list[str]:
@@ -551,7 +558,16 @@ class Project:
             "counts": counts,
             "freshness": freshness,
             "quarantine_by_reason": self.quarantine_by_reason(),
+            "quarantine_rows": self.quarantine_rows(),
         }
+
+    def quarantine_rows(self) -> pd.DataFrame:
+        """Unresolved quarantined rows per source, each row once (``quarantine_by_reason`` counts a row with
+        several reasons under each of them, so its counts add up to more than this)."""
+        rows = self.warehouse.execute(
+            "SELECT source, count(*) AS n FROM quarantine WHERE resolved_batch_id IS NULL GROUP BY 1 ORDER BY 1"
+        )
+        return pd.DataFrame(rows, columns=["source", "rows"])
 
     def quarantine_by_reason(self) -> pd.DataFrame:
         """Unresolved quarantined rows counted by kind of reason (values stripped)."""
@@ -593,8 +609,13 @@ class Project:
         records["_file"] = frame["file"].to_numpy() if len(frame) else []
         records["_row"] = frame["row_number"].to_numpy() if len(frame) else []
         path.parent.mkdir(parents=True, exist_ok=True)
+        from channelscope.clean.formulas import neutralize_frame
+
+        records = neutralize_frame(records)  # '=HYPERLINK(...)' is shown as text; re-ingest drops the apostrophe
         if path.suffix.lower() == ".xlsx":
-            records.to_excel(path, index=False, engine="xlsxwriter")
+            options = {"strings_to_formulas": False, "strings_to_urls": False}
+            with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": options}) as xw:
+                records.to_excel(xw, index=False)
         else:
             records.to_csv(path, index=False, encoding="utf-8-sig")
         return len(records)
@@ -614,3 +635,15 @@ def _hours(every: str | None) -> float | None:
         return None
     n, unit = int(every[:-1]), every[-1]
     return n * {"m": 1 / 60, "h": 1, "d": 24}[unit]
+
+
+def _time_range(cfg: Any, kind: str) -> tuple[str, str]:
+    """Plausible timestamps of a load (UTC): from cleaning.earliest_timestamp (or the calendar's first date, if
+    earlier: a 1997 data set declares it) to now + cleaning.future_tolerance_hours for facts (what happened),
+    to 2100 for dimensions (a campaign may end next month)."""
+    cleaning = cfg.cleaning
+    earliest = min(cleaning.earliest_timestamp, cfg.calendar.first_date)
+    latest = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=cleaning.future_tolerance_hours)
+    if kind != "fact":
+        latest = dt.datetime(2100, 1, 1)
+    return (f"{earliest:%Y-%m-%d} 00:00:00", f"{latest:%Y-%m-%d %H:%M:%S}")

@@ -48,8 +48,9 @@ def ident(name: str) -> str:
 
 
 def clean_text(expr: str) -> str:
-    """Trim spaces (also full-width and NBSP) and Excel's ="..." guard; empty becomes NULL."""
-    unguarded = f"regexp_replace({expr}, '^=\"(.*)\"$', '\\1')"
+    """Trim spaces (also full-width and NBSP), Excel's ="..." guard and the apostrophe our exports put before
+    formula-like text ('=1+2, see clean.formulas); empty becomes NULL."""
+    unguarded = f"regexp_replace(regexp_replace({expr}, '^=\"(.*)\"$', '\\1'), '^''([=+@\t\r-])', '\\1')"
     trimmed = f"regexp_replace({unguarded}, '^{_WS}+|{_WS}+$', '', 'g')"
     return f"NULLIF({trimmed}, '')"
 
@@ -111,10 +112,18 @@ def parse_timestamp_utc(text: str, tz: str, formats: tuple[str, ...] | list[str]
         f"WHEN {text} IS NULL THEN NULL "
         f"WHEN regexp_full_match({text}, '\\d{{9,10}}') THEN timezone('UTC', to_timestamp(TRY_CAST({text} AS BIGINT))) "
         f"WHEN regexp_full_match({text}, '\\d{{12,13}}') THEN timezone('UTC', to_timestamp(TRY_CAST({text} AS BIGINT) / 1000.0)) "
-        f"WHEN regexp_matches({text}, '\\d[T ]\\d{{1,2}}:\\d{{2}}(:\\d{{2}}(\\.\\d+)?)?\\s*(Z|[+-]\\d{{2}}:?\\d{{2}})$') "
+        f"WHEN regexp_matches({text}, '\\d[T ]\\d{{1,2}}:\\d{{2}}(:\\d{{2}}(\\.\\d+)?)?\\s*(Z|[+-](0\\d|1[0-4]):?[0-5]\\d)$') "
         f"THEN timezone('UTC', TRY_CAST(regexp_replace({text}, '\\s+([+-]\\d{{2}}:?\\d{{2}})$', '\\1') AS TIMESTAMPTZ)) "
+        # an offset no zone has (+99:99): unreadable, not silently dropped by the local parse below
+        f"WHEN regexp_matches({text}, '\\d[T ]\\d{{1,2}}:\\d{{2}}(:\\d{{2}}(\\.\\d+)?)?\\s*[+-]\\d{{2}}:?\\d{{2}}$') THEN NULL "
         f"ELSE {zoned} END"
     )
+
+
+def within(value: str, earliest: str, latest: str) -> str:
+    """``value`` (a TIMESTAMP or DATE expression) if it lies in [earliest, latest], else NULL: 'infinity',
+    '-infinity', 'epoch' and year 5877641 read as timestamps but poison every query by grain."""
+    return f"CASE WHEN {value} BETWEEN TIMESTAMP {lit(earliest)} AND TIMESTAMP {lit(latest)} THEN {value} END"
 
 
 def parse_date(text: str, formats: tuple[str, ...] | list[str] | None) -> str:

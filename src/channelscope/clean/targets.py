@@ -62,6 +62,9 @@ class Context:
     channel_rules: list[ChannelRule]
     key: PseudonymKey
     mapped_columns: set[str] = field(default_factory=set)
+    #: plausible timestamps and dates (UTC text): outside them a value is unreadable, so its row is quarantined
+    #: (cleaning.earliest_timestamp to now + cleaning.future_tolerance_hours)
+    time_range: tuple[str, str] = ("2000-01-01 00:00:00", "2100-01-01 00:00:00")
 
 
 def _source_text(spec: ColumnSpec, ctx: Context, column: str) -> str:
@@ -104,9 +107,9 @@ def _typed(spec: ColumnSpec, kind: str, text: str, ctx: Context, line_partition:
         return P.parse_bool(text)
     formats = [spec.format] if isinstance(spec.format, str) else spec.format
     if kind == "timestamp":
-        return P.parse_timestamp_utc(text, spec.tz or ctx.source_tz, formats)
+        return P.within(P.parse_timestamp_utc(text, spec.tz or ctx.source_tz, formats), *ctx.time_range)
     if kind == "date":
-        return P.parse_date(text, formats)
+        return P.within(P.parse_date(text, formats), *ctx.time_range)
     raise AssertionError(kind)
 
 

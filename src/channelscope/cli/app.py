@@ -174,7 +174,12 @@ def status(project: ProjectOpt = Path("."), batches: int = 15, as_json: JsonOpt 
         fresh["age_hours"] = fresh["age_hours"].astype(float).round(1)
         console.print(_frame_table(fresh, "Freshness per source"))
     q = st["quarantine_by_reason"]
-    console.print(_frame_table(q, "Quarantine by reason") if len(q) else "[green]Quarantine is empty.[/]")
+    if not len(q):
+        console.print("[green]Quarantine is empty.[/]")
+        return
+    per_source = st["quarantine_rows"]
+    console.print(_frame_table(per_source, f"Quarantined rows: {int(per_source['rows'].sum())} / 隔离行数"))
+    console.print(_frame_table(q, "Quarantine by reason (a row with several reasons counts under each) / 按原因"))
 
 
 @quarantine_app.command("show")

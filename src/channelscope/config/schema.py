@@ -136,7 +136,18 @@ class CleaningConfig(Strict):
     price_outlier_low: float = Field(0.1, gt=0, description="unit_price below this x list_price is quarantined")
     price_outlier_high: float = Field(5.0, gt=1, description="unit_price above this x list_price is quarantined")
     future_tolerance_hours: float = 24.0
+    earliest_timestamp: dt.date = Field(
+        dt.date(2000, 1, 1), description="timestamps and dates before this are quarantined (not plausible)"
+    )
     max_quantity: int = 100_000
+
+
+class WebConfig(Strict):
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses of reverse proxies whose X-Forwarded-For/-Proto are believed (default: none, "
+        "so a client cannot pick the address the login limit and the access log see)",
+    )
 
 
 class ChannelRule(Strict):
@@ -212,6 +223,7 @@ class ProjectConfig(Strict):
     access: dict | None = None
     schedule: ScheduleConfig | None = None
     events: EventsConfig | None = None
+    web: WebConfig = Field(default_factory=WebConfig)
 
     @model_validator(mode="after")
     def _references(self) -> ProjectConfig:
