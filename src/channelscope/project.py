@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 
 from channelscope.clean.calendar import calendar_sql
+from channelscope.clean.joins import apply_joins, find_joined
 from channelscope.clean.pipeline import run_batch
 from channelscope.clean.pseudonymize import PseudonymKey, load_key
 from channelscope.clean.targets import Context
@@ -287,7 +288,8 @@ class Project:
     def _ingest_file(self, src: SourceConfig, mapping: Mapping, f: F.InputFile, done: set[str]) -> BatchResult:
         started = _now()
         try:
-            fp = F.fingerprint(f)
+            joined = find_joined(mapping, f)
+            fp = joined.fingerprint(F.fingerprint(f))
         except OSError as exc:
             raise SourceError(f"cannot read: {exc.strerror}", file=f.display) from exc
         batch_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -302,6 +304,9 @@ class Project:
         raw = f"_raw_{uuid.uuid4().hex[:8]}"
         try:
             staged = F.stage_file(con, f, mapping.read, raw, workdir)
+            if mapping.join:
+                staged.columns = apply_joins(con, raw, staged.columns, mapping, joined, workdir)
+                result.details["joined_files"] = joined.names
             ctx = self._context(src, mapping, raw, staged.columns, f.display)
             pii: dict[str, str] = {}
             for target in mapping.targets():
@@ -325,6 +330,12 @@ class Project:
                 if isinstance(exc, ChannelscopeError)
                 else (f"{f.display}: could not be cleaned: {str(exc).splitlines()[0][:300]}")
             )
+            if isinstance(exc, duckdb.OutOfMemoryException):
+                result.message += (
+                    f" (the load ran out of memory within warehouse.memory_limit = "
+                    f"{self.config.warehouse.memory_limit}: raise it in channelscope.yaml, or free disk for "
+                    "the spill folder .channelscope-tmp next to the warehouse)"
+                )
             result.finished_at = _now()
             result.rows_in = result.loaded = result.quarantined = result.duplicates = result.replaced = 0
             wh.record_failure(result)
