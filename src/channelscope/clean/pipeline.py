@@ -17,6 +17,7 @@ from channelscope.clean.pseudonymize import PSEUDONYM_MARK
 from channelscope.clean.rules import row_reasons, schema_for
 from channelscope.clean.targets import Context, parse_select, tag_select
 from channelscope.config import CleaningConfig
+from channelscope.errors import ValidationError
 from channelscope.model import TABLES
 from channelscope.sources.mapping import Mapping
 from channelscope.warehouse.base import BatchResult, GoodTable
@@ -97,6 +98,8 @@ def run_batch(
         valid = f"{b}_v{i}"
         sql = _validation_sql(backend, con, tagged, target.table, cleaning, now)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {valid} AS {sql}")
+        if table.money_base:
+            _stop_without_fx(con, valid, target.table, ctx)
         validated.append((target.table, i == 0 or target.accounts, valid, target.collapse))
         if target.accounts:
             taken.append(valid)
@@ -148,6 +151,29 @@ def run_batch(
     result.duplicates = repeats + superseded
     result.details["in_file"] = {"exact_repeats": repeats, "superseded": superseded, "malformed_lines": len(rejects)}
     return goods, quarantine
+
+
+def _stop_without_fx(con: duckdb.DuckDBPyConnection, valid: str, table: str, ctx: Context) -> None:
+    """A missing FX rate is the project's gap, not the rows' fault: the file fails as a whole with
+    one error naming the currency, the business dates that need a rate and the fix."""
+    gaps = con.execute(
+        f"SELECT currency, min(_fx_day), max(_fx_day), count(*) FROM {valid} WHERE _when AND NOT _fx_ok "
+        "GROUP BY currency ORDER BY currency"
+    ).fetchall()
+    if not gaps:
+        return
+    parts = [
+        f"{cur} on or before {first} ({n:,} rows of {table} dated {first} to {last})" for cur, first, last, n in gaps
+    ]
+    cur, first = gaps[0][0], gaps[0][1]
+    raise ValidationError(
+        f"no FX rate to {ctx.base_currency} for " + "; ".join(parts),
+        file=ctx.file,
+        field="currency",
+        hint=f"load rates into fx_rates with a source of preset canonical_fx_rates (columns date,currency,"
+        f"rate_to_base), e.g. a row '{first},{cur},<rate>', then ingest again; each amount converts at the "
+        "latest rate on or before its business date",
+    )
 
 
 def _quarantine_whole_groups(con: duckdb.DuckDBPyConnection, valid: str, reasons: str, key: tuple[str, ...]) -> None:
