@@ -217,9 +217,13 @@ def _validation_sql(
     key = (table, shape, cleaning.model_dump_json(), now.replace(minute=0, second=0, microsecond=0))
     if key not in _VALIDATION_CACHE:
         t = backend.table(tagged)
-        reasons = t._parse_reasons.concat(row_reasons(t, schema_for(table, cleaning, now)))
-        checked = t.mutate(_reasons=ibis.ifelse(t._when, reasons, ibis.literal([], type="array<string>")))
-        _VALIDATION_CACHE[key] = ibis.to_sql(checked, dialect="duckdb").replace(tagged, _PLACEHOLDER)
+        rules = ibis.to_sql(t.mutate(_rule_reasons=row_reasons(t, schema_for(table, cleaning, now))), dialect="duckdb")
+        # Ibis' array concat guards NULLs by evaluating both lists twice; the rule list is built
+        # once here and joined to the parse reasons in one pass over the rows
+        _VALIDATION_CACHE[key] = (
+            "SELECT * EXCLUDE (_rule_reasons), CASE WHEN _when THEN list_concat(_parse_reasons, _rule_reasons) "
+            f"ELSE []::VARCHAR[] END AS _reasons FROM ({rules})"
+        ).replace(tagged, _PLACEHOLDER)
     return _VALIDATION_CACHE[key].replace(_PLACEHOLDER, tagged)
 
 
