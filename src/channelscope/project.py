@@ -303,25 +303,29 @@ class Project:
         con = wh.staging()
         raw = f"_raw_{uuid.uuid4().hex[:8]}"
         try:
-            staged = F.stage_file(con, f, mapping.read, raw, workdir)
-            if mapping.join:
-                staged.columns = apply_joins(con, raw, staged.columns, mapping, joined, workdir)
-                result.details["joined_files"] = joined.names
-            ctx = self._context(src, mapping, raw, staged.columns, f.display)
-            pii: dict[str, str] = {}
-            for target in mapping.targets():
-                for spec in target.columns.values():
-                    names = spec.from_ if isinstance(spec.from_, list) else [spec.from_] if spec.from_ else []
-                    ctx.mapped_columns.update(names)
-                    if spec.pii:
-                        pii.update(dict.fromkeys(names, spec.pii))
-            goods, quarantine = run_batch(
-                con, result, mapping, ctx, self.config.cleaning, staged.rejects, pii_columns=pii
-            )
-            result.details["encoding"] = staged.encoding
-            result.finished_at = _now()
-            wh.commit_batch(result, goods, quarantine, con, self._after_sql(result, goods))
+            try:
+                self._clean_and_commit(src, mapping, f, joined, result, con, raw, workdir)
+            except (duckdb.OutOfMemoryException, SourceError) as exc:
+                if not _out_of_memory(exc):
+                    raise
+                # what overflows a small memory_limit is the operators' per-thread state, not the
+                # data (that spills to .channelscope-tmp): one more try on one thread
+                _drop_temp(con, raw)
+                threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])  # type: ignore[index]
+                result.loaded = result.replaced = 0
+                result.details = {"retried_on_one_thread": True}
+                con.execute("SET threads = 1")
+                try:
+                    self._clean_and_commit(src, mapping, f, joined, result, con, raw, workdir)
+                finally:
+                    con.execute(f"SET threads = {threads}")
             done.add(fp)
+        except (duckdb.InterruptException, RuntimeError) as exc:
+            # Ctrl-C inside a query (DuckDB raises "Query interrupted"): the batch's transaction never
+            # began or was rolled back; stop the whole load, not just this file
+            if isinstance(exc, RuntimeError) and "interrupted" not in str(exc).lower():
+                raise
+            raise KeyboardInterrupt from None
         except (ChannelscopeError, duckdb.Error) as exc:
             # a file the cleaning SQL cannot handle fails alone, with its reason, never a traceback
             result.status = "failed"
@@ -330,7 +334,7 @@ class Project:
                 if isinstance(exc, ChannelscopeError)
                 else (f"{f.display}: could not be cleaned: {str(exc).splitlines()[0][:300]}")
             )
-            if isinstance(exc, duckdb.OutOfMemoryException):
+            if _out_of_memory(exc):
                 result.message += (
                     f" (the load ran out of memory within warehouse.memory_limit = "
                     f"{self.config.warehouse.memory_limit}: raise it in channelscope.yaml, or free disk for "
@@ -341,15 +345,38 @@ class Project:
             wh.record_failure(result)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-            for (name,) in con.execute(
-                "SELECT view_name FROM duckdb_views() WHERE temporary AND view_name LIKE ?", [raw + "%"]
-            ).fetchall():
-                con.execute(f'DROP VIEW IF EXISTS "{name}"')
-            for (name,) in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE ?", [raw + "%"]
-            ).fetchall():
-                con.execute(f'DROP TABLE IF EXISTS "{name}"')
+            _drop_temp(con, raw)
         return result
+
+    def _clean_and_commit(
+        self,
+        src: SourceConfig,
+        mapping: Mapping,
+        f: F.InputFile,
+        joined: Any,
+        result: BatchResult,
+        con: Any,
+        raw: str,
+        workdir: Path,
+    ) -> None:
+        """Stage, join, clean and commit one file as one batch (one transaction)."""
+        wh = self.warehouse
+        staged = F.stage_file(con, f, mapping.read, raw, workdir)
+        if mapping.join:
+            staged.columns = apply_joins(con, raw, staged.columns, mapping, joined, workdir)
+            result.details["joined_files"] = joined.names
+        ctx = self._context(src, mapping, raw, staged.columns, f.display)
+        pii: dict[str, str] = {}
+        for target in mapping.targets():
+            for spec in target.columns.values():
+                names = spec.from_ if isinstance(spec.from_, list) else [spec.from_] if spec.from_ else []
+                ctx.mapped_columns.update(names)
+                if spec.pii:
+                    pii.update(dict.fromkeys(names, spec.pii))
+        goods, quarantine = run_batch(con, result, mapping, ctx, self.config.cleaning, staged.rejects, pii_columns=pii)
+        result.details["encoding"] = staged.encoding
+        result.finished_at = _now()
+        wh.commit_batch(result, goods, quarantine, con, self._after_sql(result, goods))
 
     def _context(self, src: SourceConfig, mapping: Mapping, raw: str, columns: list[str], file: str) -> Context:
         cfg = self.config
@@ -562,7 +589,20 @@ class Project:
             "counts": counts,
             "freshness": freshness,
             "quarantine_by_reason": self.quarantine_by_reason(),
+            "warnings": self.empty_table_warnings(counts),
         }
+
+    def empty_table_warnings(self, counts: dict[str, int] | None = None, tables: set[str] | None = None) -> list[str]:
+        """Why figures are empty: each watched fact table with no rows, naming the sources that
+        should fill it (in the project's language); only ``tables`` when given."""
+        from channelscope.sources.coverage import WATCHED, empty_tables
+
+        names = [t for t in WATCHED if tables is None or t in tables]
+        if counts is None:
+            counts = {n: int(self.warehouse.ibis.table(n).count().execute()) for n in names}
+        mappings = {s.name: self.mapping(s) for s in self.config.sources}
+        found = [e for e in empty_tables(counts, mappings) if e.table in names]
+        return [e.message(self.config.project.locale) for e in found]
 
     def quarantine_by_reason(self) -> pd.DataFrame:
         """Unresolved quarantined rows counted by kind of reason (values stripped)."""
@@ -610,6 +650,22 @@ class Project:
         else:
             records.to_csv(path, index=False, encoding="utf-8-sig")
         return len(records)
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.OutOfMemoryException) or isinstance(exc.__cause__, duckdb.OutOfMemoryException)
+
+
+def _drop_temp(con: Any, prefix: str) -> None:
+    """Drop a batch's temporary views and tables (all named after its staged table)."""
+    for (name,) in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE temporary AND view_name LIKE ?", [prefix + "%"]
+    ).fetchall():
+        con.execute(f'DROP VIEW IF EXISTS "{name}"')
+    for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE ?", [prefix + "%"]
+    ).fetchall():
+        con.execute(f'DROP TABLE IF EXISTS "{name}"')
 
 
 def _as_date(value: dt.date | str | None, name: str) -> dt.date | None:

@@ -113,8 +113,17 @@ def ingest(
             if src not in tasks:
                 tasks[src] = bar.add_task(src, total=total, source=src, file="")
             bar.update(tasks[src], completed=done, total=total, file=Path(f).name)
+            if res is not None and not as_json and not err.is_terminal:
+                # redirected to a file or a pipe, Rich draws no bar: one line per file instead
+                err.print(
+                    f"{src} {done}/{total} {Path(f).name}: {res.status}, {res.rows_in:,} rows in = {res.loaded:,} "
+                    f"loaded + {res.quarantined:,} quarantined + {res.duplicates:,} duplicates",
+                    highlight=False,
+                    markup=False,
+                )
 
         results = p.ingest(source, files=file, progress=progress)
+        warnings = p.empty_table_warnings()
     rows = [
         {
             "source": r.source,
@@ -139,6 +148,8 @@ def ingest(
         for r in results:
             if r.status == "failed":
                 err.print(f"[red]failed[/] {r.message}")
+    for w in warnings:
+        err.print(f"[yellow]warning[/] {w}", markup=True, highlight=False)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 
@@ -175,6 +186,8 @@ def status(project: ProjectOpt = Path("."), batches: int = 15, as_json: JsonOpt 
         console.print(_frame_table(fresh, "Freshness per source"))
     q = st["quarantine_by_reason"]
     console.print(_frame_table(q, "Quarantine by reason") if len(q) else "[green]Quarantine is empty.[/]")
+    for w in st.get("warnings", []):
+        console.print(f"[yellow]warning[/] {w}", highlight=False)
 
 
 @quarantine_app.command("show")
@@ -250,6 +263,8 @@ def kpi(
             metrics, by=by or [], grain=grain, start=start, end=end, filters=filters, compare=compare, to_date=to_date
         )
         locale = lang or p.config.project.locale
+        for w in p.empty_table_warnings(tables={m.table for m in p.catalog.base_measures(list(metrics))}):
+            err.print(f"[yellow]warning[/] {w}", highlight=False)
         if fmt == "json":
             _dump(df)
         elif fmt == "csv":
