@@ -322,7 +322,10 @@ def targets(
     show = df.copy()
     for c in ("attainment", "elapsed_share", "projected_attainment"):
         show[c] = show[c].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.1%}")
-    console.print(_frame_table(show.drop(columns=["pacing"]), "Targets and pacing"))
+    console.print(_frame_table(show.drop(columns=["pacing", "pacing_note"], errors="ignore"), "Targets and pacing"))
+    for row in df.itertuples():
+        if getattr(row, "pacing_note", None):
+            err.print(f"[yellow]warning[/] {row.metric} {row.period}: {row.pacing_note}", highlight=False)
 
 
 @app.command()
