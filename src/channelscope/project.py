@@ -531,7 +531,7 @@ class Project:
         """Decompose the change of GMV (or net sales) between two periods into visitors x conversion
         rate x AOV (x keep rate), per member of ``by`` and in total with the mix effect (LMDI: parts
         add up exactly). Returns the decomposition and the two date ranges compared."""
-        from channelscope.metrics.decompose import gmv_change_by_factor
+        from channelscope.metrics.decompose import gmv_change_by_factor, orders_basis
         from channelscope.metrics.periods import comparison_period, parse_period
 
         if metric not in ("gmv", "net_sales"):
@@ -542,8 +542,16 @@ class Project:
         key = "channel_id" if by == "channel" else by  # the decomposition calls a channel mix by its id
         after = self.kpis(parts, by=[by], start=start, end=end, filters=filters).rename(columns={by: key})
         before = self.kpis(parts, by=[by], start=b_start, end=b_end, filters=filters).rename(columns={by: key})
+        no_traffic = orders_basis(before, after)
+        if no_traffic:
+            # no visitors anywhere: split the change into orders x AOV rather than "not decomposable"
+            before, after = no_traffic
         result = gmv_change_by_factor(before, after, by=key, measure=metric)
-        return result, {"period": (start, end), "vs": (b_start, b_end)}
+        if no_traffic:
+            import dataclasses
+
+            result = dataclasses.replace(result, basis="orders")
+        return result, {"period": (start, end), "vs": (b_start, b_end), "basis": result.basis}
 
     # ---- status and quarantine --------------------------------------------------------------
 

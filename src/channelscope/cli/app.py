@@ -299,9 +299,21 @@ def explain(
         return
     (a0, a1), (b0, b1) = periods["period"], periods["vs"]
     console.print(f"[bold]{metric}[/] {a0}..{a1} vs {b0}..{b1}")
+    table = result.by_member
+    if result.basis == "orders":
+        err.print(
+            "[yellow]warning[/] "
+            + (
+                "no traffic data: GMV is split into paid orders x AOV"
+                if locale == "en"
+                else "没有流量数据: GMV 按 支付订单数 x 客单价 分解"
+            ),
+            highlight=False,
+        )
+        table = table.drop(columns=["conversion_rate"]).rename(columns={"visitors": "paid_orders"})
     for line in result.explain(locale):
         console.print(line, markup=False)
-    console.print(_frame_table(result.by_member, "LMDI" if locale == "en" else "因素分解 (LMDI)"))
+    console.print(_frame_table(table, "LMDI" if locale == "en" else "因素分解 (LMDI)"))
 
 
 @app.command()
