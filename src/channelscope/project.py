@@ -373,7 +373,16 @@ class Project:
                 ctx.mapped_columns.update(names)
                 if spec.pii:
                     pii.update(dict.fromkeys(names, spec.pii))
-        goods, quarantine = run_batch(con, result, mapping, ctx, self.config.cleaning, staged.rejects, pii_columns=pii)
+        goods, quarantine = run_batch(
+            con,
+            result,
+            mapping,
+            ctx,
+            self.config.cleaning,
+            staged.rejects,
+            pii_columns=pii,
+            fx_gap_fails=src.kind != "events",
+        )
         result.details["encoding"] = staged.encoding
         result.finished_at = _now()
         wh.commit_batch(result, goods, quarantine, con, self._after_sql(result, goods))

@@ -57,8 +57,12 @@ def run_batch(
     rejects: list[tuple[int, str, str]],
     *,
     pii_columns: dict[str, str],
+    fx_gap_fails: bool = True,
 ) -> tuple[list[GoodTable], str | None]:
-    """Clean a staged file; fill ``result``'s in-batch counts; return tables to merge."""
+    """Clean a staged file; fill ``result``'s in-batch counts; return tables to merge.
+
+    ``fx_gap_fails``: a missing FX rate fails the file with one error (exports); when False (live
+    event micro-batches, which must not stall) the rows are quarantined with the reason instead."""
     b = ctx.raw
     backend = ibis.duckdb.from_connection(con)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=cleaning.future_tolerance_hours)
@@ -98,7 +102,7 @@ def run_batch(
         valid = f"{b}_v{i}"
         sql = _validation_sql(backend, con, tagged, target.table, cleaning, now)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {valid} AS {sql}")
-        if table.money_base:
+        if table.money_base and fx_gap_fails:
             _stop_without_fx(con, valid, target.table, ctx)
         validated.append((target.table, i == 0 or target.accounts, valid, target.collapse))
         if target.accounts:
