@@ -427,6 +427,10 @@ from channelscope.cli.users import users_app as _users_app  # noqa: E402
 app.command("serve")(_serve)
 app.add_typer(_users_app, name="users")
 
+from channelscope.cli.export import export_app as _export_app  # noqa: E402
+
+app.add_typer(_export_app, name="export")
+
 
 def main() -> None:
     try:
