@@ -606,7 +606,7 @@ class Project:
             "counts": counts,
             "freshness": freshness,
             "quarantine_by_reason": self.quarantine_by_reason(),
-            "warnings": self.empty_table_warnings(counts),
+            "warnings": self.empty_table_warnings(counts) + _unbalanced(ledger),
         }
 
     def empty_table_warnings(self, counts: dict[str, int] | None = None, tables: set[str] | None = None) -> list[str]:
@@ -667,6 +667,18 @@ class Project:
         else:
             records.to_csv(path, index=False, encoding="utf-8-sig")
         return len(records)
+
+
+def _unbalanced(ledger: Any) -> list[str]:
+    """A warning per loaded batch whose rows_in is not loaded + quarantined + duplicates."""
+    bad = ledger.filter(
+        (ledger.status == "loaded") & (ledger.rows_in != ledger.loaded + ledger.quarantined + ledger.duplicates)
+    ).to_pandas()
+    return [
+        f"batch {r.batch_id} of source {r.source} does not balance: rows_in {r.rows_in:,} != loaded "
+        f"{r.loaded:,} + quarantined {r.quarantined:,} + duplicates {r.duplicates:,}"
+        for r in bad.itertuples()
+    ]
 
 
 def _out_of_memory(exc: BaseException) -> bool:

@@ -54,3 +54,17 @@ def test_a_table_without_rows_names_its_source(tmp_path: Path, warehouse_url: st
     )
     assert out.returncode == 0, out.stderr
     assert "warning table orders has no rows and no source fills it" in " ".join(out.stderr.split())
+
+
+def test_status_names_a_batch_that_does_not_balance(tmp_path: Path, warehouse_url: str) -> None:
+    root = write_project(tmp_path / "shop", BODY, warehouse_url)
+    (root / "exports").mkdir()
+    (root / "exports" / "orders.csv").write_text("source_order_id,ordered_at,status,net_amount\n1,2024-01-05,paid,3\n")
+    (root / "exports" / "ships.csv").write_text("source_order_id,status\n1,delivered\n")
+    with Project(root) as p:
+        p.ingest()
+        assert not any("does not balance" in w for w in p.status()["warnings"])
+        # a ledger row written by an older version that counted keys, not input rows
+        p.warehouse.execute("UPDATE batches SET rows_in = rows_in + 2 WHERE source = 'shop'")
+        (w,) = [w for w in p.status()["warnings"] if "does not balance" in w]
+        assert w.endswith("of source shop does not balance: rows_in 3 != loaded 1 + quarantined 0 + duplicates 0")
