@@ -447,6 +447,10 @@ def main() -> None:
         err.print("aborted")
         sys.exit(130)
     except Exception as exc:  # usage errors (bad option) carry show() and an exit code
+        if isinstance(exc.__cause__, KeyboardInterrupt) or "query interrupted" in str(exc).lower():
+            # Ctrl-C that reached a query or a library first: the same clean stop as above
+            err.print("aborted")
+            sys.exit(130)
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(2)
