@@ -108,16 +108,18 @@ def run_batch(
         if target.accounts:
             taken.append(valid)
         rows_expr = "unnest(_rows)" if target.collapse else "_row"
-        reason_parts.append(f"SELECT {rows_expr} AS _row, _reasons FROM {valid} WHERE len(_reasons) > 0")
+        reason_parts.append(f"SELECT {rows_expr} AS _row, _reasons, {i} AS _t FROM {valid} WHERE len(_reasons) > 0")
     if targets[0].when or taken:
         others = "".join(f" AND _row NOT IN (SELECT _row FROM {t} WHERE _when)" for t in taken)
         text = (targets[0].when or "").replace(chr(39), "")
         reason_parts.append(
-            f"SELECT _row, ['row left out by the mapping''s when: {text}'] FROM {b}_v0 WHERE NOT _when{others}"
+            f"SELECT _row, ['row left out by the mapping''s when: {text}'], {len(targets)} FROM {b}_v0 "
+            f"WHERE NOT _when{others}"
         )
     row_reasons_table = f"{b}_reasons"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {row_reasons_table} AS SELECT _row, flatten(list(_reasons)) AS reasons "
+        # reasons in the order of the mapping's tables, the same on every run
+        f"CREATE OR REPLACE TEMP TABLE {row_reasons_table} AS SELECT _row, flatten(list(_reasons ORDER BY _t)) AS reasons "
         f"FROM ({' UNION ALL '.join(reason_parts)}) GROUP BY _row HAVING len(flatten(list(_reasons))) > 0"
     )
     for table_name, _, valid, collapse in validated:
