@@ -431,6 +431,10 @@ from channelscope.cli.export import export_app as _export_app  # noqa: E402
 
 app.add_typer(_export_app, name="export")
 
+from channelscope.cli.marketing import marketing_app as _marketing_app  # noqa: E402
+
+app.add_typer(_marketing_app, name="marketing")
+
 
 def main() -> None:
     try:
