@@ -147,7 +147,8 @@ def _channel_sql(spec: ColumnSpec | None, ctx: Context) -> tuple[str | None, str
 def parse_select(target: Target, ctx: Context) -> str:
     """SELECT of one target: ``_row``, every canonical column typed, ``_parse_reasons``."""
     table = TABLES[target.table]
-    specs = dict(target.columns)
+    lets = dict(target.let)
+    specs = {**dict(target.columns), **lets}
     texts: dict[str, str] = {}
     texts_extra = ""
     typed: dict[str, str] = {}
@@ -155,7 +156,7 @@ def parse_select(target: Target, ctx: Context) -> str:
     for col, spec in specs.items():
         if col in ("order_id", "channel_id"):
             continue
-        kind = spec.type or canonical_type(table, col)
+        kind = spec.type or ("string" if col in lets else canonical_type(table, col))
         kinds[col] = kind
         if spec.from_ is not None:
             names = spec.from_ if isinstance(spec.from_, list) else [spec.from_]
@@ -220,6 +221,8 @@ def parse_select(target: Target, ctx: Context) -> str:
             canon.append(f"CAST(NULL AS {_sql_type(c)}) AS {P.ident(c.name)}")
     if "order_id" in table.names:
         canon.insert(0, "channel_id || ':' || source_order_id AS order_id")
+    # scratch columns ride along so a `when` can read them; the good rows keep canonical columns only
+    canon += [P.ident(c) for c in lets if c in typed or c in exprs]
     return f"SELECT _row, {', '.join(canon)}, {reason_list} AS _parse_reasons FROM ({layer3})"
 
 

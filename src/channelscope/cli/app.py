@@ -113,8 +113,17 @@ def ingest(
             if src not in tasks:
                 tasks[src] = bar.add_task(src, total=total, source=src, file="")
             bar.update(tasks[src], completed=done, total=total, file=Path(f).name)
+            if res is not None and not as_json and not err.is_terminal:
+                # redirected to a file or a pipe, Rich draws no bar: one line per file instead
+                err.print(
+                    f"{src} {done}/{total} {Path(f).name}: {res.status}, {res.rows_in:,} rows in = {res.loaded:,} "
+                    f"loaded + {res.quarantined:,} quarantined + {res.duplicates:,} duplicates",
+                    highlight=False,
+                    markup=False,
+                )
 
         results = p.ingest(source, files=file, progress=progress)
+        warnings = p.empty_table_warnings()
     rows = [
         {
             "source": r.source,
@@ -139,6 +148,8 @@ def ingest(
         for r in results:
             if r.status == "failed":
                 err.print(f"[red]failed[/] {r.message}")
+    for w in warnings:
+        err.print(f"[yellow]warning[/] {w}", markup=True, highlight=False)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 
@@ -174,6 +185,8 @@ def status(project: ProjectOpt = Path("."), batches: int = 15, as_json: JsonOpt 
         fresh["age_hours"] = fresh["age_hours"].astype(float).round(1)
         console.print(_frame_table(fresh, "Freshness per source"))
     q = st["quarantine_by_reason"]
+    for w in st.get("warnings", []):
+        console.print(f"[yellow]warning[/] {w}", highlight=False)
     if not len(q):
         console.print("[green]Quarantine is empty.[/]")
         return
@@ -255,6 +268,8 @@ def kpi(
             metrics, by=by or [], grain=grain, start=start, end=end, filters=filters, compare=compare, to_date=to_date
         )
         locale = lang or p.config.project.locale
+        for w in p.empty_table_warnings(tables={m.table for m in p.catalog.base_measures(list(metrics))}):
+            err.print(f"[yellow]warning[/] {w}", highlight=False)
         if fmt == "json":
             _dump(df)
         elif fmt == "csv":
@@ -289,9 +304,21 @@ def explain(
         return
     (a0, a1), (b0, b1) = periods["period"], periods["vs"]
     console.print(f"[bold]{metric}[/] {a0}..{a1} vs {b0}..{b1}")
+    table = result.by_member
+    if result.basis == "orders":
+        err.print(
+            "[yellow]warning[/] "
+            + (
+                "no traffic data: GMV is split into paid orders x AOV"
+                if locale == "en"
+                else "没有流量数据: GMV 按 支付订单数 x 客单价 分解"
+            ),
+            highlight=False,
+        )
+        table = table.drop(columns=["conversion_rate"]).rename(columns={"visitors": "paid_orders"})
     for line in result.explain(locale):
         console.print(line, markup=False)
-    console.print(_frame_table(result.by_member, "LMDI" if locale == "en" else "因素分解 (LMDI)"))
+    console.print(_frame_table(table, "LMDI" if locale == "en" else "因素分解 (LMDI)"))
 
 
 @app.command()
@@ -312,7 +339,10 @@ def targets(
     show = df.copy()
     for c in ("attainment", "elapsed_share", "projected_attainment"):
         show[c] = show[c].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.1%}")
-    console.print(_frame_table(show.drop(columns=["pacing"]), "Targets and pacing"))
+    console.print(_frame_table(show.drop(columns=["pacing", "pacing_note"], errors="ignore"), "Targets and pacing"))
+    for row in df.itertuples():
+        if getattr(row, "pacing_note", None):
+            err.print(f"[yellow]warning[/] {row.metric} {row.period}: {row.pacing_note}", highlight=False)
 
 
 @app.command()
@@ -402,6 +432,10 @@ from channelscope.cli.users import users_app as _users_app  # noqa: E402
 app.command("serve")(_serve)
 app.add_typer(_users_app, name="users")
 
+from channelscope.cli.export import export_app as _export_app  # noqa: E402
+
+app.add_typer(_export_app, name="export")
+
 from channelscope.cli.marketing import marketing_app as _marketing_app  # noqa: E402
 
 app.add_typer(_marketing_app, name="marketing")
@@ -422,6 +456,10 @@ def main() -> None:
         err.print("aborted")
         sys.exit(130)
     except Exception as exc:  # usage errors (bad option) carry show() and an exit code
+        if isinstance(exc.__cause__, KeyboardInterrupt) or "query interrupted" in str(exc).lower():
+            # Ctrl-C that reached a query or a library first: the same clean stop as above
+            err.print("aborted")
+            sys.exit(130)
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(2)

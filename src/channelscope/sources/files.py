@@ -242,6 +242,9 @@ def _stage_csv(
         f"header = {'false' if opts.no_header else 'true'}",
     ]
     args.append(f"delim = {_lit(delim)}")
+    # DuckDB's default CSV buffer is 16x max_line_size (64 MiB, per thread): it fails a small
+    # memory_limit before anything can spill; 16 MiB buffers read as fast
+    args.append("buffer_size = 16777216")
     names = opts.column_names or _header_names(sample, encoding, opts.skip_rows, delim, f.display)
     if opts.no_header and not opts.column_names:
         names = [f"column_{i + 1}" for i in range(len(names))]
