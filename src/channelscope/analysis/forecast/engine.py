@@ -25,7 +25,8 @@ import pandas as pd
 
 from channelscope.analysis.forecast.models import LEVELS, PER_SERIES_LIMIT, ModelForecast, run_model, season_of
 
-DEFAULT_MODELS = ("seasonal_naive", "calendar_regression", "ets", "theta")
+#: the models tried by default (ets and theta fit series by series: ask for them with ``models``)
+DEFAULT_MODELS = ("seasonal_naive", "calendar_regression")
 #: how much better (fraction of its error) seasonal naive must do in the selection windows to be chosen
 SELECTION_MARGIN = 0.1
 
@@ -100,8 +101,8 @@ def forecast_panel(
     t, n = y.shape
     names = [str(c) for c in panel.columns]
     chosen_models = tuple(models or DEFAULT_MODELS)
-    if n > PER_SERIES_LIMIT and models is None:
-        chosen_models = ("seasonal_naive", "calendar_regression")
+    if n > PER_SERIES_LIMIT:
+        chosen_models = tuple(m for m in chosen_models if m not in ("ets", "theta")) or DEFAULT_MODELS
     grp = np.array([(groups or {}).get(s, "all") for s in names])
     step = index[1] - index[0] if t > 1 else pd.Timedelta(days=1)
     future = pd.DatetimeIndex([index[-1] + step * (i + 1) for i in range(horizon)])
