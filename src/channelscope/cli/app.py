@@ -397,6 +397,13 @@ from channelscope.cli.users import users_app as _users_app  # noqa: E402
 app.command("serve")(_serve)
 app.add_typer(_users_app, name="users")
 
+# forecasts and plans: cli/forecast.py
+from channelscope.cli.forecast import forecast_app as _forecast_app  # noqa: E402
+from channelscope.cli.forecast import plan_app as _plan_app  # noqa: E402
+
+app.add_typer(_forecast_app, name="forecast")
+app.add_typer(_plan_app, name="plan")
+
 
 def main() -> None:
     try:
