@@ -185,10 +185,11 @@ def inventory_plan(
     horizon: int = 90,
 ) -> pd.DataFrame:
     """The project's inventory plan (see ``plan``)."""
+    stock, leads = on_hand_of(project, on_hand), lead_times_of(lead_times)  # bad files fail before any fit
     daily = sku_daily_forecast(project, horizon)
     return plan(
-        on_hand_of(project, on_hand),
-        lead_times_of(lead_times),
+        stock,
+        leads,
         daily,
         service_level=service_level,
         review_days=review_days,
