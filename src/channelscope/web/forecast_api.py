@@ -19,23 +19,27 @@ from channelscope.web.auth import User, request_user
 
 router = APIRouter()
 _LOCK = threading.Lock()
+_CACHE: dict[tuple, Any] = {}
 Metric = Annotated[str, Query(description="gmv, paid_orders or units")]
 Horizon = Annotated[int, Query(ge=1, le=90, description="days ahead")]
 
 
-def cached_run(request: Request, metric: str, horizon: int) -> Any:
-    """The channel-hierarchy forecast of ``metric`` for the data's latest day (computed once)."""
-    project = request.app.state.project
+def forecast_for(project: Any, metric: str, horizon: int) -> Any:
+    """The channel-hierarchy forecast of ``metric`` for the data's latest day (computed once per
+    project, metric, horizon and data day; shared by the API and the dashboard)."""
     if metric not in ("gmv", "paid_orders", "units"):
         raise service.ParamError("metric", f"cannot forecast '{metric}'", ["gmv", "paid_orders", "units"])
-    key = (metric, horizon, project.latest_date())
+    key = (id(project), metric, horizon, project.latest_date())
     with _LOCK:
-        cache: dict = request.app.state.__dict__.setdefault("forecast_cache", {})
-        if key not in cache:
-            if len(cache) > 8:
-                cache.clear()
-            cache[key] = project.analysis.forecast(metric, hierarchy="channel", horizon=horizon)
-        return cache[key]
+        if key not in _CACHE:
+            if len(_CACHE) > 8:
+                _CACHE.clear()
+            _CACHE[key] = project.analysis.forecast(metric, hierarchy="channel", horizon=horizon)
+        return _CACHE[key]
+
+
+def cached_run(request: Request, metric: str, horizon: int) -> Any:
+    return forecast_for(request.app.state.project, metric, horizon)
 
 
 def _scope_rows(user: User, frame: Any, column: str = "channel") -> Any:

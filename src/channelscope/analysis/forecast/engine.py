@@ -202,13 +202,33 @@ def scores(frame: pd.DataFrame, scale: float | pd.Series | None = None) -> dict[
 
 
 def _accuracy(evaluated: pd.DataFrame, choice: dict[str, str], scale: dict[str, float]) -> pd.DataFrame:
+    """Per series and model (and "selected"): the ``scores`` of its rows, computed in one groupby."""
     chosen = evaluated[evaluated["model"] == evaluated["series"].map(choice)].assign(model="selected")
-    both = pd.concat([evaluated, chosen], ignore_index=True)
-    rows = []
-    for (series, model), g in both.groupby(["series", "model"], sort=True):
-        s = scores(g, scale.get(str(series)))
-        fest = g[g["festival"]]
-        s["festival_mae"] = float((fest["mean"] - fest["actual"]).abs().mean()) if len(fest) else float("nan")
-        s["festival_days"] = len(fest)
-        rows.append({"series": series, "model": model, **s})
-    return pd.DataFrame(rows)
+    f = pd.concat([evaluated, chosen], ignore_index=True)
+    err = f["mean"] - f["actual"]
+    denom = (f["mean"].abs() + f["actual"].abs()).replace(0, np.nan)
+    f = f.assign(
+        abs_err=err.abs(),
+        err=err,
+        sape=2 * err.abs() / denom,
+        in80=((f["actual"] >= f["p10"]) & (f["actual"] <= f["p90"])).astype(float),
+        in95=((f["actual"] >= f["p2_5"]) & (f["actual"] <= f["p97_5"])).astype(float),
+        fest_err=err.abs().where(f["festival"]),
+        fest=f["festival"].astype(int),
+    )
+    g = f.groupby(["series", "model"], sort=True).agg(
+        n=("abs_err", "size"),
+        mae=("abs_err", "mean"),
+        smape=("sape", "mean"),
+        err=("err", "mean"),
+        mean_actual=("actual", "mean"),
+        coverage_80=("in80", "mean"),
+        coverage_95=("in95", "mean"),
+        festival_mae=("fest_err", "mean"),
+        festival_days=("fest", "sum"),
+    )
+    g = g.reset_index()
+    g["mase"] = g["mae"] / g["series"].map(scale).astype(float)
+    g["bias"] = g["err"] / g["mean_actual"].replace(0, np.nan)
+    cols = ["series", "model", "n", "mae", "mase", "smape", "bias", "coverage_80", "coverage_95"]
+    return g[[*cols, "festival_mae", "festival_days"]]

@@ -126,8 +126,9 @@ def calendar_regression(
     for _ in range(ROBUST_STEPS):  # Huber weights, all series at once: past shocks barely move the fit
         scale = 1.4826 * np.median(np.abs(resid - np.median(resid, axis=0)), axis=0) + 1e-9
         w = recency[:, None] * np.minimum(1.0, HUBER * scale / (np.abs(resid) + 1e-12))  # (t, n)
-        aw = np.einsum("ti,tn,tj->nij", x, w, x) + np.diag(penalty)[None]
-        bw = np.einsum("ti,tn->ni", x, w * z)
+        outer = (x[:, :, None] * x[:, None, :]).reshape(len(x), -1)  # (t, p*p)
+        aw = (w.T @ outer).reshape(-1, x.shape[1], x.shape[1]) + np.diag(penalty)[None]
+        bw = (w * z).T @ x
         beta = np.linalg.solve(aw, bw[..., None])[..., 0].T
         resid = z - x @ beta
     mu = xf @ beta
