@@ -213,8 +213,8 @@ def forecast(
         raise QueryError("the product hierarchy (channel/category/SKU) forecasts units: GMV is per order")
     if grain not in ("day", "week"):
         raise QueryError("grain must be day or week")
-    if not 1 <= horizon * (7 if grain == "week" else 1) <= 90 * (7 if grain == "week" else 1):
-        raise QueryError("horizon must be 1-90 days (or 1-90 weeks)")
+    if not 1 <= horizon <= (90 if grain == "day" else 13):
+        raise QueryError("horizon must be 1-90 days (grain day) or 1-13 weeks (grain week)")
     from channelscope.analysis.commerce_calendar import overseas_channels_of
 
     dims = HIERARCHIES[hierarchy]
