@@ -84,9 +84,10 @@ def calendar_events(project: Project) -> list[PlannedEvent]:
     """The project's festival calendar as planned events.
 
     With ``calendar.festivals`` set in channelscope.yaml, those windows (the key is the name); else the
-    commerce calendar (``analysis.commerce_calendar``): one event per festival phase, keyed
-    "<name> <phase>" ("双11 presale", "双11 main_day"), so each phase's effect is learned separately;
-    Black Friday and Prime Day only on the overseas channels.
+    commerce calendar (``analysis.commerce_calendar``): one window per festival occurrence, from its
+    first phase (the pre-sale) to its main day, keyed by the festival's name ("双11"); its "after"
+    phase is left to the seasonal model's own hangover. Black Friday and Prime Day only on the
+    overseas channels.
     """
     from channelscope.analysis.commerce_calendar import commerce_events, overseas_channels_of
     from channelscope.clean.calendar import festival_windows
@@ -95,11 +96,16 @@ def calendar_events(project: Project) -> list[PlannedEvent]:
     if cal.festivals is not None:
         return [PlannedEvent(event_key(zh), s, e, None, "calendar") for s, e, zh, _ in festival_windows(cal)]
     overseas = overseas_channels_of((c.id, c.platform) for c in project.config.channels)
-    out: list[PlannedEvent] = []
+    spans: dict[tuple[str, int, tuple[str, ...] | None], list[dt.date]] = {}
     for ev in commerce_events(cal.first_date, cal.last_date, cal.commerce, overseas_channels=overseas):
-        key = f"{ev.name} {ev.phase}"
-        for channel in ev.channels if ev.channels is not None else (None,):
-            out.append(PlannedEvent(key, ev.start, ev.end, channel, "calendar"))
+        if ev.phase == "after":
+            continue
+        span = spans.setdefault((ev.name, ev.start.year, ev.channels), [ev.start, ev.end])
+        span[0], span[1] = min(span[0], ev.start), max(span[1], ev.end)
+    out: list[PlannedEvent] = []
+    for (name, _, channels), (start, end) in sorted(spans.items(), key=lambda kv: kv[1][0]):
+        for channel in channels if channels is not None else (None,):
+            out.append(PlannedEvent(event_key(name), start, end, channel, "calendar"))
     return out
 
 
