@@ -436,6 +436,12 @@ from channelscope.cli.export import export_app as _export_app  # noqa: E402
 
 app.add_typer(_export_app, name="export")
 
+# forecasts and plans: cli/forecast.py
+from channelscope.cli.forecast import forecast_app as _forecast_app  # noqa: E402
+from channelscope.cli.forecast import plan_app as _plan_app  # noqa: E402
+
+app.add_typer(_forecast_app, name="forecast")
+app.add_typer(_plan_app, name="plan")
 from channelscope.cli.marketing import marketing_app as _marketing_app  # noqa: E402
 
 app.add_typer(_marketing_app, name="marketing")

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from channelscope.config.commerce_calendar import CommerceCalendarConfig
 from channelscope.monitor.config import AlertsConfig
 from channelscope.monitor.runtime_config import EventsConfig, ScheduleConfig
 
@@ -130,6 +131,7 @@ class CalendarConfig(Strict):
     last_date: dt.date = dt.date(2030, 12, 31)
     festivals: list[Festival] | None = None
     week_starts: Literal["monday", "sunday"] = "monday"
+    commerce: CommerceCalendarConfig = Field(default_factory=CommerceCalendarConfig)
 
 
 class CleaningConfig(Strict):
