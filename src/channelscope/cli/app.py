@@ -397,6 +397,10 @@ from channelscope.cli.users import users_app as _users_app  # noqa: E402
 app.command("serve")(_serve)
 app.add_typer(_users_app, name="users")
 
+from channelscope.cli.customers import customers_app as _customers_app  # noqa: E402
+
+app.add_typer(_customers_app, name="customers")
+
 
 def main() -> None:
     try:
