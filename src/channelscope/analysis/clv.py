@@ -180,26 +180,25 @@ def _fit(
     model: str, names: tuple[str, ...], nll: Callable[[np.ndarray], float], starts: Sequence[tuple[float, ...]], n: int
 ) -> Fit:
     def objective(logp: np.ndarray) -> float:
-        if np.any(np.abs(logp) > 30):
+        if np.any(np.abs(logp) > _LOG_EDGE + 5):  # beyond, gammaln loses the digits the likelihood needs
             return 1e300
         with np.errstate(all="ignore"):
             value = nll(np.exp(logp))
         return value if math.isfinite(value) else 1e300
 
     best: optimize.OptimizeResult | None = None
-    for s in starts:
+    bounds = [(-_LOG_EDGE - 5, _LOG_EDGE + 5)] * len(names)
+    for s in starts:  # quasi-Newton from each start, then a derivative-free walk along flat ridges
         try:
+            res = optimize.minimize(objective, np.array(s), method="L-BFGS-B", bounds=bounds)
             nm = optimize.minimize(
-                objective, np.array(s), method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-8}
-            )
-            res = optimize.minimize(
-                objective, nm.x, method="L-BFGS-B", bounds=[(-_LOG_EDGE - 5, _LOG_EDGE + 5)] * len(names)
+                objective, res.x, method="Nelder-Mead", options={"maxiter": 1500, "xatol": 1e-7, "fatol": 1e-7}
             )
         except (ValueError, FloatingPointError, OverflowError):
             continue
-        cand = res if res.fun <= nm.fun else nm
-        if best is None or cand.fun < best.fun:
-            best = cand
+        for cand in (res, nm):
+            if best is None or cand.fun < best.fun:
+                best = cand
     if best is None or not math.isfinite(best.fun) or best.fun >= 1e299:
         return Fit(model, n=n, reason="the likelihood could not be evaluated from any starting point")
     note = None
