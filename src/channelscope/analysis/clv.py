@@ -188,17 +188,19 @@ def _fit(
 
     best: optimize.OptimizeResult | None = None
     bounds = [(-_LOG_EDGE - 5, _LOG_EDGE + 5)] * len(names)
-    for s in starts:  # quasi-Newton from each start, then a derivative-free walk along flat ridges
+    for s in starts:  # quasi-Newton from each start (a few hundred evaluations each)
         try:
             res = optimize.minimize(objective, np.array(s), method="L-BFGS-B", bounds=bounds)
-            nm = optimize.minimize(
-                objective, res.x, method="Nelder-Mead", options={"maxiter": 1500, "xatol": 1e-7, "fatol": 1e-7}
-            )
         except (ValueError, FloatingPointError, OverflowError):
             continue
-        for cand in (res, nm):
-            if best is None or cand.fun < best.fun:
-                best = cand
+        if best is None or res.fun < best.fun:
+            best = res
+    if best is not None and math.isfinite(best.fun):  # a derivative-free polish of the best optimum
+        nm = optimize.minimize(
+            objective, best.x, method="Nelder-Mead", options={"maxiter": 1000, "xatol": 1e-7, "fatol": 1e-7}
+        )
+        if nm.fun < best.fun:
+            best = nm
     if best is None or not math.isfinite(best.fun) or best.fun >= 1e299:
         return Fit(model, n=n, reason="the likelihood could not be evaluated from any starting point")
     note = None
