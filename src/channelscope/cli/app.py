@@ -400,6 +400,9 @@ app.add_typer(_users_app, name="users")
 from channelscope.cli.customers import customers_app as _customers_app  # noqa: E402
 
 app.add_typer(_customers_app, name="customers")
+from channelscope.cli.marketing import marketing_app as _marketing_app  # noqa: E402
+
+app.add_typer(_marketing_app, name="marketing")
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channelscope.errors import ChannelscopeError
-from channelscope.web import api, login, service
+from channelscope.web import api, login, marketing_api, service
 from channelscope.web.auth import (
     AccessDenied,
     AuthError,
@@ -260,6 +260,7 @@ def create_app(
     from channelscope.web.customers_api import router as customers_router
 
     app.include_router(customers_router, prefix="/api")
+    app.include_router(marketing_api.router, prefix="/api")
     app.include_router(login.router)
     if events:
         router = _optional("channelscope.monitor.events", "events_router")
