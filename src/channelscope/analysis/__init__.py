@@ -4,7 +4,8 @@ Modules: ``commerce_calendar`` (holidays, 调休 and festival phases: one calend
 ``forecast`` (backtested, reconciled forecasts), ``seasonal`` (the robust seasonal model behind anomaly alerts), ``seasonal_quality`` (its
 precision and recall against known shocks), ``planned_events`` (the festival and campaign calendar
 the models expect), ``funnel`` (impressions -> paid orders), ``distributors`` (activity and
-minimum-price lines). ``Project.analysis`` exposes them as methods (``Analyses``); ``web`` adds only
+minimum-price lines), ``customers`` (cohorts, repurchase, RFM, CLV, cross-channel; over the customer
+frame of ``metrics.customers``). ``Project.analysis`` exposes them as methods (``Analyses``); ``web`` adds only
 scope and caching, ``monitor`` only judges values against an analysis' expectation.
 
 Rule: an analysis imports from ``metrics``, ``warehouse``, ``model`` and ``config``, never from
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from channelscope.analysis.allocator import Allocation
     from channelscope.analysis.attribution import AttributionResult
     from channelscope.analysis.commerce_calendar import CommerceEvent
+    from channelscope.analysis.customers import CustomerAnalyses
     from channelscope.analysis.forecast import ForecastRun
     from channelscope.analysis.media_mix import MediaMixFit
     from channelscope.analysis.planned_events import PlannedEvent
@@ -37,6 +39,13 @@ class Analyses:
 
     def __init__(self, project: Project) -> None:
         self._project = project
+
+    @property
+    def customers(self) -> CustomerAnalyses:
+        """Customer analytics: cohorts, repurchase, RFM and migration, CLV, cross-channel (``analysis.customers``)."""
+        from channelscope.analysis.customers import CustomerAnalyses
+
+        return CustomerAnalyses(self._project)
 
     def planned_events(self) -> list[PlannedEvent]:
         """The festival calendar and the festival, promotion and live-session campaigns, in business dates."""

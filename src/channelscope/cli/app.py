@@ -442,6 +442,9 @@ from channelscope.cli.forecast import plan_app as _plan_app  # noqa: E402
 
 app.add_typer(_forecast_app, name="forecast")
 app.add_typer(_plan_app, name="plan")
+from channelscope.cli.customers import customers_app as _customers_app  # noqa: E402
+
+app.add_typer(_customers_app, name="customers")
 from channelscope.cli.marketing import marketing_app as _marketing_app  # noqa: E402
 
 app.add_typer(_marketing_app, name="marketing")

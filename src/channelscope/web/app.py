@@ -260,6 +260,9 @@ def create_app(
     from channelscope.web.forecast_api import router as forecast_router
 
     app.include_router(forecast_router, prefix="/api")
+    from channelscope.web.customers_api import router as customers_router
+
+    app.include_router(customers_router, prefix="/api")
     app.include_router(marketing_api.router, prefix="/api")
     app.include_router(login.router)
     if events:

@@ -34,6 +34,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "/distributors": ("nav_distributors", "distributors"),
     "/funnel": ("nav_funnel", "funnel"),
     "/forecast": ("nav_forecast", "forecast"),
+    "/customers": ("nav_customers", "customers"),
     "/marketing": ("nav_marketing", "marketing"),
     "/alerts": ("nav_alerts", "alerts"),
     "/health": ("nav_health", "health"),
