@@ -395,7 +395,7 @@ class Project:
         """(Re)create the BI views (mart_daily_channel, mart_distributor, mart_customer)."""
         from channelscope.metrics.marts import create_marts
 
-        return create_marts(self.warehouse)
+        return create_marts(self.warehouse, self.catalog)
 
     # ---- KPIs ---------------------------------------------------------------------------------
 
@@ -593,10 +593,9 @@ class Project:
     def quarantine_by_reason(self) -> pd.DataFrame:
         """Unresolved quarantined rows counted by kind of reason (values stripped)."""
         wh = self.warehouse
-        if wh.name == "duckdb":
-            unnest = "SELECT source, unnest(CAST(from_json(reasons, '[\"VARCHAR\"]') AS VARCHAR[])) AS r FROM quarantine WHERE resolved_batch_id IS NULL"
-        else:
-            unnest = "SELECT source, json_array_elements_text(reasons::json) AS r FROM quarantine WHERE resolved_batch_id IS NULL"
+        unnest = (
+            f"SELECT source, {wh.json_text_elements('reasons')} AS r FROM quarantine WHERE resolved_batch_id IS NULL"
+        )
         kind = (
             "regexp_replace(regexp_replace(regexp_replace(r, '''[^'']*''', '''…''', 'g'), "
             "'=[^ ]+', '=…', 'g'), 'line [0-9]+', 'line N', 'g')"

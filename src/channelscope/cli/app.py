@@ -410,6 +410,10 @@ from channelscope.cli.users import users_app as _users_app  # noqa: E402
 app.command("serve")(_serve)
 app.add_typer(_users_app, name="users")
 
+from channelscope.cli.marketing import marketing_app as _marketing_app  # noqa: E402
+
+app.add_typer(_marketing_app, name="marketing")
+
 
 def main() -> None:
     try:
