@@ -240,6 +240,10 @@ class Project:
         chosen.sort(key=lambda s: _KIND_ORDER.get(TABLES[self.mapping(s).table].kind, 1))
         results: list[BatchResult] = []
         for src in chosen:
+            if not sources and not files and src.kind == "file" and not F.has_files(self.folder, src.path or ""):
+                # a whole-project ingest reports a source whose files are not there yet and loads the others
+                results.append(_no_file_yet(src, self.mapping(src).table))
+                continue
             results += self.ingest_source(src, files=files, progress=progress)
         self.refresh_marts()
         return results
@@ -535,6 +539,38 @@ class Project:
 
         return attainment(self, load_targets(self), _as_date(as_of, "as_of"))
 
+    def kpi_coverage(
+        self,
+        metrics: list[str] | tuple[str, ...],
+        *,
+        by: list[str] | tuple[str, ...] = (),
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """Why a KPI is empty for a channel: one row per metric, channel with orders in view and input it does
+        not provide (metric, channel, reason, reason_zh, reason_en, left_out_of_total). See docs/numbers.md."""
+        from channelscope.metrics.coverage import coverage_rows
+        from channelscope.metrics.query import TABLE_DIMENSIONS, channel_coverage
+
+        del by  # coverage is per channel whatever the cut; kept for the same call as kpis()
+        for m in metrics:
+            if m not in self.catalog:
+                raise QueryError(f"unknown metric '{m}'; valid: {', '.join(sorted(self.catalog.metrics))}")
+        # the channels in view: those with orders under the filters that orders can be cut by
+        flt = {k: v for k, v in (filters or {}).items() if k in TABLE_DIMENSIONS["orders"]}
+        in_view = self.kpis(["orders"], by=["channel"], start=start, end=end, filters=flt)
+        channels = sorted(str(c) for c in in_view["channel"].dropna())
+        return coverage_rows(self.catalog, list(metrics), channels, channel_coverage(self.warehouse))
+
+    def data_as_of(self, now: dt.datetime | None = None) -> dict[str, Any]:
+        """The freshness of the data (not of the load): ``data_as_of`` (latest business date with orders),
+        ``today`` and ``timezone`` (the project's), and per source and channel the latest business date
+        against the source's cadence (``rows``); see ``metrics.freshness``. ``now`` is UTC."""
+        from channelscope.metrics.freshness import data_freshness
+
+        return data_freshness(self, now)
+
     def explain(
         self,
         period: str,
@@ -612,6 +648,7 @@ class Project:
             "ledger": ledger_df,
             "counts": counts,
             "freshness": freshness,
+            "data_freshness": self.data_as_of(),
             "quarantine_by_reason": self.quarantine_by_reason(),
             "quarantine_rows": self.quarantine_rows(),
             "warnings": self.empty_table_warnings(counts) + _unbalanced(ledger),
@@ -715,6 +752,13 @@ def _drop_temp(con: Any, prefix: str) -> None:
         "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE ?", [prefix + "%"]
     ).fetchall():
         con.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+
+def _no_file_yet(src: SourceConfig, table: str) -> BatchResult:
+    """The result of a source whose path matches no file yet: nothing loaded, nothing failed."""
+    return BatchResult(
+        "-", src.name, src.path or "", "", table, 0, status="no_file", message=f"no file yet: {src.path}"
+    )
 
 
 def _as_date(value: dt.date | str | None, name: str) -> dt.date | None:

@@ -105,7 +105,7 @@ def test_on_the_shop_demo_credits_add_up_and_a_poor_mmm_is_flagged(demo_shop: Pa
     with Project(demo_shop, read_only=True) as p:
         n, gmv = p.warehouse.execute(
             "SELECT count(*), sum(net_amount_base) FROM orders "
-            "WHERE status IN ('paid', 'shipped', 'completed', 'refunded')"
+            "WHERE paid_at IS NOT NULL OR status IN ('paid', 'shipped', 'completed', 'refunded')"
         )[0]
         result = p.analysis.attribution(by="channel")
         assert result.table("conversions").sum().to_dict() == pytest.approx({m: float(n) for m in result.table()})

@@ -1,7 +1,7 @@
 """Touchpoint paths from the warehouse, as Ibis expressions for ``analysis.attribution``.
 
-Basis (口径): a conversion is a paid order (status paid, shipped, completed or refunded; the GMV
-basis) with a business date in the range; its revenue is ``net_amount_base`` (yuan). Its touches are
+Basis (口径): a conversion is a paid order (a payment time, or a paid, shipped, completed or refunded status where
+the source has none: the GMV basis) with a business date in the range; its revenue is ``net_amount_base`` (yuan). Its touches are
 the customer's ``events`` (any type but ``purchase``) in the ``lookback_days`` before ``ordered_at``,
 plus the order itself (its channel and campaign/UTM code) as the last touch, so an order without
 events is one direct touch of its own channel. Orders without a customer key have only that touch.
@@ -48,7 +48,7 @@ def touch_tables(
         raise QueryError(f"lookback_days must be 0 or more (got {lookback_days})")
     con = project.warehouse.ibis
     o = con.table("orders")
-    o = o.filter(o.status.isin(PAID))
+    o = o.filter(o.paid_at.notnull() | o.status.isin(PAID))  # the GMV basis: a payment time, or a paid status
     if start is not None:
         o = o.filter(o.business_date >= start)
     if end is not None:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from channelscope.errors import ConfigError
+from channelscope.metrics.basis import Basis, merge
 from channelscope.model.semantic import FRAME_DATES, PAID_STATUSES, frame_columns
 
 Agg = Literal["sum", "count", "count_distinct", "repeat_buyers"]
@@ -44,6 +45,8 @@ class Measure(BaseModel):
     up_is_good: bool = True
     #: money measures of order lines are weighted by quantity x unit cost etc.
     times: str | None = Field(None, description="second column multiplied with 'column' before summing")
+    #: what the measure counts (口径); inferred from table and filter when not given
+    basis: Basis | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Measure:
@@ -70,6 +73,8 @@ class Derived(BaseModel):
     unit: Unit = "ratio"
     format: str = ",.2f"
     up_is_good: bool = True
+    #: what the metric counts (口径); merged from the metrics of its formula when not given
+    basis: Basis | None = None
 
     @model_validator(mode="after")
     def _formula(self) -> Derived:
@@ -228,6 +233,55 @@ BUILTIN: list[Metric] = [
 ]
 
 
+#: parts of a built-in derived metric's basis that its formula does not say
+_BASIS_OVERRIDES: dict[str, dict[str, Any]] = {
+    "refund_rate": {
+        "refunds": "gross",
+        "note_zh": "退款金额（按退款日）除以同期支付金额（未扣退款）",
+        "note_en": "refunds (by refund date) over the same period's paid GMV (gross of refunds)",
+    },
+    "roas": {"attribution": "channel_gmv_not_attributed"},
+    "net_sales": {"refunds": "net"},
+}
+_MONEY_UNITS = ("money", "money_per_count")
+
+
+def infer_basis(catalog: Catalog, name: str) -> Basis:
+    """A metric's basis: its own if declared, else inferred from its table and filter (a measure) or merged
+    from the metrics of its formula (a derived metric)."""
+    m = catalog.get(name)
+    if m.basis is not None:
+        return m.basis
+    if isinstance(m, Measure):
+        return _measure_basis(m)
+    over = dict(_BASIS_OVERRIDES.get(name, {}))
+    notes: dict[str, Any] = {k: over.pop(k) for k in ("note_zh", "note_en") if k in over}
+    merged = merge([infer_basis(catalog, r) for r in sorted(m.refs)], **over)
+    return merged.model_copy(update={"money": m.unit in _MONEY_UNITS, **notes})
+
+
+def _measure_basis(m: Measure) -> Basis:
+    money = m.unit in _MONEY_UNITS or (m.table in ("ad_spend", "fees", "refunds") and m.agg == "sum")
+    if m.table in ("orders", "order_lines"):
+        paid = m.filter.get("status") == "paid"
+        return Basis(
+            rows=("paid_orders" if paid else "all_orders",),
+            dates=("order_date",),
+            refunds="gross" if money else "not_applicable",
+            money=money,
+            needs=("order_lines",) if m.table == "order_lines" else (),
+        )
+    if m.table == "refunds":
+        return Basis(rows=("refunds",), dates=("refund_date",), refunds="refunds", money=money, needs=("refunds",))
+    if m.table == "traffic":
+        return Basis(rows=("traffic",), dates=("report_date",), needs=("traffic",))
+    if m.table == "ad_spend":
+        return Basis(rows=("ad_spend",), dates=("report_date",), attribution="spend_as_billed", money=money)
+    if m.table == "fees":
+        return Basis(rows=("fees",), dates=("report_date",), money=money)
+    return Basis(rows=("events",), dates=("report_date",))
+
+
 @dataclass
 class Catalog:
     """Every metric a project knows, checked for unknown references and cycles."""
@@ -298,6 +352,8 @@ def build_catalog(
         metrics[metric.name] = metric
     catalog = Catalog(metrics)
     _check(catalog, file, lines)
+    bases = {n: infer_basis(catalog, n) for n in catalog.metrics}
+    catalog.metrics = {n: m.model_copy(update={"basis": bases[n]}) for n, m in catalog.metrics.items()}
     return catalog
 
 

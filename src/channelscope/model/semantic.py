@@ -129,7 +129,16 @@ DIMENSIONS: dict[str, Dimension] = {
 _CAL = {"festival", "weekday", "is_weekend"}
 _CH = {"channel", "channel_kind", "platform"}
 _DIST = {"distributor", "distributor_tier", "distributor_parent"}
-_ORDER_ATTRS = ("status", "business_date", "channel_id", "distributor_id", "campaign_id", "region", "customer_key")
+_ORDER_ATTRS = (
+    "status",
+    "paid_at",
+    "business_date",
+    "channel_id",
+    "distributor_id",
+    "campaign_id",
+    "region",
+    "customer_key",
+)
 
 FRAMES: dict[str, Frame] = {}
 #: frame -> the dimensions it can be cut by, and frame -> its date column (views kept by ``register_frame``)
