@@ -66,3 +66,41 @@ def test_overview_and_channels_render_for_a_distributor_view(project: Project, u
     assert float(gmv) > 0
     table = _ids(channels.render(ctx))
     assert "chan-wechat_resellers-gmv" in table
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_every_page_renders_with_the_drill_down_options(project: Project, lang: str) -> None:
+    """Each page with the options its drill-downs put in the URL (sort, vs, reason, alert) renders without
+    an error page, and the context bar (quick ranges, comparison) is there."""
+    from channelscope.web.dashboard import context_bar
+    from channelscope.web.dashboard.pages import alerts, distributors, funnel, health, trends
+
+    user = User("admin", "admin")
+    nov = (dt.date(2025, 11, 1), dt.date(2025, 11, 30))
+    cases = [
+        (overview, {"vs": "yoy"}),
+        (trends, {"metric": "conversion_rate", "by": "campaign", "grain": "week"}),
+        (channels, {"sort": "-refund_rate"}),
+        (distributors, {"sort": "name"}),
+        (funnel, {}),
+        (alerts, {"status": "all", "alert": "nope"}),
+        (health, {"reason": "missing …", "source": "tmall_orders"}),
+    ]
+    for page, options in cases:
+        ctx = PageContext(project, user, View(*nov, {}, lang, options))
+        ids = _ids(page.render(ctx))
+        assert "page-error" not in ids, page.__name__
+    bar = _ids(context_bar.bar(PageContext(project, user, View(*nov, {}, lang, {})), "/", nov[1]))
+    assert {"quick-yesterday", "quick-7d", "quick-this_month", "quick-last_month", "quick-30d", "vs-yoy"} <= bar
+
+
+def test_quick_ranges() -> None:
+    from channelscope.web.dashboard.context_bar import quick_range
+
+    d = dt.date(2025, 12, 14)
+    assert quick_range("yesterday", d) == (d, d)
+    assert quick_range("7d", d) == (dt.date(2025, 12, 8), d)
+    assert quick_range("30d", d) == (dt.date(2025, 11, 15), d)
+    assert quick_range("this_month", d) == (dt.date(2025, 12, 1), d)
+    assert quick_range("last_month", d) == (dt.date(2025, 11, 1), dt.date(2025, 11, 30))
+    assert quick_range("last_month", dt.date(2025, 1, 3)) == (dt.date(2024, 12, 1), dt.date(2024, 12, 31))

@@ -469,6 +469,24 @@ def alerts_table(
     return df.iloc[offset : offset + limit].reset_index(drop=True)
 
 
+def alert_detail(project: Project, user: User, alert_id: str) -> dict[str, Any] | None:
+    """One alert with its evidence and texts (decoded), or None when there is none or it is outside the
+    user's scope (a channel manager never learns that another channel's alert exists)."""
+    require(project, user, "read")
+    _dispatch()
+    from channelscope.monitor.store import alerts_by_id, decode_alert, reading
+
+    with reading(reader(project)) as tx:
+        if tx is None:
+            return None
+        row = alerts_by_id(tx, [str(alert_id)]).get(str(alert_id))
+    if row is None:
+        return None
+    if user.scoped and _in_scope_alerts(user, pd.DataFrame([row])).empty:
+        return None
+    return decode_alert(row)
+
+
 def set_alert_status(project: Project, user: User, alert_id: Any, status: str) -> None:
     """Acknowledge or resolve an alert (analyst, admin, or a channel manager for an alert in its scope)."""
     require(project, user, "alerts.write")

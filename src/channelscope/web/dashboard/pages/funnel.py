@@ -10,7 +10,7 @@ from dash import html
 from dash.development.base_component import Component
 
 from channelscope.web.dashboard.data import PageContext
-from channelscope.web.dashboard.i18n import fmt_value, is_missing, t
+from channelscope.web.dashboard.i18n import is_missing, t
 from channelscope.web.dashboard.widgets import COLORS, empty, figure, graph, number, section, table
 
 STAGES = (
@@ -40,7 +40,7 @@ def render(ctx: PageContext) -> Component:
                         html.Div(
                             [
                                 html.Span(f"{t('stage_impressions', ctx.lang)}: ", className="muted"),
-                                number("funnel-total-impressions", values.get("impressions"), "count"),
+                                number("funnel-total-impressions", values.get("impressions"), "count", ctx.nf),
                             ]
                         ),
                         graph("funnel-chart", _chart(ctx, values)),
@@ -115,10 +115,10 @@ def _table(ctx: PageContext, rows: list[dict[str, Any]], total: dict[str, Any]) 
 
     def stage(col: str, prev: str | None) -> Any:
         def cell(r: dict[str, Any]) -> Any:
-            parts: list[Any] = [number(f"funnel-{r['channel']}-{col}", r.get(col), "count")]
+            parts: list[Any] = [number(f"funnel-{r['channel']}-{col}", r.get(col), "count", ctx.nf)]
             if prev:
                 rate = _rate(r.get(col), r.get(prev))
-                parts.append(html.Span(f" {fmt_value(rate, 'percent')}", className="muted"))
+                parts.append(html.Span(f" {ctx.nf.value(rate, 'percent')}", className="muted"))
             return html.Span(parts)
 
         return cell
