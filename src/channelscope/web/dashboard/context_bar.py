@@ -10,6 +10,7 @@ from typing import Any
 
 from dash import dcc, html
 
+from channelscope.web.auth import User
 from channelscope.web.dashboard.data import PageContext
 from channelscope.web.dashboard.i18n import t
 from channelscope.web.dashboard.view import View
@@ -54,12 +55,16 @@ def quick_range(key: str, anchor: dt.date) -> tuple[dt.date, dt.date]:
 
 def out_of_scope(ctx: PageContext) -> dict[str, list[str]]:
     """The view's filter members the user may not see, by dimension (empty for an unscoped user)."""
-    user, out = ctx.user, {}
+    return outside_members(ctx.user, ctx.view)
+
+
+def outside_members(user: User, view: View) -> dict[str, list[str]]:
+    """The members of ``view``'s filters outside ``user``'s scope, by dimension."""
+    out: dict[str, list[str]] = {}
     if not user.scoped:
-        return {}
+        return out
     for dim, allowed in (("channel", user.channels), ("distributor", user.distributors)):
-        asked = ctx.view.filters.get(dim, ())
-        outside = [m for m in asked if allowed and m not in allowed]
+        outside = [m for m in view.filters.get(dim, ()) if allowed and m not in allowed]
         if outside:
             out[dim] = outside
     return out

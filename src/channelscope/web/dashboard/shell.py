@@ -164,12 +164,15 @@ def register(app: Dash, project: Project, renders: dict[str, Render]) -> None:
                 full.lang,
             ]
             return (no_update, *values)
+        # members outside the user's scope are not among the dropdown's options, so the dropdown drops them;
+        # keep them in the URL: the page then says they are out of scope instead of showing the scope's data
+        kept = context_bar.outside_members(request_user(), view)
         changed = with_values(
             view,
             start=_day(start) or view.start,
             end=_day(end) or view.end,
             lang=lang or view.lang,
-            **{k: v or () for k, v in zip(FILTER_KEYS, members, strict=True)},
+            **{k: [*(v or ()), *kept.get(k, [])] for k, v in zip(FILTER_KEYS, members, strict=True)},
         )
         new = changed.to_search()
         nothing = (no_update,) * len(control_outputs)
