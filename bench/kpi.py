@@ -46,7 +46,8 @@ from typing import Any
 START = dt.date(2025, 1, 1)
 DAYS = 365
 END = START + dt.timedelta(days=DAYS - 1)
-PAID = "('paid', 'shipped', 'completed', 'refunded')"
+PAID = "(paid_at IS NOT NULL OR status IN ('paid', 'shipped', 'completed', 'refunded'))"  # 支付金额
+PAID_O = "(o.paid_at IS NOT NULL OR o.status IN ('paid', 'shipped', 'completed', 'refunded'))"
 #: (id, name, kind, platform, share of orders %, visitor conversion, ad spend share of GMV, fee types)
 CHANNELS = (
     ("tmall", "Tmall flagship", "marketplace", "tmall", 30, 0.045, 0.10, ("platform",)),
@@ -247,8 +248,8 @@ def generate_statements(orders: int) -> list[tuple[str, str]]:
         FROM (SELECT unnest({channel_ids}) AS channel_id) c
         CROSS JOIN range(DATE '{START}', DATE '{END}' + INTERVAL 1 DAY, INTERVAL 1 DAY) d
         LEFT JOIN (SELECT channel_id, business_date, count(*) AS orders,
-                          sum(net_amount_base) FILTER (WHERE status IN {PAID}) AS gmv,
-                          sum(net_amount_base) FILTER (WHERE status IN {PAID} AND distributor_id IS NOT NULL)
+                          sum(net_amount_base) FILTER (WHERE {PAID}) AS gmv,
+                          sum(net_amount_base) FILTER (WHERE {PAID} AND distributor_id IS NOT NULL)
                           AS dist_gmv
                    FROM orders GROUP BY ALL) o
           ON o.channel_id = c.channel_id AND o.business_date = CAST(d.range AS DATE)
@@ -332,7 +333,7 @@ def generate(folder: Path, orders: int, memory_limit: str, say: Any) -> dict[str
         for name in ("orders", "order_lines", "refunds", "traffic", "ad_spend", "fees", "products", "distributors")
     }
     stats = con.execute(
-        f"SELECT count(DISTINCT customer_key), count(*) FILTER (WHERE status IN {PAID}), "
+        f"SELECT count(DISTINCT customer_key), count(*) FILTER (WHERE {PAID}), "
         "min(business_date), max(business_date) FROM orders"
     ).fetchone()
     con.close()
@@ -358,13 +359,13 @@ def generate(folder: Path, orders: int, memory_limit: str, say: Any) -> dict[str
 def hand_sql(start: dt.date, end: dt.date) -> str:
     """Every built-in KPI by channel x day, written by hand from the definitions in metrics/definitions.py.
 
-    Paid = paid/shipped/completed/refunded. A buyer is new on a day when their first paid order (over
+    Paid = a payment time, or a paid/shipped/completed/refunded status. A buyer is new on a day when their first paid order (over
     all time) is on or after that day, returning otherwise. Repeat buyers have >= 2 paid orders in the
     period (the day) and channel. COGS = quantity x unit cost of paid orders' lines. Ratios are taken
     from the summed parts, empty when the denominator is zero; missing parts count as zero.
     """
     rng = f"BETWEEN DATE '{start}' AND DATE '{end}'"
-    paid = f"status IN {PAID}"
+    paid, paid_o = PAID, PAID_O
 
     def div(a: str, b: str) -> str:
         return f"CAST({a} AS DOUBLE) / nullif(CAST({b} AS DOUBLE), 0)"
@@ -376,14 +377,14 @@ WITH first_paid AS (
 ), o AS (
     SELECT o.channel_id, o.business_date AS day,
            count(*) AS orders,
-           count(*) FILTER (WHERE o.{paid}) AS paid_orders,
-           count(DISTINCT o.customer_key) FILTER (WHERE o.{paid}) AS buyers,
-           count(DISTINCT o.customer_key) FILTER (WHERE o.{paid} AND f.first_day >= o.business_date) AS new_buyers,
-           count(DISTINCT o.customer_key) FILTER (WHERE o.{paid} AND f.first_day < o.business_date)
+           count(*) FILTER (WHERE {paid_o}) AS paid_orders,
+           count(DISTINCT o.customer_key) FILTER (WHERE {paid_o}) AS buyers,
+           count(DISTINCT o.customer_key) FILTER (WHERE {paid_o} AND f.first_day >= o.business_date) AS new_buyers,
+           count(DISTINCT o.customer_key) FILTER (WHERE {paid_o} AND f.first_day < o.business_date)
                AS returning_buyers,
            sum(o.net_amount_base) AS gmv_ordered,
-           sum(o.net_amount_base) FILTER (WHERE o.{paid}) AS gmv,
-           count(DISTINCT o.distributor_id) FILTER (WHERE o.{paid}) AS active_distributors
+           sum(o.net_amount_base) FILTER (WHERE {paid_o}) AS gmv,
+           count(DISTINCT o.distributor_id) FILTER (WHERE {paid_o}) AS active_distributors
     FROM orders o LEFT JOIN first_paid f ON f.customer_key = o.customer_key
     WHERE o.business_date {rng}
     GROUP BY o.channel_id, o.business_date
@@ -396,7 +397,7 @@ WITH first_paid AS (
 ), l AS (
     SELECT o.channel_id, o.business_date AS day, sum(l.quantity) AS units, sum(l.quantity * p.unit_cost) AS cogs
     FROM order_lines l JOIN orders o ON o.order_id = l.order_id LEFT JOIN products p ON p.sku = l.sku
-    WHERE o.{paid} AND o.business_date {rng}
+    WHERE {paid_o} AND o.business_date {rng}
     GROUP BY o.channel_id, o.business_date
 ), r AS (
     SELECT channel_id, business_date AS day, sum(amount_base) AS refunds, count(*) AS refund_count

@@ -481,6 +481,35 @@ class Project:
 
         return attainment(self, load_targets(self), _as_date(as_of, "as_of"))
 
+    def kpi_coverage(
+        self,
+        metrics: list[str] | tuple[str, ...],
+        *,
+        by: list[str] | tuple[str, ...] = (),
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """Why a KPI is empty for a channel: one row per metric, channel with orders in view and input it does
+        not provide (metric, channel, reason, reason_zh, reason_en, left_out_of_total). See docs/numbers.md."""
+        from channelscope.metrics.coverage import coverage_rows
+        from channelscope.metrics.query import channel_coverage
+
+        del by  # coverage is per channel whatever the cut; kept for the same call as kpis()
+        for m in metrics:
+            if m not in self.catalog:
+                raise QueryError(f"unknown metric '{m}'; valid: {', '.join(sorted(self.catalog.metrics))}")
+        in_view = self.kpis(["orders"], by=["channel"], start=start, end=end, filters=filters)
+        channels = sorted(str(c) for c in in_view["channel"].dropna())
+        return coverage_rows(self.catalog, list(metrics), channels, channel_coverage(self.warehouse))
+
+    def data_as_of(self) -> dict[str, Any]:
+        """The freshness of the data (not of the load): latest business date per source and channel against
+        the source's cadence; see ``metrics.freshness``."""
+        from channelscope.metrics.freshness import data_freshness
+
+        return data_freshness(self)
+
     def explain(
         self,
         period: str,

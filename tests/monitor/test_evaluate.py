@@ -261,8 +261,9 @@ def test_demo_change_rule_catches_the_injected_tmall_drop(demo_shop: Path, tmp_p
     with Project(folder) as p:
         ev = evaluate_rules(p, as_of=day)
         sql = (
-            "SELECT business_date, sum(net_amount_base) FROM orders WHERE channel_id = 'tmall' AND status IN "
-            f"('paid', 'shipped', 'completed', 'refunded') AND business_date IN (DATE '{day}', "
+            "SELECT business_date, sum(net_amount_base) FROM orders WHERE channel_id = 'tmall' "
+            "AND (paid_at IS NOT NULL OR status IN ('paid', 'shipped', 'completed', 'refunded')) "
+            f"AND business_date IN (DATE '{day}', "
             f"DATE '{day - dt.timedelta(days=7)}') GROUP BY 1"
         )
         gmv = {d: float(v) for d, v in p.warehouse.execute(sql)}

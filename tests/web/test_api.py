@@ -17,7 +17,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-PAID = "('paid', 'shipped', 'completed', 'refunded')"
+PAID = "(paid_at IS NOT NULL OR status IN ('paid', 'shipped', 'completed', 'refunded'))"  # 支付金额
 TARGETS = """
 targets:
   - {metric: gmv, period: 2025-11, value: 200000, channel: tmall}
@@ -118,8 +118,8 @@ def test_kpis_by_channel_equal_hand_sql(client: TestClient) -> None:
     got = pd.DataFrame(body["rows"]).set_index("channel")
     want = sql(
         client,
-        f"SELECT channel_id, sum(net_amount_base) FILTER (WHERE status IN {PAID}) AS gmv, count(*) AS orders, "
-        f"count(*) FILTER (WHERE status IN {PAID}) AS paid FROM orders "
+        f"SELECT channel_id, sum(net_amount_base) FILTER (WHERE {PAID}) AS gmv, count(*) AS orders, "
+        f"count(*) FILTER (WHERE {PAID}) AS paid FROM orders "
         "WHERE business_date BETWEEN '2025-11-01' AND '2025-11-30' GROUP BY 1",
     ).set_index("channel_id")
     assert sorted(got.index) == sorted(want.index)
@@ -141,7 +141,7 @@ def test_kpis_daily_pagination_and_comparison(client: TestClient) -> None:
     row = cmp.json()["rows"][0]
     oct_gmv = sql(
         client,
-        f"SELECT sum(net_amount_base) AS g FROM orders WHERE status IN {PAID} "
+        f"SELECT sum(net_amount_base) AS g FROM orders WHERE {PAID} "
         "AND business_date BETWEEN '2025-10-01' AND '2025-10-31'",
     ).g[0]
     assert row["gmv_prev"] == pytest.approx(float(oct_gmv), abs=0.005)
@@ -208,7 +208,7 @@ def test_metrics_targets_explain_funnel_distributors(client: TestClient) -> None
     tmall = next(r for r in t["rows"] if r["channel"] == "tmall")
     nov_tmall = sql(
         client,
-        f"SELECT sum(net_amount_base) AS g FROM orders WHERE status IN {PAID} AND channel_id = 'tmall' "
+        f"SELECT sum(net_amount_base) AS g FROM orders WHERE {PAID} AND channel_id = 'tmall' "
         "AND business_date BETWEEN '2025-11-01' AND '2025-11-30'",
     ).g[0]
     assert tmall["actual"] == pytest.approx(float(nov_tmall), abs=0.005)

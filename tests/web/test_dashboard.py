@@ -243,12 +243,12 @@ def _plain_sql(folder: Path) -> dict[str, float]:
     """November 2025 paid GMV and paid orders per channel and in total, by hand (not through the metrics layer)."""
     import duckdb
 
-    paid = "('paid', 'shipped', 'completed', 'refunded')"
+    paid = "(paid_at IS NOT NULL OR status IN ('paid', 'shipped', 'completed', 'refunded'))"  # 支付金额
     con = duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True)
     try:
         rows = con.execute(
             "SELECT channel_id, sum(net_amount_base), count(*) FROM orders "
-            f"WHERE status IN {paid} AND business_date BETWEEN DATE '2025-11-01' AND DATE '2025-11-30' "
+            f"WHERE {paid} AND business_date BETWEEN DATE '2025-11-01' AND DATE '2025-11-30' "
             "GROUP BY ROLLUP (channel_id)"
         ).fetchall()
         latest = con.execute("SELECT max(business_date) FROM orders").fetchone()[0]  # type: ignore[index]

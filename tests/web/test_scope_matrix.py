@@ -18,7 +18,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-PAID = "('paid', 'shipped', 'completed', 'refunded')"
+PAID = "(paid_at IS NOT NULL OR status IN ('paid', 'shipped', 'completed', 'refunded'))"  # 支付金额
 NOV = {"start": "2025-11-01", "end": "2025-11-30"}
 #: user -> (role, channels, distributors)
 USERS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
@@ -61,7 +61,7 @@ def scoped_gmv(client: TestClient, user: str) -> float:
     return float(
         sql(
             client,
-            f"SELECT coalesce(sum(net_amount_base), 0) AS g FROM orders WHERE status IN {PAID} AND {where(user)} "
+            f"SELECT coalesce(sum(net_amount_base), 0) AS g FROM orders WHERE {PAID} AND {where(user)} "
             "AND business_date BETWEEN '2025-11-01' AND '2025-11-30'",
         ).g[0]
     )

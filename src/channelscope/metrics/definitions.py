@@ -13,10 +13,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from channelscope.errors import ConfigError
+from channelscope.metrics.basis import Basis, merge
 
 Agg = Literal["sum", "count", "count_distinct", "repeat_buyers"]
 Unit = Literal["count", "money", "ratio", "percent", "quantity", "money_per_count"]
 
+#: statuses an order can have after payment (kept for callers that filter by status); the catalog's
+#: ``status: paid`` filter means "has a payment time" (``paid_at`` set), whatever happened after, as the
+#: platforms' 支付金额 does: a paid order later cancelled or refunded stays in GMV and its refund is
+#: subtracted once, in net sales
 PAID = ["paid", "shipped", "completed", "refunded"]
 
 #: the tables a measure can read and the column that places its rows in time (a date)
@@ -42,13 +47,15 @@ class Measure(BaseModel):
     table: str
     agg: Agg
     column: str | None = None
-    #: column -> allowed value(s); 'paid' in a status filter means the paid statuses
+    #: column -> allowed value(s); 'paid' in a status filter means orders with a payment time (paid_at set)
     filter: dict[str, Any] = Field(default_factory=dict)
     unit: Unit = "count"
     format: str = ",.0f"
     up_is_good: bool = True
     #: money measures of order lines are weighted by quantity x unit cost etc.
     times: str | None = Field(None, description="second column multiplied with 'column' before summing")
+    #: what the measure counts (口径); inferred from table and filter when not given
+    basis: Basis | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Measure:
@@ -75,6 +82,8 @@ class Derived(BaseModel):
     unit: Unit = "ratio"
     format: str = ",.2f"
     up_is_good: bool = True
+    #: what the metric counts (口径); merged from the metrics of its formula when not given
+    basis: Basis | None = None
 
     @model_validator(mode="after")
     def _formula(self) -> Derived:
@@ -233,6 +242,55 @@ BUILTIN: list[Metric] = [
 ]
 
 
+#: parts of a built-in derived metric's basis that its formula does not say
+_BASIS_OVERRIDES: dict[str, dict[str, Any]] = {
+    "refund_rate": {
+        "refunds": "gross",
+        "note_zh": "退款金额（按退款日）除以同期支付金额（未扣退款）",
+        "note_en": "refunds (by refund date) over the same period's paid GMV (gross of refunds)",
+    },
+    "roas": {"attribution": "channel_gmv_not_attributed"},
+    "net_sales": {"refunds": "net"},
+}
+_MONEY_UNITS = ("money", "money_per_count")
+
+
+def infer_basis(catalog: Catalog, name: str) -> Basis:
+    """A metric's basis: its own if declared, else inferred from its table and filter (a measure) or merged
+    from the metrics of its formula (a derived metric)."""
+    m = catalog.get(name)
+    if m.basis is not None:
+        return m.basis
+    if isinstance(m, Measure):
+        return _measure_basis(m)
+    over = dict(_BASIS_OVERRIDES.get(name, {}))
+    notes: dict[str, Any] = {k: over.pop(k) for k in ("note_zh", "note_en") if k in over}
+    merged = merge([infer_basis(catalog, r) for r in sorted(m.refs)], **over)
+    return merged.model_copy(update={"money": m.unit in _MONEY_UNITS, **notes})
+
+
+def _measure_basis(m: Measure) -> Basis:
+    money = m.unit in _MONEY_UNITS or (m.table in ("ad_spend", "fees", "refunds") and m.agg == "sum")
+    if m.table in ("orders", "order_lines"):
+        paid = m.filter.get("status") == "paid"
+        return Basis(
+            rows=("paid_orders" if paid else "all_orders",),
+            dates=("order_date",),
+            refunds="gross" if money else "not_applicable",
+            money=money,
+            needs=("order_lines",) if m.table == "order_lines" else (),
+        )
+    if m.table == "refunds":
+        return Basis(rows=("refunds",), dates=("refund_date",), refunds="refunds", money=money, needs=("refunds",))
+    if m.table == "traffic":
+        return Basis(rows=("traffic",), dates=("report_date",), needs=("traffic",))
+    if m.table == "ad_spend":
+        return Basis(rows=("ad_spend",), dates=("report_date",), attribution="spend_as_billed", money=money)
+    if m.table == "fees":
+        return Basis(rows=("fees",), dates=("report_date",), money=money)
+    return Basis(rows=("events",), dates=("report_date",))
+
+
 @dataclass
 class Catalog:
     """Every metric a project knows, checked for unknown references and cycles."""
@@ -303,6 +361,8 @@ def build_catalog(
         metrics[metric.name] = metric
     catalog = Catalog(metrics)
     _check(catalog, file, lines)
+    bases = {n: infer_basis(catalog, n) for n in catalog.metrics}
+    catalog.metrics = {n: m.model_copy(update={"basis": bases[n]}) for n, m in catalog.metrics.items()}
     return catalog
 
 

@@ -51,7 +51,7 @@ def daily_channel(wh: Warehouse) -> ir.Table:
     o, r, t = db.table("orders"), db.table("refunds"), db.table("traffic")
     a, f = db.table("ad_spend"), db.table("fees")
     ch, cal = db.table("channels"), db.table("calendar")
-    paid = o.status.isin(PAID_STATUSES)
+    paid = o.paid_at.notnull() | o.status.isin(PAID_STATUSES)  # 支付金额: every order with a payment time
     keys = ["date", "channel_id"]
     traffic = t.group_by(keys).aggregate(
         visitors=t.visitors.sum(),
@@ -128,7 +128,7 @@ def distributor(wh: Warehouse) -> ir.Table:
     lines, products, d = db.table("order_lines"), db.table("products"), db.table("distributors")
     keys = ["date", "distributor_id"]
     od = o.filter(o.distributor_id.notnull())
-    paid = od.status.isin(PAID_STATUSES)
+    paid = od.paid_at.notnull() | od.status.isin(PAID_STATUSES)
     sales = od.group_by(date=od.business_date, distributor_id=od.distributor_id).aggregate(
         orders=od.count(), paid_orders=od.count(where=paid), gmv=od.net_amount_base.sum(where=paid)
     )
@@ -188,7 +188,7 @@ def customer(wh: Warehouse) -> ir.Table:
     db = wh.ibis
     o, r, c = db.table("orders"), db.table("refunds"), db.table("customers")
     oc = o.filter(o.customer_key.notnull())
-    paid = oc.status.isin(PAID_STATUSES)
+    paid = oc.paid_at.notnull() | oc.status.isin(PAID_STATUSES)
     # the acquisition channel is the first order's (by ordered_at, then order_id: the customers rule)
     rank = ibis.row_number().over(group_by=oc.customer_key, order_by=[oc.ordered_at, oc.order_id])
     ranked = oc.mutate(_rank=rank)

@@ -18,6 +18,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from channelscope.errors import QueryError
+from channelscope.metrics.basis import COVERAGE_TABLES
 from channelscope.metrics.definitions import MEASURE_TABLES, PAID, Catalog, Derived, Measure
 from channelscope.warehouse import Warehouse
 
@@ -158,8 +159,11 @@ def cuttable(catalog: Catalog, metrics: list[str], dims: list[str]) -> list[str]
     ]
 
 
-def _status_paid(col: ir.StringValue) -> ir.BooleanValue:
-    return col.isin(PAID)
+def _paid(t: ir.Table) -> ir.BooleanValue:
+    """An order counted as paid (支付金额): it has a payment time, whatever its status became after (a paid
+    order later cancelled or refunded stays paid); where the source gives no payment time, a status only
+    reached after payment (paid, shipped, completed, refunded) says it was paid."""
+    return t.paid_at.notnull() | t.status.isin(PAID)
 
 
 def _frame(wh: Warehouse, table: str, needs: set[str]) -> ir.Table:
@@ -174,6 +178,7 @@ def _frame(wh: Warehouse, table: str, needs: set[str]) -> ir.Table:
             lines.unit_price,
             lines.amount,
             o.status,
+            o.paid_at,
             o.business_date,
             o.channel_id,
             o.distributor_id,
@@ -220,7 +225,7 @@ def _condition(t: ir.Table, measure: Measure) -> ir.BooleanValue | None:
     cond: ir.BooleanValue | None = None
     for col, value in measure.filter.items():
         values = value if isinstance(value, list) else [value]
-        c = _status_paid(t.status) if col == "status" and values == ["paid"] else t[col].isin(values)
+        c = _paid(t) if col == "status" and values == ["paid"] else t[col].isin(values)
         cond = c if cond is None else cond & c
     return cond
 
@@ -239,7 +244,7 @@ def _aggregate(wh: Warehouse, table: str, measures: list[Measure], req: KpiReque
     t = t.mutate(_period=_period(t, req.grain, req.start))
     if "customer_type" in dims or any("customer_type" in m.filter for m in measures):
         o = wh.ibis.table("orders")
-        first = o.filter(_status_paid(o.status)).group_by("customer_key").aggregate(_first_date=o.business_date.min())
+        first = o.filter(_paid(o)).group_by("customer_key").aggregate(_first_date=o.business_date.min())
         first = first.rename(_ck="customer_key")
         t = t.left_join(first, t.customer_key == first._ck).drop("_ck")
         t = t.mutate(customer_type=ibis.ifelse(t._first_date >= t._period, "new", "returning"))
@@ -302,30 +307,139 @@ def _sums_money(m: Measure) -> bool:
         return False
 
 
-def compile_request(wh: Warehouse, catalog: Catalog, req: KpiRequest) -> ir.Table:
-    """One Ibis expression computing every requested metric."""
+Coverage = dict[str, frozenset[str]]
+
+
+def channel_coverage(wh: Warehouse, tables: tuple[str, ...] = COVERAGE_TABLES) -> Coverage:
+    """Which channels provide each input: table -> the channel ids with at least one row in it, ever.
+
+    A channel that never sent a row of ``order_lines``, ``refunds`` or ``traffic`` does not provide that
+    input: its KPIs over it are unknown, not 0 (a month without refunds in a channel that has a refund
+    feed is a real 0). ``_orders`` holds the channels with any order. Small aggregates, pulled once.
+    """
+    con = wh.ibis
+    out: dict[str, frozenset[str]] = {}
+    o = con.table("orders")
+    for table in (*tables, "_orders"):
+        if table == "_orders":
+            ids = o.select("channel_id").distinct()
+        elif table == "order_lines":
+            lines = con.table("order_lines").select("order_id").distinct()
+            j = lines.join(o.select("order_id", "channel_id"), "order_id")
+            ids = j.select("channel_id").distinct()
+        else:
+            ids = con.table(table).select("channel_id").distinct()
+        values = ids.to_pandas()["channel_id"].dropna()
+        out[table] = frozenset(str(v) for v in values)
+    return out
+
+
+def eligible_channels(
+    catalog: Catalog, name: str, coverage: Coverage, channel_filter: tuple[Any, ...] | None = None
+) -> frozenset[str] | None:
+    """The channels a total of metric ``name`` is computed over (like for like: every input it needs), or
+    None when no channel with orders (or of the filter) is left out."""
+    basis = catalog.get(name).basis
+    needs = [t for t in (basis.needs if basis else ()) if t in coverage]
+    universe = frozenset(str(c) for c in channel_filter) if channel_filter else coverage.get("_orders", frozenset())
+    eligible = universe
+    for t in needs:
+        eligible = eligible & coverage[t]
+    return None if eligible == universe else eligible
+
+
+def _gated(m: Measure, channels: frozenset[str], suffix: str) -> Measure:
+    """A copy of ``m`` counting only the rows of ``channels`` (a like-for-like part of a total)."""
+    flt = {**m.filter, "channel_id": sorted(channels) or ["__no_channel__"]}
+    return m.model_copy(update={"name": f"{m.name}__{suffix}", "filter": flt})
+
+
+def compile_request(wh: Warehouse, catalog: Catalog, req: KpiRequest, coverage: Coverage | None = None) -> ir.Table:
+    """One Ibis expression computing every requested metric.
+
+    Coverage: by channel, a measure over an input the channel does not provide (``channel_coverage``) is
+    empty (NULL) and so is every metric computed from it; in a total (or any cut without the channel), a
+    derived metric is computed over the channels that provide all its inputs (like for like), and a
+    measure none of the channels in view provides is empty.
+    """
     validate(catalog, req)
     measures = catalog.base_measures(list(req.metrics))
+    if coverage is None:
+        needed = {t for m in measures for t in ((m.basis.needs if m.basis else ()) or ())}
+        coverage = channel_coverage(wh, tuple(t for t in COVERAGE_TABLES if t in needed)) if needed else {}
     keys = ["period", *req.by]
+    per_channel = "channel" in req.by
+    channel_filter = dict(req.filters).get("channel")
+    gates: dict[str, frozenset[str]] = {}
+    if not per_channel and coverage:
+        for name in req.metrics:
+            if isinstance(catalog.get(name), Derived):
+                eligible = eligible_channels(catalog, name, coverage, channel_filter)
+                if eligible is not None:
+                    gates[name] = eligible
+    extra = [_gated(m, ch, d) for d, ch in gates.items() for m in catalog.base_measures([d])]
+    all_measures = [*measures, *extra]
     by_table: dict[str, list[Measure]] = {}
-    for m in measures:
+    for m in all_measures:
         by_table.setdefault(m.table, []).append(m)
     parts = []
     for table, ms in by_table.items():
         agg = _aggregate(wh, table, ms, req, keys)
         cols = [agg[k] for k in keys]
-        for m in measures:
+        for m in all_measures:
             if m.name in agg.columns:
                 cols.append(agg[m.name].cast(_typed(m)).name(m.name))
             else:
                 cols.append(ibis.null().cast(_typed(m)).name(m.name))
         parts.append(agg.select(*cols))
     union = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
-    combined = union.group_by(keys).aggregate(**{m.name: union[m.name].sum() for m in measures})
-    combined = combined.mutate(**{m.name: combined[m.name].fill_null(0) for m in measures})
-    for d in catalog.derived_order(list(req.metrics)):
-        combined = combined.mutate(**{d.name: _formula(d, combined)})
+    combined = union.group_by(keys).aggregate(**{m.name: union[m.name].sum() for m in all_measures})
+    combined = combined.mutate(**{m.name: combined[m.name].fill_null(0) for m in all_measures})
+    combined = _empty_where_not_provided(combined, measures, coverage, per_channel, channel_filter)
+    for name in req.metrics:
+        d = catalog.get(name)
+        if isinstance(d, Derived):
+            combined = combined.mutate(**{name: expanded_formula(catalog, d, _columns(combined, name in gates, name))})
     return combined.select(*keys, *req.metrics).order_by(keys)
+
+
+def _columns(t: ir.Table, gated: bool, name: str) -> Callable[[str], ir.Value]:
+    """The operand of a formula: a base measure's column, or its like-for-like copy for metric ``name``."""
+    suffix = f"__{name}" if gated else ""
+    return lambda n: t[n + suffix]
+
+
+def _empty_where_not_provided(
+    t: ir.Table, measures: list[Measure], coverage: Coverage, per_channel: bool, channel_filter: Any
+) -> ir.Table:
+    """NULL for a measure over an input (order lines, refunds, traffic) the channel does not provide."""
+    updates: dict[str, ir.Value] = {}
+    for m in measures:
+        needs = [n for n in (m.basis.needs if m.basis else ()) if n in coverage]
+        if not needs:
+            continue
+        have = coverage[needs[0]]
+        for n in needs[1:]:
+            have = have & coverage[n]
+        if per_channel:
+            known = t.channel.isin(sorted(have)) if have else ibis.literal(False)
+            updates[m.name] = ibis.ifelse(known, t[m.name], ibis.null().cast(t[m.name].type()))
+        else:
+            universe = frozenset(str(c) for c in channel_filter) if channel_filter else coverage.get("_orders")
+            if universe is not None and not (universe & have):
+                updates[m.name] = ibis.null().cast(t[m.name].type())
+    return t.mutate(**updates) if updates else t
+
+
+def expanded_formula(catalog: Catalog, d: Derived, operand: Callable[[str], ir.Value]) -> ir.Value:
+    """A derived metric's formula with every derived reference replaced by its own formula, down to base
+    measures given by ``operand(name)`` (so a like-for-like total gates every part the same way)."""
+
+    def resolve(name: str) -> ir.Value:
+        m = catalog.get(name)
+        return formula_expr(m, resolve) if isinstance(m, Derived) else operand(name)
+
+    return formula_expr(d, resolve)
 
 
 def _formula(d: Derived, t: ir.Table) -> ir.Value:
@@ -367,7 +481,8 @@ def kpi_frame(wh: Warehouse, catalog: Catalog, req: KpiRequest) -> pd.DataFrame:
         if m.unit == "money" or (isinstance(m, Measure) and _sums_money(m)):
             df[name] = df[name].astype("float64").round(2)
         elif isinstance(m, Measure) and _typed(m) == "int64":
-            df[name] = df[name].astype("int64")
+            # a count a channel does not provide is empty: float NaN, not a made-up 0
+            df[name] = df[name].astype("float64") if df[name].isna().any() else df[name].astype("int64")
         else:
             df[name] = df[name].astype("float64")
     if "period" in df.columns:

@@ -23,7 +23,9 @@ def channel_summary(wh: Warehouse, *, by_month: bool = False) -> pd.DataFrame:
         o = o.mutate(month=o.business_date.truncate("M"))
         r = r.mutate(month=r.business_date.truncate("M"))
         keys.append("month")
-    paid = o.status.isin(PAID_STATUSES)
+    paid = o.paid_at.notnull() | o.status.isin(
+        PAID_STATUSES
+    )  # 支付金额: every order with a payment time, whatever its status became
     sales = o.group_by(keys).aggregate(
         orders=o.count(),
         paid_orders=paid.sum(),
