@@ -99,12 +99,33 @@ def bar(ctx: PageContext, path: str, anchor: dt.date | None) -> html.Div:
     items.append(
         html.Div([html.Span(t("compare_with", lang) + "：", className="muted"), *options], className="pills", id="vs")
     )
+    items.append(as_of(ctx))
     if ctx.user.scoped:
         names = [ctx.channel_name(c) for c in ctx.user.channels] + [
             ctx.distributor_name(d) for d in ctx.user.distributors
         ]
         items.append(html.Div(f"{t('your_scope', lang)}：{'、'.join(names)}", className="scope-note", id="scope-note"))
     return html.Div(items, className="context-bar", id="context-bar")
+
+
+def as_of(ctx: PageContext) -> html.Span:
+    """数据截至 2025-12-31 (the latest business date with orders, in the project's time zone), with the sources
+    whose data is behind their cadence as its tooltip."""
+    from channelscope.web import service
+
+    fresh = service.data_as_of(ctx.project, ctx.user)
+    day = fresh.get("data_as_of")
+    stale = [r for r in fresh.get("rows", []) if r.get("state") == "stale"]
+    tip = "\n".join(
+        f"{r['source']} · {ctx.channel_name(r.get('channel'))}: {r.get('latest_date')} ({r.get('lag_days')}d)"
+        for r in stale
+    )
+    text = f"{t('data_as_of', ctx.lang)} {day or '–'}（{fresh.get('timezone', '')}）"
+    if ctx.lang == "en":
+        text = f"{t('data_as_of', ctx.lang)} {day or '–'} ({fresh.get('timezone', '')})"
+    if stale:
+        text += " · " + t("stale_sources", ctx.lang).format(n=len({r["source"] for r in stale}))
+    return html.Span(text, className="asof", id="data-as-of", title=tip or None)
 
 
 def scope_notice(ctx: PageContext, path: str, outside: dict[str, list[str]]) -> html.Div:

@@ -52,6 +52,39 @@ class PageContext:
     def unit(self, metric: str) -> str:
         return metric_unit(self.project.catalog, metric)
 
+    def basis(self, metric: str) -> str:
+        """The metric's basis (口径) in the page's language, naming the base currency and time zone; empty
+        when the catalog declares none."""
+        try:
+            b = getattr(self.project.catalog.get(metric), "basis", None)
+        except KeyError:
+            return ""
+        if b is None:
+            return ""
+        cfg = self.project.config.project
+        return str(b.text(self.lang, currency=cfg.base_currency, timezone=cfg.timezone))
+
+    def coverage(self, metrics: list[str] | tuple[str, ...]) -> dict[tuple[str, str], str]:
+        """(metric, channel) -> why the metric is empty for that channel in this view, in the page's language."""
+        frame = service.kpi_coverage(
+            self.project,
+            self.user,
+            metrics=list(metrics),
+            start=self.start,
+            end=self.end,
+            filters=self.view.filter_dict(),
+        )
+        col = "reason_en" if self.lang == "en" else "reason_zh"
+        return {(str(r["metric"]), str(r["channel"])): str(r[col]) for r in frame.to_dict("records")}
+
+    def left_out(self, coverage: dict[tuple[str, str], str], metric: str) -> list[str]:
+        """'天猫旗舰店（该渠道没有订单明细）' for each channel a total of ``metric`` leaves out."""
+        return [
+            f"{self.channel_name(ch)}（{why}）" if self.lang != "en" else f"{self.channel_name(ch)} ({why})"
+            for (m, ch), why in coverage.items()
+            if m == metric
+        ]
+
     def is_amount(self, metric: str) -> bool:
         """A sum of money (GMV, net sales, margin) that takes the view's 万/亿 scale; a money ratio (AOV,
         GMV per buyer) is never scaled."""

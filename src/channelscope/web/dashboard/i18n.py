@@ -158,6 +158,11 @@ _TEXT: dict[str, tuple[str, str]] = {
     "record": ("原始记录", "Record"),
     "all_reasons": ("全部原因", "All reasons"),
     "date_start": ("开始日期", "Start date"),
+    "missing": ("数据缺失", "no data"),
+    "left_out": ("合计不含", "Total leaves out"),
+    "not_plotted": ("未显示（数据缺失）", "Not plotted (no data)"),
+    "data_as_of": ("数据截至", "Data as of"),
+    "stale_sources": ("{n} 个数据源滞后", "{n} sources behind"),
     "date_end": ("结束日期", "End date"),
     "forbidden": ("无权查看", "Not allowed"),
 }

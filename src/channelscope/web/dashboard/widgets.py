@@ -34,9 +34,17 @@ def number(
     scaled: bool = False,
     class_name: str = "num",
     title: str | None = None,
+    missing: str | None = None,
 ) -> html.Span:
     """A formatted number (``channelscope.numbers``) with a stable id and its exact value in ``data-value``;
-    a scaled amount (¥68.18万) has the full value as its tooltip, unless ``title`` says something else."""
+    a scaled amount (¥68.18万) has the full value as its tooltip, unless ``title`` says something else.
+    A missing value with a reason (``missing``: the channel sends no order lines...) reads 数据缺失 / no data
+    with the reason as its tooltip and in ``data-missing``."""
+    if missing and is_missing(value):
+        word = "no data" if nf.lang == "en" else "数据缺失"
+        return html.Span(
+            word, id=id_, className=f"{class_name} missing", title=missing, **data_attrs(value="", missing=missing)
+        )
     full = nf.full(value, unit)
     tip = title if title is not None else (full if scaled and nf.scale.divisor != 1 else None)
     return html.Span(
@@ -207,9 +215,9 @@ def _sort_key(value: Any) -> Any:
     return (0, float(value), "")
 
 
-def sort_header(text: str, column: str, sort: str, href_for: Callable[[str], str], lang: str) -> Any:
+def sort_header(text: str, column: str, sort: str, href_for: Callable[[str], str], lang: str, tip: str = "") -> Any:
     """A column header that sorts the table: a link to the same view with ``sort`` set (descending first,
-    then ascending), an arrow on the column in use."""
+    then ascending), an arrow on the column in use; ``tip`` (the metric's basis) heads its tooltip."""
     from dash import dcc
 
     from channelscope.web.dashboard.i18n import t
@@ -217,4 +225,5 @@ def sort_header(text: str, column: str, sort: str, href_for: Callable[[str], str
     current, desc = sort.lstrip("-"), sort.startswith("-")
     nxt = column if (current == column and desc) else f"-{column}"
     arrow = (" ↓" if desc else " ↑") if current == column else ""
-    return dcc.Link(text + arrow, href=href_for(nxt), id=f"sort-{column}", className="sort", title=t("sort_by", lang))
+    title = f"{tip}\n{t('sort_by', lang)}" if tip else t("sort_by", lang)
+    return dcc.Link(text + arrow, href=href_for(nxt), id=f"sort-{column}", className="sort", title=title)

@@ -66,15 +66,17 @@ def render(ctx: PageContext) -> Component:
         filters=ctx.view.filter_dict(),
         compare=vs,
     )
+    coverage = ctx.coverage(metrics)
     return html.Div(
         [
-            section(t("channel_table", ctx.lang), exports, _table(ctx, rows, sort), id_="channels-panel"),
+            section(t("channel_table", ctx.lang), exports, _table(ctx, rows, sort, coverage), id_="channels-panel"),
             html.Div(
                 [
                     section(t("share", ctx.lang), graph("channel-share", _share(ctx, rows)), class_name="panel half"),
                     section(
                         t("portfolio", ctx.lang),
                         graph("channel-portfolio", _portfolio(ctx, rows)),
+                        _not_plotted(ctx, rows, coverage),
                         class_name="panel half",
                     ),
                 ],
@@ -87,11 +89,17 @@ def render(ctx: PageContext) -> Component:
 SORTABLE = ("name", "gmv", "share", "growth", *METRICS[1:])
 
 
-def _table(ctx: PageContext, rows: list[dict[str, Any]], sort: str) -> html.Table:
+def _table(ctx: PageContext, rows: list[dict[str, Any]], sort: str, coverage: dict[tuple[str, str], str]) -> html.Table:
     nf = ctx.nf
 
     def num(metric: str, unit: str | None = None) -> Any:
-        return lambda r: number(f"chan-{r['channel']}-{metric}", r.get(metric), unit or ctx.unit(metric), nf)
+        return lambda r: number(
+            f"chan-{r['channel']}-{metric}",
+            r.get(metric),
+            unit or ctx.unit(metric),
+            nf,
+            missing=coverage.get((metric, str(r["channel"]))),
+        )
 
     def name(r: dict[str, Any]) -> Any:
         return dcc.Link(
@@ -115,7 +123,7 @@ def _table(ctx: PageContext, rows: list[dict[str, Any]], sort: str) -> html.Tabl
         ("contribution_margin_rate", ctx.label("contribution_margin_rate"), num("contribution_margin_rate")),
     ]
     headers = {
-        c: sort_header(h, c, sort, lambda s: ctx.option_href("/channels", sort=s), ctx.lang)
+        c: sort_header(h, c, sort, lambda s: ctx.option_href("/channels", sort=s), ctx.lang, ctx.basis(c))
         for c, h, _ in columns
         if c in SORTABLE
     }
@@ -136,6 +144,20 @@ def _share(ctx: PageContext, rows: list[dict[str, Any]]) -> go.Figure:
     fig = figure(fig, height=320)
     fig.update_layout(legend={"orientation": "v", "y": 0.5, "x": 1.02})
     return fig
+
+
+def _not_plotted(ctx: PageContext, rows: list[dict[str, Any]], coverage: dict[tuple[str, str], str]) -> Any:
+    """The channels the scatter leaves out because their margin rate (or growth) is missing, with the reason."""
+    out = []
+    for r in rows:
+        if is_missing(r.get("contribution_margin_rate")):
+            why = coverage.get(("contribution_margin_rate", str(r["channel"]))) or t("missing", ctx.lang)
+            out.append(f"{r['name']}（{why}）" if ctx.lang != "en" else f"{r['name']} ({why})")
+    if not out:
+        return html.Div(id="portfolio-missing")
+    return html.Div(
+        f"{t('not_plotted', ctx.lang)}: {'、'.join(out)}", className="coverage-note", id="portfolio-missing"
+    )
 
 
 def _portfolio(ctx: PageContext, rows: list[dict[str, Any]]) -> go.Figure:

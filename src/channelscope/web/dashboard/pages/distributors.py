@@ -98,7 +98,7 @@ def _table(ctx: PageContext, rows: list[dict[str, Any]], sort: str) -> html.Tabl
         ("below_map", t("below_map", ctx.lang), below),
     ]
     headers = {
-        c: sort_header(h, c, sort, lambda s: ctx.option_href("/distributors", sort=s), ctx.lang)
+        c: sort_header(h, c, sort, lambda s: ctx.option_href("/distributors", sort=s), ctx.lang, ctx.basis(c))
         for c, h, _ in columns
         if c in SORTABLE
     }

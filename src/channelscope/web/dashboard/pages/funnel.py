@@ -23,6 +23,15 @@ STAGES = (
 )
 
 
+#: the KPI whose coverage tells why a stage is empty for a channel (traffic stages need traffic; kept, refunds)
+STAGE_METRIC = {
+    "impressions": "visitors",
+    "visitors": "visitors",
+    "add_to_cart": "visitors",
+    "kept_orders": "refund_rate",
+}
+
+
 def render(ctx: PageContext) -> Component:
     flt = ctx.view.filter_dict()
     by_channel = ctx.call("funnel_by_channel", start=ctx.start, end=ctx.end, filters=flt)
@@ -112,10 +121,12 @@ def _rate(a: Any, b: Any) -> float | None:
 def _table(ctx: PageContext, rows: list[dict[str, Any]], total: dict[str, Any]) -> html.Table:
     rows = sorted(rows, key=lambda r: -float(r.get("paid_orders") or 0))
     rows.append({"channel": "total", **total})
+    coverage = ctx.coverage(sorted(set(STAGE_METRIC.values())))
 
     def stage(col: str, prev: str | None) -> Any:
         def cell(r: dict[str, Any]) -> Any:
-            parts: list[Any] = [number(f"funnel-{r['channel']}-{col}", r.get(col), "count", ctx.nf)]
+            why = coverage.get((STAGE_METRIC.get(col, col), str(r["channel"])))
+            parts: list[Any] = [number(f"funnel-{r['channel']}-{col}", r.get(col), "count", ctx.nf, missing=why)]
             if prev:
                 rate = _rate(r.get(col), r.get(prev))
                 parts.append(html.Span(f" {ctx.nf.value(rate, 'percent')}", className="muted"))

@@ -38,7 +38,8 @@ def render(ctx: PageContext) -> Component:
     targets = _targets(ctx)
     row = now.iloc[0] if len(now) else pd.Series(dtype=object)
     nf = _view_format(ctx, shown, row, targets)
-    cards = [_card(ctx, nf, m, row, daily, targets) for m in shown]
+    coverage = ctx.coverage(shown)
+    cards = [_card(ctx, nf, m, row, daily, targets, coverage) for m in shown]
     decomposable = "visitors" in shown  # the identity needs traffic, which has no distributor
     return html.Div(
         [
@@ -70,16 +71,25 @@ def _view_format(ctx: PageContext, shown: list[str], row: pd.Series, targets: di
 
 
 def _card(
-    ctx: PageContext, nf: NumberFormat, m: str, row: pd.Series, daily: pd.DataFrame, targets: dict[str, dict]
+    ctx: PageContext,
+    nf: NumberFormat,
+    m: str,
+    row: pd.Series,
+    daily: pd.DataFrame,
+    targets: dict[str, dict],
+    coverage: dict[tuple[str, str], str],
 ) -> dcc.Link:
     unit = ctx.unit(m)
     up_is_good = bool(getattr(ctx.project.catalog.get(m), "up_is_good", True))
     value, prev = row.get(m), row.get(f"{m}_prev")
     scaled = ctx.is_amount(m)
     change = change_value(value, prev, unit) if unit == "percent" else row.get(f"{m}_change_pct")
+    left_out = ctx.left_out(coverage, m)
+    why = "; ".join(left_out) or None
+    basis = ctx.basis(m)
     parts: list[Any] = [
-        html.Div(ctx.label(m), className="card-label"),
-        number(f"card-{m}-value", value, unit, nf, scaled=scaled, class_name="card-value"),
+        html.Div(ctx.label(m), className="card-label", id=f"card-{m}-label", title=basis or None),
+        number(f"card-{m}-value", value, unit, nf, scaled=scaled, class_name="card-value", missing=why),
         html.Div(
             [
                 change_badge(f"card-{m}-change", change, unit, nf, up_is_good),
@@ -91,10 +101,16 @@ def _card(
     ]
     if len(daily) and m in daily:
         parts.append(sparkline(f"card-{m}-spark", daily["period"], daily[m].astype(float)))
+    if left_out and not is_missing(value):  # a like-for-like total: say which channels it leaves out
+        parts.append(
+            html.Div(
+                f"{t('left_out', ctx.lang)}: {'、'.join(left_out)}", className="coverage-note", id=f"card-{m}-coverage"
+            )
+        )
     target = targets.get(m)
     if target:
         parts.append(_target_line(ctx, nf, m, target))
-    tip = f"{nf.full(value, unit)} · {t('open_trends', ctx.lang)}"
+    tip = "\n".join(x for x in (nf.full(value, unit), basis, t("open_trends", ctx.lang)) if x)
     return dcc.Link(
         html.Div(parts, className="card", id=f"card-{m}", title=tip),
         href=ctx.trends_href(m),

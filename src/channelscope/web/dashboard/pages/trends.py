@@ -48,7 +48,12 @@ def render(ctx: PageContext) -> Component:
     unit = ctx.unit(metric)
     summary = html.Div(
         [
-            html.Span(f"{ctx.label(metric)} {t('total', ctx.lang)}: ", className="muted"),
+            html.Span(
+                f"{ctx.label(metric)} {t('total', ctx.lang)}: ",
+                className="muted",
+                id="trend-label",
+                title=ctx.basis(metric),
+            ),
             number("trend-total-value", head.get(metric), unit, ctx.nf),
             *(
                 [
