@@ -157,3 +157,19 @@ def test_missing_inputs_read_no_data_with_the_reason(project: Project, lang: str
     visitors = _find(table, "funnel-wechat_resellers-visitors")
     assert kept is not None and kept.children == word  # type: ignore[attr-defined]
     assert visitors is not None and visitors.children == word  # type: ignore[attr-defined]
+
+
+def test_health_shows_the_freshness_of_the_data(project: Project) -> None:
+    """Data health lists each source and channel's latest business date and lag, as Project.data_as_of says:
+    the demo's data ends in 2025, so its sources are stale now, whatever the time of their load."""
+    from channelscope.web.dashboard.pages import health
+
+    ctx = PageContext(project, User("admin", "admin"), View(dt.date(2025, 11, 1), dt.date(2025, 11, 30), {}, "en", {}))
+    page = health.render(ctx)
+    fresh = project.data_as_of()
+    row = next(r for r in fresh["rows"] if r["source"] == "tmall_orders" and r["channel"] == "tmall")
+    assert row["state"] == "stale"
+    cell = _find(page, "data-freshness-table-tmall_orders-tmall-state")
+    assert cell is not None and "stale" in str(cell.children)  # type: ignore[attr-defined]
+    lag = _find(page, "data-tmall_orders-tmall-lag")
+    assert lag is not None and float(lag.to_plotly_json()["props"]["data-value"]) == row["lag_days"]  # type: ignore[attr-defined]

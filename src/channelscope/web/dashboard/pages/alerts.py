@@ -142,9 +142,9 @@ def _links(ctx: PageContext, metric: str, channel: str | None, period: Any) -> h
     overview = View(view.start, view.end, flt, ctx.lang, {})
     return html.Div(
         [
-            dcc.Link(t("open_trends", ctx.lang), href="/trends" + trends.to_search(), id="alert-open-trends"),
+            dcc.Link(t("trends_link", ctx.lang), href="/trends" + trends.to_search(), id="alert-open-trends"),
             html.Span(" · "),
-            dcc.Link(t("open_channel", ctx.lang), href="/" + overview.to_search(), id="alert-open-overview"),
+            dcc.Link(t("channel_link", ctx.lang), href="/" + overview.to_search(), id="alert-open-overview"),
         ],
         className="links",
     )

@@ -182,6 +182,8 @@ def _portfolio(ctx: PageContext, rows: list[dict[str, Any]]) -> go.Figure:
         )
     )
     fig = figure(fig, height=320, legend=False)
+    fig.update_traces(cliponaxis=False)  # a name above the top bubble stays readable
+    fig.update_layout(margin={"l": 50, "r": 30, "t": 40, "b": 40})
     fig.update_xaxes(tickformat="+.0%", title=t("growth", ctx.lang), zeroline=True, zerolinecolor="#94a3b8")
     fig.update_yaxes(
         tickformat=".0%", title=ctx.label("contribution_margin_rate"), zeroline=True, zerolinecolor="#94a3b8"

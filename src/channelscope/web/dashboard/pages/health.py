@@ -42,6 +42,7 @@ def render(ctx: PageContext) -> Component:
                 className="row",
             ),
             *_reason_rows(ctx, q),
+            section(t("data_freshness", ctx.lang), _data_freshness(ctx), id_="data-freshness-panel"),
             section(t("ledger", ctx.lang), _ledger(ctx, ledger), id_="ledger-panel"),
         ]
     )
@@ -125,6 +126,39 @@ def _freshness(ctx: PageContext, rows: list[dict[str, Any]]) -> Component:
     return table("freshness-table", rows, columns, key="source", numeric=("age_hours", "rows"))
 
 
+def _data_freshness(ctx: PageContext) -> Component:
+    """Per source and channel: the latest business date its data holds against its cadence (a file loaded a
+    minute ago whose newest order is months old is stale), in the project's time zone."""
+    fresh = ctx.call("data_as_of")
+    rows = [r for r in fresh.get("rows", []) if r.get("state") != "dimension"]
+    if not rows:
+        return empty(t("no_data", ctx.lang))
+    for i, r in enumerate(rows):
+        r["key"] = f"{r['source']}-{r.get('channel') or i}"
+
+    def state(r: dict[str, Any]) -> Any:
+        s = str(r.get("state") or "never")
+        return html.Span(r.get("state_en" if ctx.lang == "en" else "state_zh") or s, className=f"badge {s}")
+
+    columns = [
+        ("source", t("source", ctx.lang), lambda r: r["source"]),
+        ("channel", t("channel", ctx.lang), lambda r: ctx.channel_name(r.get("channel"))),
+        ("tables", t("tables", ctx.lang), lambda r: r.get("table") or "–"),
+        ("state", t("state", ctx.lang), state),
+        ("latest_date", t("latest_date", ctx.lang), lambda r: str(r.get("latest_date") or "–")),
+        (
+            "lag_days",
+            t("lag_days", ctx.lang),
+            lambda r: number(f"data-{r['key']}-lag", r.get("lag_days"), "count", ctx.nf),
+        ),
+        ("expect_every", t("expect_every", ctx.lang), lambda r: r.get("expect_every") or "–"),
+    ]
+    note = html.Div(
+        f"{t('data_as_of', ctx.lang)} {fresh.get('data_as_of') or '–'} · {fresh.get('timezone')}", className="muted"
+    )
+    return html.Div([note, table("data-freshness-table", rows, columns, key="key", numeric=("lag_days",))])
+
+
 def _quarantine(ctx: PageContext, q: pd.DataFrame) -> Component:
     if q.empty:
         return empty(t("nothing_quarantined", ctx.lang))
@@ -152,7 +186,7 @@ def _quarantine(ctx: PageContext, q: pd.DataFrame) -> Component:
                 ]
             ),
             graph("quarantine-chart", fig),
-            _reason_links(ctx, q),
+            html.Div(_reason_links(ctx, q), className="scroll"),
         ]
     )
 
