@@ -79,6 +79,10 @@ def _detail(ctx: PageContext, alert_id: str) -> list[Component]:
     ]
     if ev.get("base_period"):
         facts.append((t("base_period", lang), _span(ev.get("base_period"))))
+    calendar = ev.get("calendar") or {}
+    if calendar:  # the base was changed because the periods hold different festivals: say so
+        why = calendar.get("reason_en" if lang == "en" else "reason_zh") or ""
+        facts.append((t("compare", lang), html.Span(why, id="alert-calendar")))
     channel = (a.get("scope") or {}).get("channel_id") or a.get("channel_id")
     if channel:
         facts.insert(0, (t("channel", lang), ctx.channel_name(channel)))
