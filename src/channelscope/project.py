@@ -239,6 +239,10 @@ class Project:
         chosen.sort(key=lambda s: _KIND_ORDER.get(TABLES[self.mapping(s).table].kind, 1))
         results: list[BatchResult] = []
         for src in chosen:
+            if not sources and not files and src.kind == "file" and not F.has_files(self.folder, src.path or ""):
+                # a whole-project ingest reports a source whose files are not there yet and loads the others
+                results.append(_no_file_yet(src, self.mapping(src).table))
+                continue
             results += self.ingest_source(src, files=files, progress=progress)
         self.refresh_marts()
         return results
@@ -391,7 +395,7 @@ class Project:
         """(Re)create the BI views (mart_daily_channel, mart_distributor, mart_customer)."""
         from channelscope.metrics.marts import create_marts
 
-        return create_marts(self.warehouse)
+        return create_marts(self.warehouse, self.catalog)
 
     # ---- KPIs ---------------------------------------------------------------------------------
 
@@ -493,22 +497,25 @@ class Project:
         """Why a KPI is empty for a channel: one row per metric, channel with orders in view and input it does
         not provide (metric, channel, reason, reason_zh, reason_en, left_out_of_total). See docs/numbers.md."""
         from channelscope.metrics.coverage import coverage_rows
-        from channelscope.metrics.query import channel_coverage
+        from channelscope.metrics.query import TABLE_DIMENSIONS, channel_coverage
 
         del by  # coverage is per channel whatever the cut; kept for the same call as kpis()
         for m in metrics:
             if m not in self.catalog:
                 raise QueryError(f"unknown metric '{m}'; valid: {', '.join(sorted(self.catalog.metrics))}")
-        in_view = self.kpis(["orders"], by=["channel"], start=start, end=end, filters=filters)
+        # the channels in view: those with orders under the filters that orders can be cut by
+        flt = {k: v for k, v in (filters or {}).items() if k in TABLE_DIMENSIONS["orders"]}
+        in_view = self.kpis(["orders"], by=["channel"], start=start, end=end, filters=flt)
         channels = sorted(str(c) for c in in_view["channel"].dropna())
         return coverage_rows(self.catalog, list(metrics), channels, channel_coverage(self.warehouse))
 
-    def data_as_of(self) -> dict[str, Any]:
-        """The freshness of the data (not of the load): latest business date per source and channel against
-        the source's cadence; see ``metrics.freshness``."""
+    def data_as_of(self, now: dt.datetime | None = None) -> dict[str, Any]:
+        """The freshness of the data (not of the load): ``data_as_of`` (latest business date with orders),
+        ``today`` and ``timezone`` (the project's), and per source and channel the latest business date
+        against the source's cadence (``rows``); see ``metrics.freshness``. ``now`` is UTC."""
         from channelscope.metrics.freshness import data_freshness
 
-        return data_freshness(self)
+        return data_freshness(self, now)
 
     def explain(
         self,
@@ -579,16 +586,16 @@ class Project:
             "ledger": ledger_df,
             "counts": counts,
             "freshness": freshness,
+            "data_freshness": self.data_as_of(),
             "quarantine_by_reason": self.quarantine_by_reason(),
         }
 
     def quarantine_by_reason(self) -> pd.DataFrame:
         """Unresolved quarantined rows counted by kind of reason (values stripped)."""
         wh = self.warehouse
-        if wh.name == "duckdb":
-            unnest = "SELECT source, unnest(CAST(from_json(reasons, '[\"VARCHAR\"]') AS VARCHAR[])) AS r FROM quarantine WHERE resolved_batch_id IS NULL"
-        else:
-            unnest = "SELECT source, json_array_elements_text(reasons::json) AS r FROM quarantine WHERE resolved_batch_id IS NULL"
+        unnest = (
+            f"SELECT source, {wh.json_text_elements('reasons')} AS r FROM quarantine WHERE resolved_batch_id IS NULL"
+        )
         kind = (
             "regexp_replace(regexp_replace(regexp_replace(r, '''[^'']*''', '''…''', 'g'), "
             "'=[^ ]+', '=…', 'g'), 'line [0-9]+', 'line N', 'g')"
@@ -628,6 +635,13 @@ class Project:
         else:
             records.to_csv(path, index=False, encoding="utf-8-sig")
         return len(records)
+
+
+def _no_file_yet(src: SourceConfig, table: str) -> BatchResult:
+    """The result of a source whose path matches no file yet: nothing loaded, nothing failed."""
+    return BatchResult(
+        "-", src.name, src.path or "", "", table, 0, status="no_file", message=f"no file yet: {src.path}"
+    )
 
 
 def _as_date(value: dt.date | str | None, name: str) -> dt.date | None:

@@ -13,14 +13,11 @@ import hashlib
 import hmac
 import json
 import secrets
-import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
 import pandas as pd
-import psycopg
 import pytest
 
 from channelscope import Project
@@ -28,7 +25,6 @@ from channelscope import Project
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 OLIST = DATA / "olist-excerpt"
 CDNOW = DATA / "cdnow" / "CDNOW_master.txt"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 OLIST_FILES = {
     "olist_sellers": ("olist_sellers_dataset.csv", "olist_sellers"),
@@ -69,21 +65,10 @@ def _need_data(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CHANNELSCOPE_PSEUDONYM_KEY", raising=False)
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def _pg_or_duck_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The warehouse under test: the project's DuckDB file, or a fresh PostgreSQL database."""
-    if request.param == "duckdb":
-        yield "duckdb:///warehouse.duckdb"
-        return
-    try:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as admin:
-            name = f"cs_{uuid.uuid4().hex[:12]}"
-            admin.execute(f"CREATE DATABASE {name}")
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at {PG_ADMIN}: {str(exc).splitlines()[0]}")
-    yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+@pytest.fixture
+def _pg_or_duck_url(warehouse_url: str) -> str:
+    """The warehouse under test: conftest's backend matrix (DuckDB, and PostgreSQL started where none runs)."""
+    return warehouse_url
 
 
 def _project(folder: Path, config: str, sources: list[str], url: str) -> tuple[Project, str]:

@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
+    from channelscope.analysis.allocator import Allocation
+    from channelscope.analysis.attribution import AttributionResult
+    from channelscope.analysis.media_mix import MediaMixFit
     from channelscope.analysis.planned_events import PlannedEvent
     from channelscope.project import Project
 
@@ -106,3 +109,77 @@ class Analyses:
             drivers=list(drivers),
             evaluate_from=evaluate_from,
         )
+
+    # ---- marketing ROI (analysis/marketing.py) ----------------------------------------------------
+
+    def attribution(
+        self,
+        *,
+        by: str = "channel",
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        lookback_days: int = 30,
+        half_life_days: float = 7.0,
+        markov_order: int = 1,
+    ) -> AttributionResult:
+        """Conversions and GMV credited per channel or campaign by the rules, Markov and Shapley models."""
+        from channelscope.analysis.marketing import attribution
+
+        return attribution(
+            self._project,
+            by=by,
+            start=start,
+            end=end,
+            lookback_days=lookback_days,
+            half_life_days=half_life_days,
+            markov_order=markov_order,
+        )
+
+    def media_mix(
+        self,
+        *,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        adstock: str = "geometric",
+        holdout: float = 0.15,
+    ) -> MediaMixFit:
+        """The media mix model: contribution, ROAS and marginal ROAS per ad platform, with its fit."""
+        from channelscope.analysis.marketing import media_mix
+
+        return media_mix(self._project, start=start, end=end, adstock=adstock, holdout=holdout)
+
+    def promotion_uplift(
+        self, fit: MediaMixFit | None = None, *, margin_rate: float | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Each promotion's incremental GMV against its counterfactual (and the daily counterfactual); with
+        ``margin_rate``, its incremental contribution margin after the discount it gave."""
+        from channelscope.analysis.marketing import promotion_costs
+        from channelscope.analysis.uplift import promotion_names, promotion_uplift
+
+        fit = fit or self.media_mix()
+        return promotion_uplift(
+            fit,
+            names=promotion_names(self.planned_events()),
+            discount_cost=promotion_costs(self._project),
+            margin_rate=margin_rate,
+        )
+
+    def allocate_budget(self, fit: MediaMixFit | None = None, **limits: Any) -> Allocation:
+        """The split of ad spend that maximises incremental GMV (see ``analysis.allocator.allocate``)."""
+        from channelscope.analysis.allocator import allocate
+
+        return allocate(fit or self.media_mix(), **limits)
+
+    def marketing_roi(
+        self,
+        *,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        fit: MediaMixFit | None = None,
+        attributed: AttributionResult | None = None,
+        margin_rate: float | None = None,
+    ) -> pd.DataFrame:
+        """ROI per campaign and ad platform on every basis (口径) side by side."""
+        from channelscope.analysis.marketing import roi_table
+
+        return roi_table(self._project, start=start, end=end, fit=fit, attributed=attributed, margin_rate=margin_rate)

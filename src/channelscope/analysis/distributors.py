@@ -13,7 +13,7 @@ import ibis
 import pandas as pd
 
 from channelscope.errors import QueryError
-from channelscope.metrics.definitions import PAID
+from channelscope.model.semantic import below_min_price, is_paid
 
 #: the dimensions the activity can be filtered by, and their column on orders
 FILTER_COLUMNS = {
@@ -32,11 +32,11 @@ def distributor_activity(
     filters: Mapping[str, Sequence[Any]],
 ) -> pd.DataFrame:
     """Per distributor, over paid orders in [start, end] (business dates): ``active_days`` (distinct days with a
-    paid order), ``lines`` (order lines) and ``below_map_lines`` (lines whose unit price, amount / quantity, is
-    below the product's ``min_advertised_price``; both in the order's currency). ``tables`` answers
+    paid order), ``lines`` (order lines) and ``below_map_lines`` (lines sold below the product's minimum
+    advertised price, by ``model.semantic.below_min_price``: DECIMAL unit price vs DECIMAL minimum). ``tables`` answers
     ``table(name)`` with an Ibis table (a Project or a reader). Computed in the engine."""
     o = tables.table("orders")
-    o = o.filter(o.status.isin(PAID), o.distributor_id.notnull())
+    o = o.filter(is_paid(o.status), o.distributor_id.notnull())
     if start is not None:
         o = o.filter(o.business_date >= ibis.date(str(start)))
     if end is not None:
@@ -49,8 +49,7 @@ def distributor_activity(
     lines = tables.table("order_lines")
     products = tables.table("products").select("sku", "min_advertised_price")
     j = lines.join(o.select("order_id", "distributor_id"), "order_id").left_join(products, "sku")
-    price = j.amount.cast("float64") / j.quantity.nullif(0).cast("float64")
-    below = (price < j.min_advertised_price.cast("float64")).ifelse(1, 0)
+    below = below_min_price(j.unit_price, j.min_advertised_price).ifelse(1, 0)
     sold = j.group_by("distributor_id").aggregate(lines=j.count(), below_map_lines=below.sum())
     out = days.left_join(sold, "distributor_id").select(
         distributor=days.distributor_id,

@@ -113,3 +113,34 @@ def project_events(project: Project) -> list[PlannedEvent]:
 
 def _as_date(value: Any) -> dt.date:
     return pd.Timestamp(value).date()
+
+
+#: the kinds of planned event that make two periods unlike: the festival calendar and festival campaigns
+#: (a channel's live session or promotion is its own business, judged by the seasonal model)
+CALENDAR_KINDS = ("calendar", "festival")
+
+
+def overlapping(events: list[PlannedEvent], start: dt.date, end: dt.date) -> list[PlannedEvent]:
+    """The calendar events (CALENDAR_KINDS) that share at least one day with [start, end]."""
+    return [e for e in events if e.kind in CALENDAR_KINDS and e.start <= end and e.end >= start]
+
+
+def calendar_mismatch(
+    events: list[PlannedEvent], period: tuple[dt.date, dt.date], base: tuple[dt.date, dt.date]
+) -> dict[str, Any] | None:
+    """Whether a period and the base it is compared with hold different planned festivals, or the same ones
+    over a different share of their days (the week after 双11 against the week of 双11, or the reverse):
+    then ``{"period": keys, "base": keys, "festival_share": [period, base]}``, else None."""
+    a, b = overlapping(events, *period), overlapping(events, *base)
+    keys_a, keys_b = sorted({e.key for e in a}), sorted({e.key for e in b})
+    share_a, share_b = _festival_share(a, *period), _festival_share(b, *base)
+    if keys_a == keys_b and abs(share_a - share_b) < 1e-9:
+        return None
+    return {"period": keys_a, "base": keys_b, "festival_share": [round(share_a, 4), round(share_b, 4)]}
+
+
+def _festival_share(events: list[PlannedEvent], start: dt.date, end: dt.date) -> float:
+    """The fraction of the days of [start, end] inside one of ``events``."""
+    days = {start + dt.timedelta(days=i) for i in range((end - start).days + 1)}
+    inside = {d for d in days for e in events if e.start <= d <= e.end}
+    return len(inside) / len(days)

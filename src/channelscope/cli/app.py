@@ -139,13 +139,17 @@ def ingest(
         for r in results:
             if r.status == "failed":
                 err.print(f"[red]failed[/] {r.message}")
+            elif r.status == "no_file":
+                err.print(f"[yellow]no file yet[/] {r.source}: {r.file}")
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 
 
 @app.command()
 def status(project: ProjectOpt = Path("."), batches: int = 15, as_json: JsonOpt = False) -> None:
-    """The batch ledger, table row counts, freshness per source and quarantine by reason."""
+    """The batch ledger, table row counts, freshness of loads and of the data, quarantine by reason."""
+    from channelscope.cli.numbers import data_freshness_frame, data_freshness_title
+
     with _project(project) as p:
         st = p.status(batches=batches)
     if as_json:
@@ -173,6 +177,8 @@ def status(project: ProjectOpt = Path("."), batches: int = 15, as_json: JsonOpt 
     if len(fresh):
         fresh["age_hours"] = fresh["age_hours"].astype(float).round(1)
         console.print(_frame_table(fresh, "Freshness per source"))
+    data = st["data_freshness"]
+    console.print(_frame_table(data_freshness_frame(data), data_freshness_title(data)))
     q = st["quarantine_by_reason"]
     console.print(_frame_table(q, "Quarantine by reason") if len(q) else "[green]Quarantine is empty.[/]")
 
@@ -234,6 +240,7 @@ def kpi(
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
 ) -> None:
     """KPIs computed in the warehouse, by any dimension and grain, with comparisons."""
+    from channelscope.cli.numbers import kpi_notes
     from channelscope.cli.render import kpi_table
 
     filters: dict[str, list[str]] = {}
@@ -256,6 +263,10 @@ def kpi(
             sys.stdout.write(df.to_csv(index=False))
         else:
             console.print(kpi_table(df, p.catalog, metrics, locale, p.config.project.base_currency))
+            flt = filters or None
+            coverage = p.kpi_coverage(metrics, by=by or [], start=start, end=end, filters=flt)
+            for line in kpi_notes(p, metrics, coverage, locale):
+                console.print(line, markup=False)
 
 
 @app.command()
@@ -313,6 +324,7 @@ def targets(
 @app.command()
 def metrics(project: ProjectOpt = Path("."), lang: str | None = None, as_json: JsonOpt = False) -> None:
     """Every metric the project knows: name, labels, unit and definition."""
+    from channelscope.cli.numbers import basis_text
     from channelscope.metrics.definitions import Derived
 
     with _project(project) as p:
@@ -334,6 +346,7 @@ def metrics(project: ProjectOpt = Path("."), lang: str | None = None, as_json: J
                     "unit": m.unit,
                     "up_is_good": m.up_is_good,
                     "definition": definition,
+                    "basis": basis_text(p, m, lang or p.config.project.locale),
                 }
             )
     df = pd.DataFrame(rows)
@@ -396,6 +409,10 @@ from channelscope.cli.users import users_app as _users_app  # noqa: E402
 
 app.command("serve")(_serve)
 app.add_typer(_users_app, name="users")
+
+from channelscope.cli.marketing import marketing_app as _marketing_app  # noqa: E402
+
+app.add_typer(_marketing_app, name="marketing")
 
 
 def main() -> None:

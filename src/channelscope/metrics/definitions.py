@@ -14,26 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from channelscope.errors import ConfigError
 from channelscope.metrics.basis import Basis, merge
+from channelscope.model.semantic import FRAME_DATES, PAID_STATUSES, frame_columns
 
 Agg = Literal["sum", "count", "count_distinct", "repeat_buyers"]
 Unit = Literal["count", "money", "ratio", "percent", "quantity", "money_per_count"]
 
-#: statuses an order can have after payment (kept for callers that filter by status); the catalog's
-#: ``status: paid`` filter means "has a payment time" (``paid_at`` set), whatever happened after, as the
-#: platforms' 支付金额 does: a paid order later cancelled or refunded stays in GMV and its refund is
-#: subtracted once, in net sales
-PAID = ["paid", "shipped", "completed", "refunded"]
+#: the paid statuses (one definition: ``model.semantic.PAID_STATUSES``)
+PAID = list(PAID_STATUSES)
+
 
 #: the tables a measure can read and the column that places its rows in time (a date)
-MEASURE_TABLES = {
-    "orders": "business_date",
-    "order_lines": "business_date",  # of the order
-    "refunds": "business_date",
-    "traffic": "date",
-    "ad_spend": "date",
-    "fees": "date",
-    "events": "business_date",
-}
+MEASURE_TABLES: dict[str, str] = FRAME_DATES
 
 
 class Measure(BaseModel):
@@ -47,7 +38,7 @@ class Measure(BaseModel):
     table: str
     agg: Agg
     column: str | None = None
-    #: column -> allowed value(s); 'paid' in a status filter means orders with a payment time (paid_at set)
+    #: column -> allowed value(s); 'paid' in a status filter means the paid statuses
     filter: dict[str, Any] = Field(default_factory=dict)
     unit: Unit = "count"
     format: str = ",.0f"
@@ -367,8 +358,6 @@ def build_catalog(
 
 
 def _check(catalog: Catalog, file: str, lines: Any) -> None:
-    from channelscope.model import TABLES
-
     names = list(catalog.metrics)
     for i, (name, m) in enumerate(catalog.metrics.items()):
         line = lines(("kpis", "metrics")) if lines else None
@@ -382,10 +371,9 @@ def _check(catalog: Catalog, file: str, lines: Any) -> None:
                     hint="define them first or fix the spelling",
                 )
         else:
-            cols = set(TABLES[m.table].names)
-            extra_cols = {"status", "customer_type", "unit_cost"}  # reachable through joins
+            cols = frame_columns(m.table)  # the table's own and those reachable through its joins
             for col in [m.column, m.times, *m.filter]:
-                if col and col not in cols and col not in extra_cols:
+                if col and col not in cols:
                     raise ConfigError(f"metric '{name}': table '{m.table}' has no column '{col}'", file=file, line=line)
         del i
     state: dict[str, int] = {}

@@ -15,7 +15,9 @@ import ibis.expr.datatypes as dt
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
-from channelscope.metrics.summary import PAID_STATUSES
+from channelscope.metrics.definitions import Catalog, build_catalog
+from channelscope.metrics.query import measure_table
+from channelscope.model.semantic import below_min_price, is_paid
 from channelscope.model.tables import MONEY
 from channelscope.warehouse import Warehouse
 
@@ -45,34 +47,27 @@ def _count(value: ir.Value) -> ir.Value:
     return _cast(value.fill_null(0), COUNT)
 
 
-def daily_channel(wh: Warehouse) -> ir.Table:
-    """One row per business date × channel where any of traffic, orders, refunds, ad spend or fees has data."""
+def _same(*names: str) -> dict[str, str]:
+    return {n: n for n in names}
+
+
+def daily_channel(wh: Warehouse, catalog: Catalog | None = None) -> ir.Table:
+    """One row per business date × channel where any of traffic, orders, refunds, ad spend or fees has data.
+    Every measure comes from the catalog's definition (``measure_table``): a mart never re-derives a KPI."""
     db = wh.ibis
-    o, r, t = db.table("orders"), db.table("refunds"), db.table("traffic")
-    a, f = db.table("ad_spend"), db.table("fees")
+    cat = catalog or build_catalog()
+    f = db.table("fees")
     ch, cal = db.table("channels"), db.table("calendar")
-    paid = o.paid_at.notnull() | o.status.isin(PAID_STATUSES)  # 支付金额: every order with a payment time
     keys = ["date", "channel_id"]
-    traffic = t.group_by(keys).aggregate(
-        visitors=t.visitors.sum(),
-        impressions=t.impressions.sum(),
-        page_views=t.page_views.sum(),
-        add_to_cart=t.add_to_cart.sum(),
-    )
-    sales = o.group_by(date=o.business_date, channel_id=o.channel_id).aggregate(
-        orders=o.count(),
-        paid_orders=o.count(where=paid),
-        buyers=o.customer_key.nunique(where=paid),
-        gmv=o.net_amount_base.sum(where=paid),
-    )
-    refunds = r.group_by(date=r.business_date, channel_id=r.channel_id).aggregate(refunds=r.amount_base.sum())
-    ads = a.group_by(keys).aggregate(ad_spend=a.spend_base.sum())
-    fees = f.group_by(keys).aggregate(
-        channel_fees=f.amount_base.sum(where=f.fee_type.isin(CHANNEL_FEE_TYPES)),
-        commissions=f.amount_base.sum(where=f.fee_type == COMMISSION),
-        other_fees=f.amount_base.sum(where=~f.fee_type.isin([*CHANNEL_FEE_TYPES, COMMISSION])),
-    )
-    parts = [traffic, sales, refunds, ads, fees]
+    by = {"date": "_date", "channel_id": "channel_id"}
+    traffic = measure_table(wh, cat, _same("visitors", "impressions", "page_views", "add_to_cart"), by)
+    sales = measure_table(wh, cat, _same("orders", "paid_orders", "buyers", "gmv"), by)
+    refunds = measure_table(wh, cat, _same("refunds"), by)
+    ads = measure_table(wh, cat, _same("ad_spend"), by)
+    fees = measure_table(wh, cat, _same("channel_fees", "commissions"), by)
+    other = f.filter(~f.fee_type.isin([*CHANNEL_FEE_TYPES, COMMISSION]))
+    others = other.group_by(keys).aggregate(other_fees=other.amount_base.sum())
+    parts = [traffic, sales, refunds, ads, fees, others]
     spine = ibis.union(*[p.select(*keys) for p in parts], distinct=True)
     j = spine
     for p in parts:
@@ -121,26 +116,21 @@ def daily_channel(wh: Warehouse) -> ir.Table:
     )
 
 
-def distributor(wh: Warehouse) -> ir.Table:
+def distributor(wh: Warehouse, catalog: Catalog | None = None) -> ir.Table:
     """One row per business date × distributor where its orders, refunds, commission or lines have data."""
     db = wh.ibis
-    o, r, f = db.table("orders"), db.table("refunds"), db.table("fees")
-    lines, products, d = db.table("order_lines"), db.table("products"), db.table("distributors")
+    cat = catalog or build_catalog()
+    o, lines, products, d = db.table("orders"), db.table("order_lines"), db.table("products"), db.table("distributors")
     keys = ["date", "distributor_id"]
-    od = o.filter(o.distributor_id.notnull())
-    paid = od.paid_at.notnull() | od.status.isin(PAID_STATUSES)
-    sales = od.group_by(date=od.business_date, distributor_id=od.distributor_id).aggregate(
-        orders=od.count(), paid_orders=od.count(where=paid), gmv=od.net_amount_base.sum(where=paid)
-    )
-    rj = r.select("order_id", "business_date", "amount_base").inner_join(
-        od.select("order_id", "distributor_id"), "order_id"
-    )
-    refunds = rj.group_by(date=rj.business_date, distributor_id=rj.distributor_id).aggregate(
-        refunds=rj.amount_base.sum()
-    )
-    fc = f.filter((f.fee_type == COMMISSION) & f.distributor_id.notnull())
-    commission = fc.group_by(keys).aggregate(commission=fc.amount_base.sum())
-    sold = od.filter(paid)
+    by = {"date": "_date", "distributor_id": "distributor_id"}
+
+    def known(t: ir.Table) -> ir.BooleanValue:
+        return t.distributor_id.notnull()
+
+    sales = measure_table(wh, cat, _same("orders", "paid_orders", "gmv"), by, where=known)
+    refunds = measure_table(wh, cat, _same("refunds"), by, where=known)
+    commission = measure_table(wh, cat, {"commission": "commissions"}, by, where=known)
+    sold = o.filter(is_paid(o.status) & o.distributor_id.notnull())
     lj = (
         lines.select("order_id", "sku", "unit_price")
         .inner_join(sold.select("order_id", "business_date", "distributor_id"), "order_id")
@@ -148,7 +138,7 @@ def distributor(wh: Warehouse) -> ir.Table:
         .select("business_date", "distributor_id", "unit_price", "min_advertised_price")
     )
     sold_lines = lj.group_by(date=lj.business_date, distributor_id=lj.distributor_id).aggregate(
-        lines_sold=lj.count(), lines_below_map=lj.count(where=lj.unit_price < lj.min_advertised_price)
+        lines_sold=lj.count(), lines_below_map=lj.count(where=below_min_price(lj.unit_price, lj.min_advertised_price))
     )
     parts = [sales, refunds, commission, sold_lines]
     spine = ibis.union(*[p.select(*keys) for p in parts], distinct=True)
@@ -183,12 +173,12 @@ def distributor(wh: Warehouse) -> ir.Table:
     )
 
 
-def customer(wh: Warehouse) -> ir.Table:
+def customer(wh: Warehouse, catalog: Catalog | None = None) -> ir.Table:
     """One row per customer_key with at least one order: lifetime counts and money to date."""
     db = wh.ibis
-    o, r, c = db.table("orders"), db.table("refunds"), db.table("customers")
+    cat = catalog or build_catalog()
+    o, c = db.table("orders"), db.table("customers")
     oc = o.filter(o.customer_key.notnull())
-    paid = oc.paid_at.notnull() | oc.status.isin(PAID_STATUSES)
     # the acquisition channel is the first order's (by ordered_at, then order_id: the customers rule)
     rank = ibis.row_number().over(group_by=oc.customer_key, order_by=[oc.ordered_at, oc.order_id])
     ranked = oc.mutate(_rank=rank)
@@ -198,16 +188,21 @@ def customer(wh: Warehouse) -> ir.Table:
         first_order_date=ranked.business_date,
         acquisition_channel_id=ranked.channel_id,
     )
-    totals = oc.group_by("customer_key").aggregate(
-        orders=oc.count(),
-        paid_orders=oc.count(where=paid),
-        gmv=oc.net_amount_base.sum(where=paid),
+
+    def known(t: ir.Table) -> ir.BooleanValue:
+        return t.customer_key.notnull()
+
+    by = {"customer_key": "customer_key"}
+    sales = measure_table(wh, cat, _same("orders", "paid_orders", "gmv"), by, where=known)
+    life = oc.group_by("customer_key").aggregate(
         last_order_at=oc.ordered_at.max(),
         last_business_date=oc.business_date.max(),
         channels_used=oc.channel_id.nunique(),
     )
-    rj = r.select("order_id", "amount_base").inner_join(oc.select("order_id", "customer_key"), "order_id")
-    refunds = rj.group_by("customer_key").aggregate(refunds=rj.amount_base.sum())
+    totals = sales.inner_join(life, "customer_key").select(
+        sales, life.last_order_at, life.last_business_date, life.channels_used
+    )
+    refunds = measure_table(wh, cat, _same("refunds"), by, where=known)
     latest = o.aggregate(as_of_date=o.business_date.max())
     j = totals.left_join(first, "customer_key").select(
         totals, first.first_order_at, first.first_order_date, first.acquisition_channel_id
@@ -240,14 +235,14 @@ def customer(wh: Warehouse) -> ir.Table:
 
 
 #: every mart: view name -> the function building its expression
-MARTS: dict[str, Callable[[Warehouse], ir.Table]] = {
+MARTS: dict[str, Callable[[Warehouse, Catalog | None], ir.Table]] = {
     DAILY_CHANNEL: daily_channel,
     DISTRIBUTOR: distributor,
     CUSTOMER: customer,
 }
 
 
-def create_marts(wh: Warehouse) -> list[str]:
+def create_marts(wh: Warehouse, catalog: Catalog | None = None) -> list[str]:
     """Create or replace every mart view (idempotent); returns their names.
 
     A view whose columns changed since it was created (an upgrade) is dropped first, because
@@ -257,7 +252,7 @@ def create_marts(wh: Warehouse) -> list[str]:
     db = wh.ibis
     existing = set(db.list_tables())
     for name, build in MARTS.items():
-        expr = build(wh)
+        expr = build(wh, catalog)
         grants: list[str] = []
         if name in existing and not _same_columns(db.table(name).schema(), expr.schema()):
             grants = _grants(wh, name)
@@ -271,7 +266,7 @@ def create_marts(wh: Warehouse) -> list[str]:
 def _grants(wh: Warehouse, view: str) -> list[str]:
     """The GRANT statements that give others their privileges on a view (PostgreSQL), to re-apply
     after it is dropped and created again: a BI role keeps its access across an upgrade."""
-    if wh.name != "postgres":
+    if not wh.has_grants:
         return []
     rows = wh.execute(
         "SELECT grantee, privilege_type, is_grantable FROM information_schema.role_table_grants "

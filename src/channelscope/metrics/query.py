@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,102 +21,29 @@ import pandas as pd
 
 from channelscope.errors import QueryError
 from channelscope.metrics.basis import COVERAGE_TABLES
-from channelscope.metrics.definitions import MEASURE_TABLES, PAID, Catalog, Derived, Measure
+from channelscope.metrics.definitions import Catalog, Derived, Measure
+from channelscope.model.semantic import DIMENSIONS as SEMANTIC_DIMENSIONS
+from channelscope.model.semantic import (
+    FRAME_DIMENSIONS,
+    FRAMES,
+    LOOKUPS,
+    ROLLUPS,
+    Rollup,
+    frame_table,
+    is_paid,
+    with_lookups,
+)
 from channelscope.warehouse import Warehouse
 
 GRAINS = ("day", "week", "month", "quarter", "year", "total")
 _TRUNC = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
 
-#: dimension -> (column in the base frame, what it needs joined)
-DIMENSIONS: dict[str, tuple[str, str | None]] = {
-    "channel": ("channel_id", None),
-    "channel_kind": ("channel_kind", "channels"),
-    "platform": ("channel_platform", "channels"),
-    "distributor": ("distributor_id", None),
-    "distributor_tier": ("distributor_tier", "distributors"),
-    "distributor_parent": ("distributor_parent", "distributors"),
-    "campaign": ("campaign_id", None),
-    "region": ("region", None),
-    "category": ("category", "products"),
-    "brand": ("brand", "products"),
-    "sku": ("sku", None),
-    "customer_type": ("customer_type", None),
-    "festival": ("festival", "calendar"),
-    "weekday": ("weekday", "calendar"),
-    "is_weekend": ("is_weekend", "calendar"),
-}
+#: dimension -> (column in the frame, the lookup that brings it); declared in model/semantic.py
+DIMENSIONS: dict[str, tuple[str, str | None]] = {d.name: (d.column, d.lookup) for d in SEMANTIC_DIMENSIONS.values()}
+
+
 #: the dimensions each measured table can be cut by
-TABLE_DIMENSIONS: dict[str, set[str]] = {
-    "orders": {
-        "channel",
-        "channel_kind",
-        "platform",
-        "distributor",
-        "distributor_tier",
-        "distributor_parent",
-        "campaign",
-        "region",
-        "customer_type",
-        "festival",
-        "weekday",
-        "is_weekend",
-    },
-    "order_lines": {
-        "channel",
-        "channel_kind",
-        "platform",
-        "distributor",
-        "distributor_tier",
-        "distributor_parent",
-        "campaign",
-        "region",
-        "category",
-        "brand",
-        "sku",
-        "customer_type",
-        "festival",
-        "weekday",
-        "is_weekend",
-    },
-    "refunds": {
-        "channel",
-        "channel_kind",
-        "platform",
-        "distributor",
-        "distributor_tier",
-        "distributor_parent",
-        "campaign",
-        "region",
-        "festival",
-        "weekday",
-        "is_weekend",
-    },
-    "traffic": {
-        "channel",
-        "channel_kind",
-        "platform",
-        "distributor",
-        "distributor_tier",
-        "distributor_parent",
-        "campaign",
-        "festival",
-        "weekday",
-        "is_weekend",
-    },
-    "ad_spend": {"channel", "channel_kind", "platform", "campaign", "festival", "weekday", "is_weekend"},
-    "fees": {
-        "channel",
-        "channel_kind",
-        "platform",
-        "distributor",
-        "distributor_tier",
-        "distributor_parent",
-        "festival",
-        "weekday",
-        "is_weekend",
-    },
-    "events": {"channel", "channel_kind", "platform", "campaign", "sku", "festival", "weekday", "is_weekend"},
-}
+TABLE_DIMENSIONS: dict[str, set[str]] = FRAME_DIMENSIONS
 
 
 @dataclass(frozen=True)
@@ -162,57 +91,14 @@ def cuttable(catalog: Catalog, metrics: list[str], dims: list[str]) -> list[str]
 def _paid(t: ir.Table) -> ir.BooleanValue:
     """An order counted as paid (支付金额): it has a payment time, whatever its status became after (a paid
     order later cancelled or refunded stays paid); where the source gives no payment time, a status only
-    reached after payment (paid, shipped, completed, refunded) says it was paid."""
-    return t.paid_at.notnull() | t.status.isin(PAID)
+    reached after payment (``model.semantic.is_paid``) says it was paid."""
+    return t.paid_at.notnull() | is_paid(t.status)
 
 
 def _frame(wh: Warehouse, table: str, needs: set[str]) -> ir.Table:
-    """The rows of a measured table with ``_date`` and the dimension columns ``needs`` asks for."""
-    con = wh.ibis
-    if table == "order_lines":
-        lines = con.table("order_lines")
-        o = con.table("orders")
-        t = lines.join(o, lines.order_id == o.order_id).select(
-            lines.sku,
-            lines.quantity,
-            lines.unit_price,
-            lines.amount,
-            o.status,
-            o.paid_at,
-            o.business_date,
-            o.channel_id,
-            o.distributor_id,
-            o.campaign_id,
-            o.region,
-            o.customer_key,
-            _date=o.business_date,
-        )
-        if needs & {"category", "brand", "unit_cost"}:
-            p = con.table("products")
-            t = t.left_join(p, t.sku == p.sku).select(t, p.category, p.brand, p.unit_cost)
-    elif table == "refunds":
-        r = con.table("refunds")
-        t = r.mutate(_date=r.business_date)
-        if needs & {"distributor_id", "campaign_id", "region"}:
-            o = con.table("orders").select("order_id", "distributor_id", "campaign_id", "region")
-            t = t.left_join(o, t.order_id == o.order_id).select(t, o.distributor_id, o.campaign_id, o.region)
-    else:
-        t = con.table(table)
-        t = t.mutate(_date=t[MEASURE_TABLES[table]])
-    if "channels" in needs:
-        c = con.table("channels").select(channel_id_c="channel_id", channel_kind="kind", channel_platform="platform")
-        t = t.left_join(c, t.channel_id == c.channel_id_c).drop("channel_id_c")
-    if "distributors" in needs:
-        d = con.table("distributors").select(
-            distributor_id_d="distributor_id", distributor_tier="tier", distributor_parent="parent_id"
-        )
-        t = t.left_join(d, t.distributor_id == d.distributor_id_d).drop("distributor_id_d")
-    if "calendar" in needs:
-        cal = con.table("calendar").select(
-            cal_date="date", festival="festival", weekday="weekday", is_weekend="is_weekend"
-        )
-        t = t.left_join(cal, t._date == cal.cal_date).drop("cal_date")
-    return t
+    """The rows of a measured frame with ``_date`` and the columns ``needs`` asks for, built from its
+    declaration in ``model.semantic`` (parent columns, lookups): no frame is special-cased here."""
+    return frame_table(wh.ibis, table, needs)
 
 
 def _period(t: ir.Table, grain: str, start: dt.date | None) -> ir.DateValue:
@@ -230,13 +116,94 @@ def _condition(t: ir.Table, measure: Measure) -> ir.BooleanValue | None:
     return cond
 
 
-def _aggregate(wh: Warehouse, table: str, measures: list[Measure], req: KpiRequest, keys: list[str]) -> ir.Table:
+def measure_agg(t: ir.Table, m: Measure) -> ir.Scalar:
+    """A base measure's aggregate over its frame ``t`` (count, sum, count_distinct): the one place a
+    measure's definition becomes an aggregate, for KPI queries and marts alike."""
+    cond = _condition(t, m)
+    if m.agg == "count":
+        return t.count() if cond is None else ibis.ifelse(cond, 1, 0).sum()
+    if m.agg == "sum":
+        col = t[m.column] * t[m.times] if m.times else t[m.column]
+        return col.sum(where=cond)
+    if m.agg == "count_distinct":
+        return t[m.column].nunique(where=cond)
+    raise QueryError(f"measure '{m.name}': '{m.agg}' is not a single aggregate")
+
+
+def measure_table(
+    wh: Warehouse,
+    catalog: Catalog,
+    names: dict[str, str],
+    keys: dict[str, str],
+    *,
+    where: Callable[[ir.Table], ir.BooleanValue] | None = None,
+) -> ir.Table:
+    """Base measures of one frame aggregated in the engine by ``keys`` (output name -> frame column, ``_date``
+    for the frame's date), through the catalog's definitions. ``names``: output column -> measure name."""
+    measures = {out: catalog.get(n) for out, n in names.items()}
+    tables = {m.table for m in measures.values() if isinstance(m, Measure)}
+    if len(tables) != 1 or not all(isinstance(m, Measure) for m in measures.values()):
+        raise QueryError(f"{', '.join(names.values())}: not base measures of one frame")
+    needs = set(keys.values()) | {m.times for m in measures.values() if isinstance(m, Measure) and m.times}
+    t = _frame(wh, tables.pop(), {n for n in needs if n})
+    if where is not None:
+        t = t.filter(where(t))
+    return t.group_by(**{k: t[c] for k, c in keys.items()}).aggregate(
+        **{out: measure_agg(t, m) for out, m in measures.items() if isinstance(m, Measure)}
+    )
+
+
+def _reach(rollup: Rollup) -> set[str]:
+    """The columns a query over ``rollup`` can use: its keys and those of lookups joined on them."""
+    keys = {"_date", *rollup.keys}
+    out = set(keys)
+    for lookup in LOOKUPS.values():
+        if lookup.frame_column in keys:
+            out |= set(lookup.columns)
+    return out
+
+
+def covering_rollup(wh: Warehouse, table: str, req: KpiRequest) -> Rollup | None:
+    """The rollup of frame ``table`` when it covers the request's dimensions and filters (grain: any,
+    rollups are daily), and the warehouse has it."""
+    name = FRAMES[table].rollup
+    if name is None or name not in wh.rollup_tables():
+        return None
+    reach = _reach(ROLLUPS[name])
+    dims = [*req.by, *(f for f, _ in req.filters)]
+    return ROLLUPS[name] if all(DIMENSIONS[d][0] in reach for d in dims) else None
+
+
+def rollup_covers(rollup: Rollup, m: Measure) -> bool:
+    """Whether a base measure is additive over ``rollup``'s columns (distinct counts never are)."""
+    if m.agg not in ("count", "sum") or any(col not in rollup.keys for col in m.filter):
+        return False
+    if m.filter.get("status") == "paid" and "paid_at" not in rollup.keys:
+        return False  # "paid" needs the payment time (支付金额), which the rollup does not keep
+    if "channel_id" in m.filter:
+        return False  # a like-for-like part of a total: read from the facts
+    if m.agg == "sum" and m.column not in rollup.sums:
+        return False
+    return not m.times or m.times in _reach(rollup)
+
+
+def _aggregate(
+    wh: Warehouse,
+    table: str,
+    measures: list[Measure],
+    req: KpiRequest,
+    keys: list[str],
+    rollup: Rollup | None = None,
+) -> ir.Table:
     dims = [*req.by, *(f for f, _ in req.filters)]
     needs = {DIMENSIONS[d][1] for d in dims if DIMENSIONS[d][1]} | {DIMENSIONS[d][0] for d in dims}
     needs |= {m.times for m in measures if m.times}
     if "distributors" in needs:
         needs.add("distributor_id")
-    t = _frame(wh, table, {n for n in needs if n})
+    if rollup is not None:  # the additive parts by day, with the lookups joined as on the facts
+        t = with_lookups(wh.ibis, wh.ibis.table(rollup.name), {n for n in needs if n})
+    else:
+        t = _frame(wh, table, {n for n in needs if n})
     if req.start:
         t = t.filter(t._date >= req.start)
     if req.end:
@@ -254,16 +221,18 @@ def _aggregate(wh: Warehouse, table: str, measures: list[Measure], req: KpiReque
     aggs: dict[str, ir.Scalar] = {}
     repeat: list[Measure] = []
     for m in measures:
-        cond = _condition(t, m)
-        if m.agg == "count":
-            aggs[m.name] = t.count() if cond is None else ibis.ifelse(cond, 1, 0).sum()
-        elif m.agg == "sum":
-            col = t[m.column] * t[m.times] if m.times else t[m.column]
+        if rollup is not None:
+            cond = _condition(t, m)
+            col = t._n if m.agg == "count" else t[f"s_{m.column}"]
+            if m.times:  # sum(q) x c per key = sum(q x c): exact where c depends on the key only (unit cost by sku)
+                times = t[m.times]
+                wide = f"decimal(38, {times.type().scale})" if times.type().is_decimal() else "float64"
+                col = col.cast(wide) * times.cast(wide)
             aggs[m.name] = col.sum(where=cond)
-        elif m.agg == "count_distinct":
-            aggs[m.name] = t[m.column].nunique(where=cond)
-        else:
+        elif m.agg == "repeat_buyers":
             repeat.append(m)
+        else:
+            aggs[m.name] = measure_agg(t, m)
     out = t.group_by(group).aggregate(**aggs) if aggs else None
     for m in repeat:
         cond = _condition(t, m)
@@ -354,19 +323,16 @@ def _gated(m: Measure, channels: frozenset[str], suffix: str) -> Measure:
     return m.model_copy(update={"name": f"{m.name}__{suffix}", "filter": flt})
 
 
-def compile_request(wh: Warehouse, catalog: Catalog, req: KpiRequest, coverage: Coverage | None = None) -> ir.Table:
+def compile_request(wh: Warehouse, catalog: Catalog, req: KpiRequest, *, rollups: bool = True) -> ir.Table:
     """One Ibis expression computing every requested metric.
 
-    Coverage: by channel, a measure over an input the channel does not provide (``channel_coverage``) is
-    empty (NULL) and so is every metric computed from it; in a total (or any cut without the channel), a
-    derived metric is computed over the channels that provide all its inputs (like for like), and a
-    measure none of the channels in view provides is empty.
-    """
+    Per frame, the additive measures come from the frame's rollup when it covers the request (same
+    result, far fewer rows); distinct counts and anything the rollup cannot cut come from the facts.
+    ``rollups=False`` reads the facts only."""
     validate(catalog, req)
     measures = catalog.base_measures(list(req.metrics))
-    if coverage is None:
-        needed = {t for m in measures for t in ((m.basis.needs if m.basis else ()) or ())}
-        coverage = channel_coverage(wh, tuple(t for t in COVERAGE_TABLES if t in needed)) if needed else {}
+    needed = {t for m in measures for t in ((m.basis.needs if m.basis else ()) or ())}
+    coverage = channel_coverage(wh, tuple(t for t in COVERAGE_TABLES if t in needed)) if needed else {}
     keys = ["period", *req.by]
     per_channel = "channel" in req.by
     channel_filter = dict(req.filters).get("channel")
@@ -378,24 +344,27 @@ def compile_request(wh: Warehouse, catalog: Catalog, req: KpiRequest, coverage: 
                 if eligible is not None:
                     gates[name] = eligible
     extra = [_gated(m, ch, d) for d, ch in gates.items() for m in catalog.base_measures([d])]
-    all_measures = [*measures, *extra]
-    by_table: dict[str, list[Measure]] = {}
-    for m in all_measures:
-        by_table.setdefault(m.table, []).append(m)
+    plain = measures
+    measures = [*measures, *extra]
+    by_source: dict[tuple[str, str | None], list[Measure]] = {}
+    for m in measures:
+        r = covering_rollup(wh, m.table, req) if rollups and m in plain else None  # like-for-like parts: facts
+        use = r.name if r is not None and rollup_covers(r, m) else None
+        by_source.setdefault((m.table, use), []).append(m)
     parts = []
-    for table, ms in by_table.items():
-        agg = _aggregate(wh, table, ms, req, keys)
+    for (table, use), ms in by_source.items():
+        agg = _aggregate(wh, table, ms, req, keys, ROLLUPS[use] if use else None)
         cols = [agg[k] for k in keys]
-        for m in all_measures:
+        for m in measures:
             if m.name in agg.columns:
                 cols.append(agg[m.name].cast(_typed(m)).name(m.name))
             else:
                 cols.append(ibis.null().cast(_typed(m)).name(m.name))
         parts.append(agg.select(*cols))
     union = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
-    combined = union.group_by(keys).aggregate(**{m.name: union[m.name].sum() for m in all_measures})
-    combined = combined.mutate(**{m.name: combined[m.name].fill_null(0) for m in all_measures})
-    combined = _empty_where_not_provided(combined, measures, coverage, per_channel, channel_filter)
+    combined = union.group_by(keys).aggregate(**{m.name: union[m.name].sum() for m in measures})
+    combined = combined.mutate(**{m.name: combined[m.name].fill_null(0) for m in measures})
+    combined = _empty_where_not_provided(combined, plain, coverage, per_channel, channel_filter)
     for name in req.metrics:
         d = catalog.get(name)
         if isinstance(d, Derived):
@@ -473,15 +442,43 @@ def formula_expr(d: Derived, operand: Callable[[str], ir.Value]) -> ir.Value:
     return ev(ast.parse(d.formula, mode="eval"))
 
 
-def kpi_frame(wh: Warehouse, catalog: Catalog, req: KpiRequest) -> pd.DataFrame:
+#: compiled SQL per request shape, kept on each catalog (building and compiling the Ibis expression costs
+#: 100-200 ms of Python per query; running the SQL over the rollups a few ms)
+_PLANS_MAX = 1024
+_plans_lock = threading.Lock()
+
+
+def _run(wh: Warehouse, catalog: Catalog, req: KpiRequest, rollups: bool) -> pd.DataFrame:
+    """The request's rows: the compiled SQL of the same request shape is reused (a plan cache, not a result
+    cache: the SQL runs every time, so it always sees the current data)."""
+    key = (wh.dialect, type(wh).__name__, req, rollups, tuple(sorted(wh.rollup_tables())) if rollups else ())
+    plans: OrderedDict[tuple, str] = catalog.__dict__.setdefault("_plans", OrderedDict())
+    with _plans_lock:
+        sql = plans.get(key)
+    if sql is None:
+        expr = compile_request(wh, catalog, req, rollups=rollups)
+        try:
+            sql = str(wh.ibis.compile(expr))
+        except Exception:  # an engine whose backend cannot hand out SQL: let Ibis run it
+            return expr.to_pandas()
+        with _plans_lock:
+            plans[key] = sql
+            while len(plans) > _PLANS_MAX:
+                plans.popitem(last=False)
+    df = wh.query_frame(sql)
+    if df is None:
+        return compile_request(wh, catalog, req, rollups=rollups).to_pandas()
+    return df
+
+
+def kpi_frame(wh: Warehouse, catalog: Catalog, req: KpiRequest, *, rollups: bool = True) -> pd.DataFrame:
     """The request's table as pandas: money as float rounded to cents, ratios as float."""
-    df = compile_request(wh, catalog, req).to_pandas()
+    df = _run(wh, catalog, req, rollups)
     for name in req.metrics:
         m = catalog.get(name)
         if m.unit == "money" or (isinstance(m, Measure) and _sums_money(m)):
             df[name] = df[name].astype("float64").round(2)
         elif isinstance(m, Measure) and _typed(m) == "int64":
-            # a count a channel does not provide is empty: float NaN, not a made-up 0
             df[name] = df[name].astype("float64") if df[name].isna().any() else df[name].astype("int64")
         else:
             df[name] = df[name].astype("float64")

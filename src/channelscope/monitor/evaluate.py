@@ -302,9 +302,37 @@ def _threshold(run: _Run, rule: ThresholdRule) -> list[Finding]:
     return out
 
 
+def _calendar_base(
+    run: _Run, grain: str, cur: tuple[dt.date, dt.date], compare: str
+) -> tuple[tuple[dt.date, dt.date], str, dict[str, Any] | None]:
+    """The base period, the comparison used and, when the calendar changed it, why: a period compared with
+    one holding a different planned festival (the week after 双11 vs the week of 双11) is compared with the
+    same period last year instead."""
+    from channelscope.analysis.planned_events import calendar_mismatch, project_events
+
+    base = base_range(grain, *cur, compare)
+    if compare == "yoy":
+        return base, compare, None
+    mismatch = calendar_mismatch(project_events(run.project), cur, base)
+    if mismatch is None:
+        return base, compare, None
+    yoy = base_range(grain, *cur, "yoy")
+    note = {
+        "compare_configured": compare,
+        "compare_used": "yoy",
+        "events_in_period": mismatch["period"],
+        "events_in_base": mismatch["base"],
+        "festival_share": mismatch["festival_share"],
+        "skipped_base_period": [base[0].isoformat(), base[1].isoformat()],
+        "reason_en": "the periods hold different planned festivals: compared with the same period last year",
+        "reason_zh": "两期所含大促不同，改为与去年同期比较",
+    }
+    return yoy, "yoy", note
+
+
 def _change(run: _Run, rule: ChangeRule) -> list[Finding]:
     cur = period_range(rule.grain, run.as_of, rule.complete)
-    base = base_range(rule.grain, *cur, rule.compare)
+    base, compare, calendar = _calendar_base(run, rule.grain, cur, rule.compare)
     metrics = _with_parts(run, rule)
     frame = _pair(run, rule, metrics, cur, base)
     cat = run.project.catalog
@@ -325,20 +353,21 @@ def _change(run: _Run, rule: ChangeRule) -> list[Finding]:
         upper = before * (1 + rule.above) if rule.above is not None else None
         span = base[0].isoformat() if base[0] == base[1] else f"{base[0]}..{base[1]}"
         v, b = E.fmt(cat, rule.metric, value), E.fmt(cat, rule.metric, before)
-        en_cmp, zh_cmp = E.COMPARE_LABELS["en"][rule.compare], E.COMPARE_LABELS["zh-CN"][rule.compare]
+        en_cmp, zh_cmp = E.COMPARE_LABELS["en"][compare], E.COMPARE_LABELS["zh-CN"][compare]
         moved = E.change_words(cat, rule.metric, value, before)  # a rate moves in percentage points
         title = E.both(
             f"{E.label(cat, rule.metric, 'en')} {E.scope_label(run.project, scope, 'en')} {period}: "
-            f"{moved['en']} vs {en_cmp} ({v} vs {b} on {span})",
+            f"{moved['en']} vs {en_cmp} ({v} vs {b} on {span})" + (f"; {calendar['reason_en']}" if calendar else ""),
             f"{E.scope_label(run.project, scope, 'zh-CN')} {E.label(cat, rule.metric, 'zh-CN')} {period} 较{zh_cmp}"
-            f"{moved['zh-CN']}（{v}，{zh_cmp} {span} 为 {b}）",
+            f"{moved['zh-CN']}（{v}，{zh_cmp} {span} 为 {b}）" + (f"；{calendar['reason_zh']}" if calendar else ""),
         )
         evidence = {
             "value": value,
             "base_value": before,
             "change": value - before,
             "change_pct": change,
-            "compare": rule.compare,
+            "compare": compare,
+            "calendar": calendar,
             "above": rule.above,
             "below": rule.below,
             "period": [cur[0].isoformat(), cur[1].isoformat()],

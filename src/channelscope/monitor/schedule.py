@@ -44,11 +44,6 @@ STALE_RUNNING_H = 12
 #: at most this many missed ticks are counted one by one
 MAX_COUNT = 100_000
 
-RUNS_DDL = (
-    "CREATE TABLE IF NOT EXISTS runs (run_id VARCHAR PRIMARY KEY, job VARCHAR NOT NULL, scheduled_for TIMESTAMP, "
-    "started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR NOT NULL, message VARCHAR)"
-)
-
 
 class JobFailed(Exception):
     """A job ran and reports a failure (its message goes into ``runs``)."""
@@ -193,7 +188,7 @@ class RunLog:
     def __init__(self, project: Project) -> None:
         self.project = project
         with project.write_lock:
-            project.warehouse.execute(RUNS_DDL)
+            project.warehouse.ensure_tables("runs")
 
     def _exec(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
         with self.project.write_lock:

@@ -12,59 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pandas as pd
 
 from channelscope.errors import ChannelscopeError
+from channelscope.model.operational import ALERT_TABLES, OPERATIONAL
 from channelscope.warehouse import Warehouse
+from channelscope.warehouse.base import Tx
 
-ALERT_COLUMNS: list[tuple[str, str]] = [
-    ("alert_id", "VARCHAR PRIMARY KEY"),
-    ("rule", "VARCHAR NOT NULL"),
-    ("kind", "VARCHAR"),
-    ("severity", "VARCHAR NOT NULL"),
-    ("status", "VARCHAR NOT NULL"),  # open | acknowledged | resolved
-    ("scope_json", "VARCHAR"),
-    ("channel_id", "VARCHAR"),
-    ("distributor_id", "VARCHAR"),
-    ("period", "VARCHAR"),
-    ("metric", "VARCHAR"),
-    ("value", "DOUBLE"),
-    ("expected", "DOUBLE"),
-    ("lower_bound", "DOUBLE"),
-    ("upper_bound", "DOUBLE"),
-    ("title_json", "VARCHAR"),
-    ("text_json", "VARCHAR"),
-    ("evidence_json", "VARCHAR"),
-    ("auto_resolve", "BOOLEAN"),
-    ("occurrences", "INTEGER"),
-    ("first_seen_at", "TIMESTAMP"),
-    ("last_seen_at", "TIMESTAMP"),
-    ("notified_at", "TIMESTAMP"),  # when notifications were last queued (the cooldown runs from here)
-    ("notified_severity", "VARCHAR"),
-    ("acknowledged_at", "TIMESTAMP"),
-    ("acknowledged_by", "VARCHAR"),
-    ("resolved_at", "TIMESTAMP"),
-    ("resolved_by", "VARCHAR"),
-]
-DELIVERY_COLUMNS: list[tuple[str, str]] = [
-    ("delivery_id", "VARCHAR PRIMARY KEY"),
-    ("message_id", "VARCHAR NOT NULL"),
-    ("alert_id", "VARCHAR NOT NULL"),
-    ("notifier", "VARCHAR NOT NULL"),
-    ("kind", "VARCHAR"),
-    ("digest", "BOOLEAN"),
-    ("status", "VARCHAR NOT NULL"),  # pending | delivered | failed | cancelled
-    ("attempts", "INTEGER NOT NULL"),
-    ("created_at", "TIMESTAMP NOT NULL"),
-    ("next_attempt_at", "TIMESTAMP"),
-    ("last_attempt_at", "TIMESTAMP"),
-    ("delivered_at", "TIMESTAMP"),
-    ("last_error", "VARCHAR"),
-]
+#: (name, portable type) of each column, declared in ``model.operational``
+ALERT_COLUMNS: list[tuple[str, str]] = [(c.name, c.type) for c in OPERATIONAL["alerts"].columns]
+DELIVERY_COLUMNS: list[tuple[str, str]] = [(c.name, c.type) for c in OPERATIONAL["alert_deliveries"].columns]
 
 
 class AlertNotFound(ChannelscopeError):
@@ -75,53 +35,14 @@ class LifecycleError(ChannelscopeError):
     """The requested transition is not allowed (e.g. acknowledging a resolved alert)."""
 
 
-def _ddl(wh: Warehouse, table: str, columns: list[tuple[str, str]]) -> str:
-    cols = ", ".join(f"{n} {t.replace('DOUBLE', 'DOUBLE PRECISION') if wh.name != 'duckdb' else t}" for n, t in columns)
-    return f"CREATE TABLE IF NOT EXISTS {table} ({cols})"
-
-
-_READY: weakref.WeakSet[Warehouse] = weakref.WeakSet()
-
-
 def ensure_alert_tables(wh: Warehouse) -> None:
     """Create ``alerts`` and ``alert_deliveries`` (and their indexes) when missing (once per connection)."""
-    if wh in _READY:
-        return
-    wh.execute(_ddl(wh, "alerts", ALERT_COLUMNS))
-    wh.execute(_ddl(wh, "alert_deliveries", DELIVERY_COLUMNS))
-    if wh.name != "duckdb":  # DuckDB scans these small tables faster than it maintains ART indexes
-        wh.execute("CREATE INDEX IF NOT EXISTS ix_alert_deliveries_due ON alert_deliveries (status, next_attempt_at)")
-        wh.execute("CREATE INDEX IF NOT EXISTS ix_alert_deliveries_alert ON alert_deliveries (alert_id)")
-        wh.execute("CREATE INDEX IF NOT EXISTS ix_alerts_status ON alerts (status)")
-    _READY.add(wh)
+    wh.ensure_tables(*ALERT_TABLES)
 
 
 def has_alert_tables(wh: Warehouse) -> bool:
     """True once the lifecycle tables exist (a read-only project never creates them)."""
-    names = set(wh.ibis.list_tables())
-    return {"alerts", "alert_deliveries"} <= names
-
-
-class Tx:
-    """SQL inside one open transaction; ``?`` placeholders on every engine."""
-
-    def __init__(self, wh: Warehouse, cursor: Any) -> None:
-        self.wh = wh
-        self._cur = cursor
-
-    def _sql(self, sql: str) -> str:
-        return sql if self.wh.name == "duckdb" else sql.replace("?", "%s")
-
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
-        cur = self._cur
-        cur.execute(self._sql(sql), list(params or []))
-        return list(cur.fetchall()) if cur.description else []
-
-    def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
-        cur = self._cur
-        cur.execute(self._sql(sql), list(params or []))
-        cols = [d[0] for d in cur.description]
-        return pd.DataFrame(cur.fetchall(), columns=cols)
+    return wh.has_tables(*ALERT_TABLES)
 
 
 def _lock(project: Any) -> Any:
@@ -135,24 +56,8 @@ def transaction(project: Any) -> Iterator[Tx]:
     with _lock(project):
         wh: Warehouse = project.warehouse
         ensure_alert_tables(wh)
-        if wh.name == "duckdb":
-            con = wh.con  # type: ignore[attr-defined]
-            con.execute("BEGIN TRANSACTION")
-            try:
-                yield Tx(wh, con)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-        else:
-            conn = wh.conn  # type: ignore[attr-defined]
-            try:
-                with conn.cursor() as cur:
-                    yield Tx(wh, cur)
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
+        with wh.transaction() as tx:
+            yield tx
 
 
 @contextlib.contextmanager
@@ -163,15 +68,8 @@ def reading(project: Any) -> Iterator[Tx | None]:
         if not has_alert_tables(wh):
             yield None
             return
-        if wh.name == "duckdb":
-            yield Tx(wh, wh.con)  # type: ignore[attr-defined]
-        else:
-            conn = wh.conn  # type: ignore[attr-defined]
-            try:
-                with conn.cursor() as cur:
-                    yield Tx(wh, cur)
-            finally:
-                conn.rollback()  # end the read transaction: no idle-in-transaction session
+        with wh.reading() as tx:
+            yield tx
 
 
 def _loads(text: Any, default: Any) -> Any:

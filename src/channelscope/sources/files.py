@@ -58,6 +58,12 @@ class StagedFile:
     encoding: str = "utf-8"
 
 
+def has_files(project: Path, pattern: str) -> bool:
+    """Whether a path or glob relative to the project matches at least one file."""
+    base = Path(pattern) if Path(pattern).is_absolute() else project / pattern
+    return any(not Path(m).is_dir() for m in glob.iglob(str(base), recursive=True))
+
+
 def find_files(project: Path, pattern: str) -> list[InputFile]:
     """Expand a path or glob relative to the project; zip archives yield one file per member."""
     base = Path(pattern) if Path(pattern).is_absolute() else project / pattern

@@ -57,18 +57,14 @@ def _dig(obj: Any, dotted: str | None) -> Any:
 
 
 def read_cursor(project: Project, source: str) -> str | None:
-    rows = project.warehouse.execute(
-        "SELECT cursor FROM source_state WHERE source = " + ("?" if project.warehouse.name == "duckdb" else "%s"),
-        [source],
-    )
+    rows = project.warehouse.execute("SELECT cursor FROM source_state WHERE source = ?", [source])
     return rows[0][0] if rows else None
 
 
 def save_cursor(project: Project, source: str, cursor: str) -> None:
-    wh = project.warehouse
-    mark = "?" if wh.name == "duckdb" else "%s"
-    wh.execute(f"DELETE FROM source_state WHERE source = {mark}", [source])
-    wh.execute(f"INSERT INTO source_state VALUES ({mark}, {mark}, now())", [source, cursor])
+    with project.warehouse.transaction() as tx:
+        tx.execute("DELETE FROM source_state WHERE source = ?", [source])
+        tx.execute("INSERT INTO source_state VALUES (?, ?, now())", [source, cursor])
 
 
 def _fetch_rest(project: Project, src: SourceConfig, out: Path) -> InputFile:

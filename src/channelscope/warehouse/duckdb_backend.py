@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import ibis
+import pandas as pd
 
 from channelscope.errors import WarehouseError, WriterBusyError
 from channelscope.model import TABLES
-from channelscope.warehouse.base import BatchResult, GoodTable, Warehouse, merge_sql
+from channelscope.warehouse.base import BatchResult, GoodTable, Tx, Warehouse, merge_sql
 
 
 class DuckDBWarehouse(Warehouse):
     name = "duckdb"
+    uses_indexes = False
 
     def __init__(
         self, path: Path, *, read_only: bool = False, memory_limit: str = "600MB", threads: int | None = None
@@ -50,6 +55,47 @@ class DuckDBWarehouse(Warehouse):
         tmp = path.parent / ".channelscope-tmp"
         self.con.execute(f"SET temp_directory = '{tmp}'")
         self._ibis = ibis.duckdb.from_connection(self.con)
+        self._factory: duckdb.DuckDBPyConnection | None = None
+        self._factory_lock = threading.Lock()
+
+    @classmethod
+    def _over(cls, path: Path, con: duckdb.DuckDBPyConnection) -> DuckDBWarehouse:
+        """A warehouse over an existing connection or cursor of the same database (a reader)."""
+        wh = cls.__new__(cls)
+        wh.path = path
+        wh.con = con
+        wh._ibis = ibis.duckdb.from_connection(con)
+        wh._factory = None
+        wh._factory_lock = threading.Lock()
+        return wh
+
+    def prepare_readers(self) -> None:
+        """Make the cursor factory: a cursor kept only to make more, so a new reader never waits for the
+        main connection (which a batch load may hold for minutes). Call it once while no write runs."""
+        with self._factory_lock:
+            if self._factory is None:
+                self._factory = self.con.cursor()
+
+    def reader(self) -> DuckDBWarehouse:
+        """A warehouse over a new cursor of the same database, for one reading thread."""
+        self.prepare_readers()
+        assert self._factory is not None
+        return DuckDBWarehouse._over(self.path, self._factory.cursor())
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield Tx(self, con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Tx]:
+        yield Tx(self, self.con)
 
     @property
     def ibis(self) -> ibis.BaseBackend:
@@ -72,6 +118,9 @@ class DuckDBWarehouse(Warehouse):
         except duckdb.InvalidInputException:
             return []
 
+    def query_frame(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
+
     def insert_batch_row(self, result: BatchResult) -> None:
         cols = ", ".join(TABLES["batches"].names)
         marks = ", ".join("?" for _ in TABLES["batches"].names)
@@ -89,16 +138,18 @@ class DuckDBWarehouse(Warehouse):
         con.execute("BEGIN TRANSACTION")
         try:
             fates = {}
+            for sql in self.rollup_begin():
+                con.execute(sql)
             for g in goods:
                 work = f"_merge_{g.table}"
-                for sql in merge_sql(TABLES[g.table], g.staged, work):
+                for sql in [*self.rollup_before(g.table, g.staged), *merge_sql(TABLES[g.table], g.staged, work)]:
                     con.execute(sql)
                 fates[g.table] = dict(con.execute(f"SELECT _fate, count(*) FROM {work} GROUP BY 1").fetchall())
             _account(result, goods, fates)
             if quarantine:
                 cols = ", ".join(TABLES["quarantine"].names)
                 con.execute(f"INSERT INTO quarantine ({cols}) SELECT {cols} FROM {quarantine}")
-            for sql in after:
+            for sql in [*after, *self.rollup_after([(g.table, g.staged) for g in goods])]:
                 con.execute(sql)
             self.insert_batch_row(result)
             con.execute("COMMIT")

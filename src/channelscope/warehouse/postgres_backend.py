@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 import duckdb
 import ibis
+import pandas as pd
 import psycopg
 
 from channelscope.errors import WarehouseError
 from channelscope.model import TABLES
-from channelscope.warehouse.base import STAGING_DIMENSIONS, BatchResult, GoodTable, Warehouse, merge_sql
+from channelscope.warehouse.base import STAGING_DIMENSIONS, BatchResult, GoodTable, Tx, Warehouse, merge_sql
 from channelscope.warehouse.duckdb_backend import _account
 
 
@@ -24,6 +27,9 @@ def _safe_url(url: str) -> str:
 
 class PostgresWarehouse(Warehouse):
     name = "postgres"
+    sql_types: ClassVar[dict[str, str]] = {**Warehouse.sql_types, "float64": "DOUBLE PRECISION"}
+    has_grants = True
+    dialect = "postgres"
 
     def __init__(self, url: str, *, memory_limit: str = "600MB") -> None:
         self.url = url.replace("postgres://", "postgresql://", 1)
@@ -43,8 +49,45 @@ class PostgresWarehouse(Warehouse):
     def ibis(self) -> ibis.BaseBackend:
         return self._ibis
 
+    def paramstyle(self, sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def reader(self) -> PostgresWarehouse:
+        """A new connection, for one reading thread."""
+        return PostgresWarehouse(self.url, memory_limit=self.memory_limit)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        try:
+            with self.conn.cursor() as cur:
+                yield Tx(self, cur)
+            self.conn.commit()
+        except BaseException:
+            self.conn.rollback()
+            raise
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Tx]:
+        try:
+            with self.conn.cursor() as cur:
+                yield Tx(self, cur)
+        finally:
+            self.conn.rollback()  # end the read transaction: no idle-in-transaction session
+
+    def query_frame(self, sql: str) -> pd.DataFrame:
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql)
+                cols = [d[0] for d in cur.description or []]
+                return pd.DataFrame(cur.fetchall(), columns=cols)
+        finally:
+            self.conn.rollback()  # end the read transaction
+
+    def json_text_elements(self, column: str) -> str:
+        return f"json_array_elements_text({column}::json)"
+
     def execute(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
-        sql = sql.replace("?", "%s") if params else sql
+        sql = self.paramstyle(sql) if params else sql
         with self.conn.cursor() as cur:
             cur.execute(sql, params or None)
             rows = cur.fetchall() if cur.description else []
@@ -103,11 +146,13 @@ class PostgresWarehouse(Warehouse):
         try:
             with self.conn.cursor() as cur:
                 fates = {}
+                for sql in self.rollup_begin():
+                    cur.execute(sql)
                 for g in goods:
                     stg = f"_stg_{g.table}"
                     self._copy_in(cur, staging, g.staged, g.table, stg)
                     work = f"_merge_{g.table}"
-                    for sql in merge_sql(TABLES[g.table], stg, work):
+                    for sql in [*self.rollup_before(g.table, stg), *merge_sql(TABLES[g.table], stg, work)]:
                         cur.execute(sql)
                     cur.execute(f"SELECT _fate, count(*) FROM {work} GROUP BY 1")
                     fates[g.table] = {k: int(v) for k, v in cur.fetchall()}
@@ -117,7 +162,7 @@ class PostgresWarehouse(Warehouse):
                     self._copy_in(cur, staging, quarantine, "quarantine", "_stg_quarantine")
                     cols = ", ".join(TABLES["quarantine"].names)
                     cur.execute(f"INSERT INTO quarantine ({cols}) SELECT {cols} FROM _stg_quarantine")
-                for sql in after:
+                for sql in [*after, *self.rollup_after([(g.table, f"_stg_{g.table}") for g in goods])]:
                     cur.execute(sql)
                 self.insert_batch_row(result, cur)
             self.conn.commit()

@@ -10,6 +10,7 @@ PySpark is optional (``pip install -e ".[spark]"``) and needs Java 17 or later (
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -22,7 +23,7 @@ import ibis
 
 from channelscope.errors import WarehouseError
 from channelscope.model import TABLES
-from channelscope.warehouse.base import BatchResult, GoodTable, Warehouse
+from channelscope.warehouse.base import BatchResult, GoodTable, Tx, Warehouse
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -100,6 +101,7 @@ class SparkWarehouse(Warehouse):
     """
 
     name = "spark"
+    dialect = "pyspark"
 
     def __init__(self, session: SparkSession, *, root: Path | None = None) -> None:
         self.session = session
@@ -164,6 +166,18 @@ class SparkWarehouse(Warehouse):
 
     def staging(self) -> duckdb.DuckDBPyConnection:
         self._read_only()
+
+    def transaction(self) -> contextlib.AbstractContextManager[Tx]:
+        self._read_only()
+
+    def reading(self) -> contextlib.AbstractContextManager[Tx]:
+        self._read_only()
+
+    def ensure_tables(self, *names: str) -> None:
+        self._read_only()
+
+    def json_text_elements(self, column: str) -> str:
+        return f"explode(from_json({column}, 'array<string>'))"
 
     def commit_batch(
         self,

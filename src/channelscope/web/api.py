@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from channelscope.web import service
 from channelscope.web.auth import AuthStore, LoginLimiter, User, request_user
+from channelscope.web.kpi_context import data_freshness, kpi_context, metric_basis
 
 
 def _known_query_params(request: Request) -> None:
@@ -206,8 +207,18 @@ def metrics(request: Request) -> dict[str, Any]:
     user = request_user()
     p = _project(request)
     service.require(p, user, "read")
+    basis = metric_basis(p, list(p.catalog.metrics))
     rows = [
-        {"name": m.name, "label_zh": m.label_zh, "label_en": m.label_en, "unit": m.unit, "up_is_good": m.up_is_good}
+        {
+            "name": m.name,
+            "label_zh": m.label_zh,
+            "label_en": m.label_en,
+            "unit": m.unit,
+            "up_is_good": m.up_is_good,
+            "basis_zh": basis[m.name]["zh-CN"],
+            "basis_en": basis[m.name]["en"],
+            "basis": basis[m.name]["fields"],
+        }
         for m in p.catalog.metrics.values()
     ]
     return {"scope": user.scope(), "currency": p.config.project.base_currency, "rows": rows}
@@ -256,7 +267,15 @@ def kpis(
 ) -> dict[str, Any]:
     user, df = _kpis(request, metric, by, grain, start, end, filters, compare, to_date)
     units = service.metric_units(_project(request), metric)
-    return envelope(user, df, limit=limit, offset=offset, units=units)
+    context = kpi_context(
+        _project(request),
+        user,
+        metrics=metric,
+        start=parse_date(start, "start"),
+        end=parse_date(end, "end"),
+        filters=parse_filters(filters),
+    )
+    return envelope(user, df, limit=limit, offset=offset, units=units, **context)
 
 
 @router.get("/kpis/export", tags=["exports"], summary="A KPI table as CSV or Excel (formula injection neutralized)")
@@ -289,6 +308,10 @@ def kpis_export(
         headers={
             "Content-Disposition": f'attachment; filename="kpis.{format}"',
             "X-Channelscope-Scope": json.dumps(user.scope()),
+            # the basis (口径) of each exported metric, JSON with non-ASCII escaped (HTTP headers are ASCII)
+            "X-Channelscope-Basis": json.dumps(
+                {k: {"zh-CN": v["zh-CN"], "en": v["en"]} for k, v in metric_basis(_project(request), metric).items()}
+            ),
         },
     )
 
@@ -393,6 +416,7 @@ def ingestion_status(request: Request) -> dict[str, Any]:
         "ledger": records(st["ledger"]),
         "counts": st["counts"],
         "freshness": json.loads(json.dumps(st["freshness"], default=str)),
+        "data_freshness": data_freshness(_project(request), user),
         "quarantine_by_reason": records(st["quarantine_by_reason"]),
     }
 

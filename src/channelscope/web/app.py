@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channelscope.errors import ChannelscopeError
-from channelscope.web import api, login, service
+from channelscope.web import api, login, marketing_api, service
 from channelscope.web.auth import (
     AccessDenied,
     AuthError,
@@ -257,6 +257,7 @@ def create_app(
     app.state.store = store
     app.state.limiter = LoginLimiter()
     app.include_router(api.router, prefix="/api")
+    app.include_router(marketing_api.router, prefix="/api")
     app.include_router(login.router)
     if events:
         router = _optional("channelscope.monitor.events", "events_router")

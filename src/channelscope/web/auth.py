@@ -25,6 +25,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from channelscope.errors import ChannelscopeError
+from channelscope.model.operational import AUTH_TABLES
 
 if TYPE_CHECKING:
     from channelscope.project import Project
@@ -119,19 +120,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-_TABLES = (
-    "CREATE TABLE IF NOT EXISTS users (username VARCHAR PRIMARY KEY, password_hash VARCHAR NOT NULL, "
-    "role VARCHAR NOT NULL, channels VARCHAR NOT NULL, distributors VARCHAR NOT NULL, lang VARCHAR NOT NULL, "
-    "disabled BOOLEAN NOT NULL, created_at TIMESTAMP NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS api_tokens (token_hash VARCHAR PRIMARY KEY, username VARCHAR NOT NULL, "
-    "label VARCHAR, created_at TIMESTAMP NOT NULL, last_used_at TIMESTAMP, revoked BOOLEAN NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS web_sessions (session_hash VARCHAR PRIMARY KEY, username VARCHAR NOT NULL, "
-    "csrf_token VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS access_log (logged_at TIMESTAMP NOT NULL, username VARCHAR, method VARCHAR, "
-    "path VARCHAR, status INTEGER, decision VARCHAR NOT NULL, reason VARCHAR, client VARCHAR)",
-)
-
-
 def write_lock(project: Project) -> Any:
     """The process-wide writer lock of the project (DESIGN rule 8), created if the project has none yet."""
     lock = getattr(project, "write_lock", None)
@@ -159,8 +147,7 @@ class AuthStore:
 
     def ensure_tables(self) -> None:
         with write_lock(self.project):
-            for sql in _TABLES:
-                self.project.warehouse.execute(sql)
+            self.project.warehouse.ensure_tables(*AUTH_TABLES)
 
     def _read(self, sql: str, params: list[Any]) -> list[tuple]:
         wh = self._reader(self.project).warehouse if self._reader else self.project.warehouse

@@ -63,21 +63,11 @@ def reader(project: Project) -> Project:
 
 
 def _open_reader(project: Project) -> Project:
-    import ibis
-
-    from channelscope.warehouse import DuckDBWarehouse, PostgresWarehouse
-
     main = project.warehouse
     _ = project.catalog  # build once, shared by every view
     view = copy.copy(project)
-    if isinstance(main, DuckDBWarehouse):
-        wh = DuckDBWarehouse.__new__(DuckDBWarehouse)
-        wh.path = main.path
-        wh.con = _cursor_factory(project, main).cursor()
-        wh._ibis = ibis.duckdb.from_connection(wh.con)
-        view._warehouse = wh
-    elif isinstance(main, PostgresWarehouse):
-        view._warehouse = PostgresWarehouse(main.url)
+    _prepare_readers(project, main)
+    view._warehouse = main.reader()
     view._is_reader = True  # type: ignore[attr-defined]
     view.read_only = True
     return view
@@ -86,16 +76,15 @@ def _open_reader(project: Project) -> Project:
 _factory_lock = threading.Lock()
 
 
-def _cursor_factory(project: Project, main: Any) -> Any:
-    """A connection kept only to make cursors, so a new reader never waits for the main connection (which a
-    batch load may hold for minutes). Made once, from the main connection, under the write lock."""
+def _prepare_readers(project: Project, main: Any) -> None:
+    """Let the warehouse prepare what its readers are made from (DuckDB: a cursor factory, so a new reader
+    never waits for the main connection, which a batch load may hold for minutes): once, under the write lock."""
     with _factory_lock:
-        factory = getattr(project, "_cursor_factory", None)
-        if factory is None:
-            with write_lock(project):
-                factory = main.con.cursor()
-            project._cursor_factory = factory  # type: ignore[attr-defined]
-        return factory
+        if getattr(project, "_readers_ready", False):
+            return
+        with write_lock(project):
+            main.prepare_readers()
+        project._readers_ready = True  # type: ignore[attr-defined]
 
 
 # ---- cache per (query, data version) ---------------------------------------------------------------

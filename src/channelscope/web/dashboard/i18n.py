@@ -172,6 +172,60 @@ _TEXT: dict[str, tuple[str, str]] = {
     "stale_sources": ("{n} 个数据源滞后", "{n} sources behind"),
     "date_end": ("结束日期", "End date"),
     "forbidden": ("无权查看", "Not allowed"),
+    # marketing page
+    "nav_marketing": ("营销", "Marketing"),
+    "mkt_scoped": (
+        "营销模型覆盖全部渠道，渠道范围内的账号无法查看。",
+        "The marketing models cover every channel; a channel-scoped account cannot see them.",
+    ),
+    "mkt_note": (
+        "模型基于全部历史（{days} 天，不随日期筛选变化）：R² {r2:.3f}，MAPE {mape:.2f}%，样本外 MAPE {oos:.2f}%，拟合 {secs:.1f} 秒。",
+        "Models use the whole history ({days} days, not the date filter): R² {r2:.3f}, MAPE {mape:.2f}%, "
+        "out-of-sample MAPE {oos:.2f}%, fitted in {secs:.1f} s.",
+    ),
+    "mkt_unreliable": (
+        "模型解释力不足（R² 低于 0.8 或样本外误差高于 15%）：以下 ROAS、增量和分配建议不可作为预算依据。",
+        "The model explains too little (R² below 0.8 or out-of-sample error above 15%): do not base budgets "
+        "on the ROAS, uplift and allocation below.",
+    ),
+    "mkt_roi": (
+        "各口径 ROI（平台报告 / 订单 / 归因 / 增量）",
+        "ROI by basis (platform-reported / orders / attributed / incremental)",
+    ),
+    "mkt_platform": ("广告平台", "Ad platform"),
+    "mkt_spend": ("花费", "Spend"),
+    "mkt_roas_platform": ("ROAS 平台口径", "ROAS platform"),
+    "mkt_roas_orders": ("ROAS 订单口径", "ROAS orders"),
+    "mkt_roas_attributed": ("ROAS 归因口径", "ROAS attributed"),
+    "mkt_roas_incremental": ("ROAS 增量口径", "ROAS incremental"),
+    "mkt_marginal": ("边际 ROAS", "Marginal ROAS"),
+    "mkt_attribution": ("归因模型对比（订单数）", "Attribution models compared (orders)"),
+    "mkt_curves": ("响应曲线（点 = 当前花费）", "Response curves (dot = today's spend)"),
+    "mkt_contribution": ("贡献 GMV", "Contribution GMV"),
+    "mkt_uplift": ("促销增量与反事实", "Promotion uplift against the counterfactual"),
+    "mkt_promotion": ("促销", "Promotion"),
+    "mkt_uplift_value": ("增量 GMV", "Uplift GMV"),
+    "mkt_uplift_pct": ("增幅", "Uplift %"),
+    "mkt_interval": ("95% 区间", "95% interval"),
+    "mkt_hangover": ("之后透支", "Hangover after"),
+    "mkt_net": ("净增量", "Net uplift"),
+    "mkt_counterfactual": ("反事实（无促销）", "Counterfactual (no promotion)"),
+    "mkt_actual": ("实际", "Actual"),
+    "mkt_allocator": ("预算分配建议（总额不变）", "Budget allocation (same total)"),
+    "mkt_gain": (
+        "预期增量 GMV {gain}（95% 区间 {low} – {high}）",
+        "Expected extra GMV {gain} (95% interval {low} – {high})",
+    ),
+    "mkt_current": ("当前花费", "Current spend"),
+    "mkt_recommended": ("建议花费", "Recommended spend"),
+    "mkt_model_first": ("首次触点", "First touch"),
+    "mkt_model_last": ("末次触点", "Last touch"),
+    "mkt_model_last_non_direct": ("末次非直接", "Last non-direct"),
+    "mkt_model_linear": ("线性", "Linear"),
+    "mkt_model_time_decay": ("时间衰减", "Time decay"),
+    "mkt_model_position": ("位置（U 型）", "Position based"),
+    "mkt_model_markov": ("马尔可夫", "Markov"),
+    "mkt_model_shapley": ("Shapley", "Shapley"),
 }
 
 

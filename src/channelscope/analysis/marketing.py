@@ -1,0 +1,284 @@
+"""Marketing ROI of a project: the warehouse side of attribution, the media mix model, uplift and the
+allocator, and the ROI table that puts every basis (口径) side by side.
+
+Each function pulls its aggregates once (``Project.kpis`` or one Ibis aggregate in the engine) and
+hands them to the pure models in ``attribution``, ``media_mix``, ``uplift`` and ``allocator``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from channelscope.analysis.attribution import MODELS, AttributionResult, attribute, path_counts, rule_credits
+from channelscope.analysis.media_mix import MediaMixFit, calendar_controls, fit_media_mix
+from channelscope.analysis.planned_events import project_events
+from channelscope.errors import QueryError
+from channelscope.metrics.definitions import PAID
+
+if TYPE_CHECKING:
+    from channelscope.project import Project
+
+#: the bases of the ROI table (口径), with what each revenue means
+BASES = {
+    "platform": "the ad platform's own reported revenue (its attribution window, as exported)",
+    "orders": "GMV of paid orders carrying the campaign's code (order UTM/campaign field, last touch)",
+    "attributed": "GMV credited to the campaign by the attribution model over touchpoint paths",
+    "incremental": "GMV the media mix model attributes to the platform's spend (what removing it removes)",
+}
+
+
+def _dates(start: dt.date | str | None, end: dt.date | str | None) -> tuple[dt.date | None, dt.date | None]:
+    s = None if start is None else pd.Timestamp(start).date()
+    e = None if end is None else pd.Timestamp(end).date()
+    return s, e
+
+
+def attribution(
+    project: Project,
+    *,
+    by: str = "channel",
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    lookback_days: int = 30,
+    half_life_days: float = 7.0,
+    markov_order: int = 1,
+    models: Sequence[str] = MODELS,
+) -> AttributionResult:
+    """Every attribution model over the project's touchpoint paths (see ``analysis.touchpoints``)."""
+    from channelscope.analysis.touchpoints import touch_tables
+
+    s, e = _dates(start, end)
+    touches, nulls = touch_tables(project, start=s, end=e, lookback_days=lookback_days, by=by)
+    rules = rule_credits(touches, half_life_days=half_life_days).execute()
+    paths = path_counts(touches, nulls).execute()
+    basis = {
+        "by": by,
+        "conversion": "paid order (paid, shipped, completed, refunded) by business date of ordered_at",
+        "revenue": "net_amount_base (yuan)",
+        "lookback_days": lookback_days,
+        "half_life_days": half_life_days,
+        "markov_order": markov_order,
+    }
+    return attribute(rules, paths, markov_order=markov_order, models=models, basis=basis)
+
+
+def campaign_platforms(project: Project) -> dict[str, str]:
+    """campaign_id -> ad platform, from the ad spend table (a lookup of distinct pairs)."""
+    a = project.warehouse.ibis.table("ad_spend")
+    pairs = a.filter(a.campaign_id.notnull() & a.platform.notnull()).select("campaign_id", "platform").distinct()
+    frame = pairs.execute()
+    return dict(zip(frame["campaign_id"].astype(str), frame["platform"].astype(str), strict=True))
+
+
+def media_data(
+    project: Project, *, start: dt.date | str | None = None, end: dt.date | str | None = None
+) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
+    """(daily GMV in yuan, daily ad spend per platform in yuan, the model's controls), pulled once."""
+    s, e = _dates(start, end)
+    gmv = project.kpis(["gmv"], grain="day", start=s, end=e)
+    spend = project.kpis(["ad_spend"], by=["campaign"], grain="day", start=s, end=e)
+    if gmv.empty or spend.empty:
+        raise QueryError("the media mix model needs paid orders and ad spend in the range; there are none")
+    platforms = campaign_platforms(project)
+    spend["platform"] = spend["campaign"].map(platforms).fillna(spend["campaign"])
+    days = pd.date_range(pd.Timestamp(gmv["period"].min()), pd.Timestamp(gmv["period"].max()), freq="D")
+    y = gmv.assign(period=pd.to_datetime(gmv["period"])).set_index("period")["gmv"].astype(float)
+    y = y.reindex(days, fill_value=0.0)
+    wide = spend.assign(period=pd.to_datetime(spend["period"])).pivot_table(
+        index="period", columns="platform", values="ad_spend", aggfunc="sum"
+    )
+    wide = wide.astype(float).reindex(days, fill_value=0.0).fillna(0.0)
+    wide.columns = [str(c) for c in wide.columns]
+    controls = calendar_controls(days, project_events(project), discount_rate=_discount_rate(project, s, e))
+    return y, wide, controls
+
+
+def _discount_rate(project: Project, start: dt.date | None, end: dt.date | None) -> pd.Series:
+    """Discount / gross amount of paid orders per business date (a fraction; each order's amounts in
+    the base currency through its own net_amount_base / net_amount)."""
+    o = project.warehouse.ibis.table("orders")
+    o = o.filter(o.status.isin(PAID) & (o.net_amount != 0) & o.gross_amount.notnull())
+    if start is not None:
+        o = o.filter(o.business_date >= start)
+    if end is not None:
+        o = o.filter(o.business_date <= end)
+    rate = o.net_amount_base.cast("float64") / o.net_amount.cast("float64")
+    agg = o.group_by("business_date").aggregate(
+        disc=(o.discount_amount.cast("float64").fill_null(0) * rate).sum(),
+        gross=(o.gross_amount.cast("float64") * rate).sum(),
+    )
+    frame = agg.execute()
+    if frame.empty:
+        return pd.Series(dtype=float)
+    out = frame["disc"] / frame["gross"].where(frame["gross"] > 0)
+    return pd.Series(out.to_numpy(dtype=float), index=pd.to_datetime(frame["business_date"])).sort_index()
+
+
+def media_mix(
+    project: Project,
+    *,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    adstock: str = "geometric",
+    holdout: float = 0.15,
+) -> MediaMixFit:
+    """The media mix model of the project's daily GMV against its ad spend per platform."""
+    y, spend, controls = media_data(project, start=start, end=end)
+    basis = {
+        "gmv": "paid GMV (yuan, base currency) per business date, every channel",
+        "spend": "ad_spend.spend_base per day and ad platform (yuan)",
+        "adstock": adstock,
+    }
+    return fit_media_mix(y, spend, controls, adstock=adstock, holdout=holdout, basis=basis)
+
+
+def roi_table(
+    project: Project,
+    *,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    fit: MediaMixFit | None = None,
+    attributed: AttributionResult | None = None,
+    attribution_model: str = "markov",
+    margin_rate: float | None = None,
+) -> pd.DataFrame:
+    """ROI per ad campaign and platform on every basis side by side (see ``BASES``): spend (yuan),
+    revenue and ROAS (yuan per yuan) per basis, the model's marginal ROAS, and ROI = (revenue x
+    margin_rate - spend) / spend on the incremental basis. A basis whose input is missing is empty
+    (NaN) with its reason in ``missing``, never 0."""
+    s, e = _dates(start, end)
+    ads = project.kpis(["ad_spend"], by=["campaign"], start=s, end=e)
+    reported = _reported(project, s, e)
+    orders = project.kpis(["gmv", "paid_orders"], by=["campaign"], start=s, end=e)
+    platforms = campaign_platforms(project)
+    t = ads.rename(columns={"campaign": "campaign_id", "ad_spend": "spend"})
+    t = t[t["campaign_id"].notna()].copy()
+    t["platform"] = t["campaign_id"].map(platforms)
+    t["spend"] = t["spend"].astype(float)
+    t = t.merge(reported, on="campaign_id", how="left")
+    og = orders.rename(columns={"campaign": "campaign_id", "gmv": "orders_revenue"})
+    t = t.merge(og[["campaign_id", "orders_revenue", "paid_orders"]], on="campaign_id", how="left")
+    t["orders_revenue"] = t["orders_revenue"].astype(float).fillna(0.0)  # no order carries the code: 0 orders
+    t["paid_orders"] = t["paid_orders"].fillna(0).astype("int64")
+    missing: dict[str, list[str]] = {c: [] for c in t["campaign_id"]}
+    if attributed is not None:
+        credits = attributed.credits[attributed.credits["model"] == attribution_model]
+        t = t.merge(
+            credits[["label", "revenue"]].rename(columns={"label": "campaign_id", "revenue": "attributed_revenue"}),
+            on="campaign_id",
+            how="left",
+        )
+        if attributed.basis.get("by") != "campaign":
+            raise QueryError("the ROI table needs attribution by campaign (by='campaign')")
+    else:
+        t["attributed_revenue"] = math.nan
+        for c in missing:
+            missing[c].append("attributed: no attribution run")
+    if fit is not None:
+        per = fit.platforms.set_index("platform")
+        t["incremental_revenue"] = t["platform"].map(per["contribution"] * 1.0)
+        t["marginal_roas"] = t["platform"].map(per["marginal_roas"])
+        # a platform with several campaigns: its contribution is shared by spend
+        share = t["spend"] / t.groupby("platform")["spend"].transform("sum")
+        t["incremental_revenue"] = t["incremental_revenue"] * share
+    else:
+        t["incremental_revenue"] = math.nan
+        t["marginal_roas"] = math.nan
+        for c in missing:
+            missing[c].append("incremental: no media mix model")
+    for basis in ("platform", "orders", "attributed", "incremental"):
+        col = "reported_revenue" if basis == "platform" else f"{basis}_revenue"
+        t[f"roas_{basis}"] = t[col] / t["spend"].where(t["spend"] > 0)
+    if margin_rate is None:
+        t["roi_incremental"] = math.nan
+        for c in missing:
+            missing[c].append("roi: no margin rate")
+    else:
+        t["roi_incremental"] = (t["incremental_revenue"] * margin_rate - t["spend"]) / t["spend"].where(t["spend"] > 0)
+    t["missing"] = t["campaign_id"].map(lambda c: "; ".join(missing.get(c, [])))
+    cols = [
+        "campaign_id",
+        "platform",
+        "spend",
+        "reported_conversions",
+        "reported_revenue",
+        "paid_orders",
+        "orders_revenue",
+        "attributed_revenue",
+        "incremental_revenue",
+        "roas_platform",
+        "roas_orders",
+        "roas_attributed",
+        "roas_incremental",
+        "marginal_roas",
+        "roi_incremental",
+        "missing",
+    ]
+    return t[cols].sort_values("spend", ascending=False).reset_index(drop=True)
+
+
+def _reported(project: Project, start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
+    """Platform-reported conversions and revenue per campaign (yuan: reported in the row's currency and
+    converted with the row's spend_base / spend)."""
+    a = project.warehouse.ibis.table("ad_spend")
+    if start is not None:
+        a = a.filter(a.date >= start)
+    if end is not None:
+        a = a.filter(a.date <= end)
+    rate = ibis.ifelse(a.spend != 0, a.spend_base.cast("float64") / a.spend.cast("float64"), 1.0).fill_null(1.0)
+    agg = a.group_by("campaign_id").aggregate(
+        reported_conversions=a.reported_conversions.sum(),
+        reported_revenue=(a.reported_revenue.cast("float64") * rate).sum(),
+    )
+    frame = agg.execute()
+    frame["reported_revenue"] = frame["reported_revenue"].astype(float)
+    return frame
+
+
+def promotion_costs(project: Project) -> dict[str, float]:
+    """Discount given under each promotion (yuan, base currency), keyed by the promotion's first business
+    date: the discount_amount of paid orders carrying the promotion's campaign code (coupons and 红包
+    counted as the promotion's cost, not hidden in GMV)."""
+    con = project.warehouse.ibis
+    c = con.table("campaigns")
+    promos = c.filter(c.kind == "promotion").select("campaign_id", "starts_at").execute()
+    if promos.empty:
+        return {}
+    o = con.table("orders")
+    o = o.filter(o.status.isin(PAID) & o.campaign_id.isin(list(promos["campaign_id"])) & (o.net_amount != 0))
+    rate = o.net_amount_base.cast("float64") / o.net_amount.cast("float64")
+    agg = o.group_by("campaign_id").aggregate(discount=(o.discount_amount.cast("float64").fill_null(0) * rate).sum())
+    given = dict(zip(*[agg.execute()[k] for k in ("campaign_id", "discount")], strict=True))
+    tz = project.config.project.timezone
+    out = {}
+    for row in promos.itertuples(index=False):
+        if pd.isna(row.starts_at):
+            continue
+        start = pd.Timestamp(row.starts_at).tz_localize("UTC").tz_convert(tz).date().isoformat()
+        out[start] = float(given.get(row.campaign_id, 0.0))
+    return out
+
+
+def spend_totals(fit: MediaMixFit) -> dict[str, float]:
+    """Spend per platform over the model's period (yuan)."""
+    return {str(k): float(v) for k, v in fit.spend.sum().items()}
+
+
+def as_records(frame: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows: NaN -> None, numpy scalars -> Python, dates -> ISO strings."""
+    out = frame.astype(object).where(frame.notna(), None)
+    rows = out.to_dict("records")
+    for r in rows:
+        for k, v in r.items():
+            if isinstance(v, np.generic):
+                r[k] = v.item()
+            elif isinstance(v, pd.Timestamp | dt.date):
+                r[k] = v.isoformat()[:10]
+    return rows
