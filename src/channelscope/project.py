@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 
 from channelscope.clean.calendar import calendar_sql
+from channelscope.clean.joins import apply_joins, find_joined
 from channelscope.clean.pipeline import run_batch
 from channelscope.clean.pseudonymize import PseudonymKey, load_key
 from channelscope.clean.targets import Context
@@ -290,11 +291,18 @@ class Project:
 
     def _ingest_file(self, src: SourceConfig, mapping: Mapping, f: F.InputFile, done: set[str]) -> BatchResult:
         started = _now()
-        try:
-            fp = F.fingerprint(f)
-        except OSError as exc:
-            raise SourceError(f"cannot read: {exc.strerror}", file=f.display) from exc
         batch_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        try:
+            joined = find_joined(mapping, f)
+            fp = joined.fingerprint(F.fingerprint(f))
+        except (OSError, SourceError) as exc:
+            # an unreadable file (truncated .gz, no permission) fails alone, with a ledger row; the rest load
+            result = BatchResult(batch_id, src.name, f.display, "", mapping.table, 0, started_at=started)
+            result.status = "failed"
+            result.message = str(exc) if isinstance(exc, SourceError) else f"{f.display}: cannot read: {exc.strerror}"
+            result.finished_at = _now()
+            self.warehouse.record_failure(result)
+            return result
         result = BatchResult(batch_id, src.name, f.display, fp, mapping.table, 0, started_at=started)
         if fp in done:
             result.status = "skipped"
@@ -305,22 +313,29 @@ class Project:
         con = wh.staging()
         raw = f"_raw_{uuid.uuid4().hex[:8]}"
         try:
-            staged = F.stage_file(con, f, mapping.read, raw, workdir)
-            ctx = self._context(src, mapping, raw, staged.columns, f.display)
-            pii: dict[str, str] = {}
-            for target in mapping.targets():
-                for spec in target.columns.values():
-                    names = spec.from_ if isinstance(spec.from_, list) else [spec.from_] if spec.from_ else []
-                    ctx.mapped_columns.update(names)
-                    if spec.pii:
-                        pii.update(dict.fromkeys(names, spec.pii))
-            goods, quarantine = run_batch(
-                con, result, mapping, ctx, self.config.cleaning, staged.rejects, pii_columns=pii
-            )
-            result.details["encoding"] = staged.encoding
-            result.finished_at = _now()
-            wh.commit_batch(result, goods, quarantine, con, self._after_sql(result, goods))
+            try:
+                self._clean_and_commit(src, mapping, f, joined, result, con, raw, workdir)
+            except (duckdb.OutOfMemoryException, SourceError) as exc:
+                if not _out_of_memory(exc):
+                    raise
+                # what overflows a small memory_limit is the operators' per-thread state, not the
+                # data (that spills to .channelscope-tmp): one more try on one thread
+                _drop_temp(con, raw)
+                threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])  # type: ignore[index]
+                result.loaded = result.replaced = 0
+                result.details = {"retried_on_one_thread": True}
+                con.execute("SET threads = 1")
+                try:
+                    self._clean_and_commit(src, mapping, f, joined, result, con, raw, workdir)
+                finally:
+                    con.execute(f"SET threads = {threads}")
             done.add(fp)
+        except (duckdb.InterruptException, RuntimeError) as exc:
+            # Ctrl-C inside a query (DuckDB raises "Query interrupted"): the batch's transaction never
+            # began or was rolled back; stop the whole load, not just this file
+            if isinstance(exc, RuntimeError) and "interrupted" not in str(exc).lower():
+                raise
+            raise KeyboardInterrupt from None
         except (ChannelscopeError, duckdb.Error) as exc:
             # a file the cleaning SQL cannot handle fails alone, with its reason, never a traceback
             result.status = "failed"
@@ -329,20 +344,58 @@ class Project:
                 if isinstance(exc, ChannelscopeError)
                 else (f"{f.display}: could not be cleaned: {str(exc).splitlines()[0][:300]}")
             )
+            if _out_of_memory(exc):
+                result.message += (
+                    f" (the load ran out of memory within warehouse.memory_limit = "
+                    f"{self.config.warehouse.memory_limit}: raise it in channelscope.yaml, or free disk for "
+                    "the spill folder .channelscope-tmp next to the warehouse)"
+                )
             result.finished_at = _now()
             result.rows_in = result.loaded = result.quarantined = result.duplicates = result.replaced = 0
             wh.record_failure(result)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-            for (name,) in con.execute(
-                "SELECT view_name FROM duckdb_views() WHERE temporary AND view_name LIKE ?", [raw + "%"]
-            ).fetchall():
-                con.execute(f'DROP VIEW IF EXISTS "{name}"')
-            for (name,) in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE ?", [raw + "%"]
-            ).fetchall():
-                con.execute(f'DROP TABLE IF EXISTS "{name}"')
+            _drop_temp(con, raw)
         return result
+
+    def _clean_and_commit(
+        self,
+        src: SourceConfig,
+        mapping: Mapping,
+        f: F.InputFile,
+        joined: Any,
+        result: BatchResult,
+        con: Any,
+        raw: str,
+        workdir: Path,
+    ) -> None:
+        """Stage, join, clean and commit one file as one batch (one transaction)."""
+        wh = self.warehouse
+        staged = F.stage_file(con, f, mapping.read, raw, workdir)
+        if mapping.join:
+            staged.columns = apply_joins(con, raw, staged.columns, mapping, joined, workdir)
+            result.details["joined_files"] = joined.names
+        ctx = self._context(src, mapping, raw, staged.columns, f.display)
+        pii: dict[str, str] = {}
+        for target in mapping.targets():
+            for spec in target.columns.values():
+                names = spec.from_ if isinstance(spec.from_, list) else [spec.from_] if spec.from_ else []
+                ctx.mapped_columns.update(names)
+                if spec.pii:
+                    pii.update(dict.fromkeys(names, spec.pii))
+        goods, quarantine = run_batch(
+            con,
+            result,
+            mapping,
+            ctx,
+            self.config.cleaning,
+            staged.rejects,
+            pii_columns=pii,
+            fx_gap_fails=src.kind != "events",
+        )
+        result.details["encoding"] = staged.encoding
+        result.finished_at = _now()
+        wh.commit_batch(result, goods, quarantine, con, self._after_sql(result, goods))
 
     def _context(self, src: SourceConfig, mapping: Mapping, raw: str, columns: list[str], file: str) -> Context:
         cfg = self.config
@@ -359,6 +412,7 @@ class Project:
             channel_id=channel_id,
             channel_rules=src.channel_rules,
             key=self.key,
+            time_range=_time_range(cfg, TABLES[mapping.table].kind),
         )
 
     def _after_sql(self, result: BatchResult, goods: list) -> list[str]:
@@ -529,7 +583,7 @@ class Project:
         """Decompose the change of GMV (or net sales) between two periods into visitors x conversion
         rate x AOV (x keep rate), per member of ``by`` and in total with the mix effect (LMDI: parts
         add up exactly). Returns the decomposition and the two date ranges compared."""
-        from channelscope.metrics.decompose import gmv_change_by_factor
+        from channelscope.metrics.decompose import gmv_change_by_factor, orders_basis
         from channelscope.metrics.periods import comparison_period, parse_period
 
         if metric not in ("gmv", "net_sales"):
@@ -540,8 +594,16 @@ class Project:
         key = "channel_id" if by == "channel" else by  # the decomposition calls a channel mix by its id
         after = self.kpis(parts, by=[by], start=start, end=end, filters=filters).rename(columns={by: key})
         before = self.kpis(parts, by=[by], start=b_start, end=b_end, filters=filters).rename(columns={by: key})
+        no_traffic = orders_basis(before, after)
+        if no_traffic:
+            # no visitors anywhere: split the change into orders x AOV rather than "not decomposable"
+            before, after = no_traffic
         result = gmv_change_by_factor(before, after, by=key, measure=metric)
-        return result, {"period": (start, end), "vs": (b_start, b_end)}
+        if no_traffic:
+            import dataclasses
+
+            result = dataclasses.replace(result, basis="orders")
+        return result, {"period": (start, end), "vs": (b_start, b_end), "basis": result.basis}
 
     # ---- status and quarantine --------------------------------------------------------------
 
@@ -588,7 +650,29 @@ class Project:
             "freshness": freshness,
             "data_freshness": self.data_as_of(),
             "quarantine_by_reason": self.quarantine_by_reason(),
+            "quarantine_rows": self.quarantine_rows(),
+            "warnings": self.empty_table_warnings(counts) + _unbalanced(ledger),
         }
+
+    def quarantine_rows(self) -> pd.DataFrame:
+        """Unresolved quarantined rows per source, each row once (``quarantine_by_reason`` counts a row with
+        several reasons under each of them, so its counts add up to more than this)."""
+        rows = self.warehouse.execute(
+            "SELECT source, count(*) AS n FROM quarantine WHERE resolved_batch_id IS NULL GROUP BY 1 ORDER BY 1"
+        )
+        return pd.DataFrame(rows, columns=["source", "rows"])
+
+    def empty_table_warnings(self, counts: dict[str, int] | None = None, tables: set[str] | None = None) -> list[str]:
+        """Why figures are empty: each watched fact table with no rows, naming the sources that
+        should fill it (in the project's language); only ``tables`` when given."""
+        from channelscope.sources.coverage import WATCHED, empty_tables
+
+        names = [t for t in WATCHED if tables is None or t in tables]
+        if counts is None:
+            counts = {n: int(self.warehouse.ibis.table(n).count().execute()) for n in names}
+        mappings = {s.name: self.mapping(s) for s in self.config.sources}
+        found = [e for e in empty_tables(counts, mappings) if e.table in names]
+        return [e.message(self.config.project.locale) for e in found]
 
     def quarantine_by_reason(self) -> pd.DataFrame:
         """Unresolved quarantined rows counted by kind of reason (values stripped)."""
@@ -630,8 +714,13 @@ class Project:
         records["_file"] = frame["file"].to_numpy() if len(frame) else []
         records["_row"] = frame["row_number"].to_numpy() if len(frame) else []
         path.parent.mkdir(parents=True, exist_ok=True)
+        from channelscope.clean.formulas import neutralize_frame
+
+        records = neutralize_frame(records)  # '=HYPERLINK(...)' is shown as text; re-ingest drops the apostrophe
         if path.suffix.lower() == ".xlsx":
-            records.to_excel(path, index=False, engine="xlsxwriter")
+            options = {"strings_to_formulas": False, "strings_to_urls": False}
+            with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": options}) as xw:
+                records.to_excel(xw, index=False)
         else:
             records.to_csv(path, index=False, encoding="utf-8-sig")
         return len(records)
@@ -642,6 +731,34 @@ def _no_file_yet(src: SourceConfig, table: str) -> BatchResult:
     return BatchResult(
         "-", src.name, src.path or "", "", table, 0, status="no_file", message=f"no file yet: {src.path}"
     )
+
+
+def _unbalanced(ledger: Any) -> list[str]:
+    """A warning per loaded batch whose rows_in is not loaded + quarantined + duplicates."""
+    bad = ledger.filter(
+        (ledger.status == "loaded") & (ledger.rows_in != ledger.loaded + ledger.quarantined + ledger.duplicates)
+    ).to_pandas()
+    return [
+        f"batch {r.batch_id} of source {r.source} does not balance: rows_in {r.rows_in:,} != loaded "
+        f"{r.loaded:,} + quarantined {r.quarantined:,} + duplicates {r.duplicates:,}"
+        for r in bad.itertuples()
+    ]
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.OutOfMemoryException) or isinstance(exc.__cause__, duckdb.OutOfMemoryException)
+
+
+def _drop_temp(con: Any, prefix: str) -> None:
+    """Drop a batch's temporary views and tables (all named after its staged table)."""
+    for (name,) in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE temporary AND view_name LIKE ?", [prefix + "%"]
+    ).fetchall():
+        con.execute(f'DROP VIEW IF EXISTS "{name}"')
+    for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE ?", [prefix + "%"]
+    ).fetchall():
+        con.execute(f'DROP TABLE IF EXISTS "{name}"')
 
 
 def _as_date(value: dt.date | str | None, name: str) -> dt.date | None:
@@ -658,3 +775,15 @@ def _hours(every: str | None) -> float | None:
         return None
     n, unit = int(every[:-1]), every[-1]
     return n * {"m": 1 / 60, "h": 1, "d": 24}[unit]
+
+
+def _time_range(cfg: Any, kind: str) -> tuple[str, str]:
+    """Plausible timestamps of a load (UTC): from cleaning.earliest_timestamp (or the calendar's first date, if
+    earlier: a 1997 data set declares it) to now + cleaning.future_tolerance_hours for facts (what happened),
+    to 2100 for dimensions (a campaign may end next month)."""
+    cleaning = cfg.cleaning
+    earliest = min(cleaning.earliest_timestamp, cfg.calendar.first_date)
+    latest = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=cleaning.future_tolerance_hours)
+    if kind != "fact":
+        latest = dt.datetime(2100, 1, 1)
+    return (f"{earliest:%Y-%m-%d} 00:00:00", f"{latest:%Y-%m-%d %H:%M:%S}")

@@ -215,7 +215,10 @@ def test_project_events_read_calendar_and_campaigns(demo_shop: Path) -> None:
     assert all(e.end == e.start and e.channel_id == "douyin" for e in events if e.key == "live_session")
     d11 = {(e.kind, e.start, e.end) for e in events if e.key == "双11" and e.start.year == 2025}
     assert ("festival", dt.date(2025, 10, 7), dt.date(2025, 11, 11)) in d11  # the campaign, presale included
-    assert ("calendar", dt.date(2025, 11, 1), dt.date(2025, 11, 11)) in d11  # the festival calendar
+    # the commerce calendar: pre-sale to main day, one window per occurrence
+    assert ("calendar", dt.date(2025, 10, 7), dt.date(2025, 11, 11)) in d11
+    bf = [e for e in events if e.key == "黑五" and e.start.year == 2025]
+    assert [e.channel_id for e in bf] == ["own_store"]  # Black Friday only on the Shopify store
     assert not [e for e in events if e.kind == "ad"]
 
 

@@ -1,9 +1,11 @@
 """The analysis layer: one module per analysis, each pulling aggregates once through the semantic layer.
 
-Modules: ``seasonal`` (the robust seasonal model behind anomaly alerts), ``seasonal_quality`` (its
+Modules: ``commerce_calendar`` (holidays, 调休 and festival phases: one calendar for every model),
+``forecast`` (backtested, reconciled forecasts), ``seasonal`` (the robust seasonal model behind anomaly alerts), ``seasonal_quality`` (its
 precision and recall against known shocks), ``planned_events`` (the festival and campaign calendar
 the models expect), ``funnel`` (impressions -> paid orders), ``distributors`` (activity and
-minimum-price lines). ``Project.analysis`` exposes them as methods (``Analyses``); ``web`` adds only
+minimum-price lines), ``customers`` (cohorts, repurchase, RFM, CLV, cross-channel; over the customer
+frame of ``metrics.customers``). ``Project.analysis`` exposes them as methods (``Analyses``); ``web`` adds only
 scope and caching, ``monitor`` only judges values against an analysis' expectation.
 
 Rule: an analysis imports from ``metrics``, ``warehouse``, ``model`` and ``config``, never from
@@ -21,6 +23,9 @@ import pandas as pd
 if TYPE_CHECKING:
     from channelscope.analysis.allocator import Allocation
     from channelscope.analysis.attribution import AttributionResult
+    from channelscope.analysis.commerce_calendar import CommerceEvent
+    from channelscope.analysis.customers import CustomerAnalyses
+    from channelscope.analysis.forecast import ForecastRun
     from channelscope.analysis.media_mix import MediaMixFit
     from channelscope.analysis.planned_events import PlannedEvent
     from channelscope.project import Project
@@ -34,6 +39,13 @@ class Analyses:
 
     def __init__(self, project: Project) -> None:
         self._project = project
+
+    @property
+    def customers(self) -> CustomerAnalyses:
+        """Customer analytics: cohorts, repurchase, RFM and migration, CLV, cross-channel (``analysis.customers``)."""
+        from channelscope.analysis.customers import CustomerAnalyses
+
+        return CustomerAnalyses(self._project)
 
     def planned_events(self) -> list[PlannedEvent]:
         """The festival calendar and the festival, promotion and live-session campaigns, in business dates."""
@@ -108,6 +120,55 @@ class Analyses:
             sensitivity=sensitivity,
             drivers=list(drivers),
             evaluate_from=evaluate_from,
+        )
+
+    def _overseas(self) -> list[str]:
+        from channelscope.analysis.commerce_calendar import overseas_channels_of
+
+        return overseas_channels_of((c.id, c.platform) for c in self._project.config.channels)
+
+    def commerce_events(self, start: dt.date | str, end: dt.date | str) -> list[CommerceEvent]:
+        """The project's festival phases between two dates (``calendar.commerce`` of channelscope.yaml)."""
+        from channelscope.analysis.commerce_calendar import commerce_events
+
+        cfg = self._project.config.calendar.commerce
+        return commerce_events(start, end, cfg, overseas_channels=self._overseas())
+
+    def commerce_calendar(self, start: dt.date | str, end: dt.date | str) -> pd.DataFrame:
+        """One row per day: statutory holiday, 调休 make-up day, day off and festival phases."""
+        from channelscope.analysis.commerce_calendar import commerce_calendar
+
+        cfg = self._project.config.calendar.commerce
+        return commerce_calendar(start, end, cfg, overseas_channels=self._overseas())
+
+    def forecast(
+        self,
+        metric: str = "gmv",
+        *,
+        hierarchy: str = "channel",
+        horizon: int = 28,
+        grain: str = "day",
+        models: Sequence[str] | None = None,
+        windows: int = 3,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> ForecastRun:
+        """Backtested, reconciled forecast of ``metric`` (gmv, paid_orders, units) ``horizon`` periods
+        ahead for every node of ``hierarchy`` (channel, distributor, product); see ``analysis.forecast``."""
+        from channelscope.analysis.forecast import forecast
+
+        return forecast(
+            self._project,
+            metric,
+            hierarchy=hierarchy,
+            horizon=horizon,
+            grain=grain,
+            models=tuple(models) if models else None,
+            windows=windows,
+            start=start,
+            end=end,
+            filters=dict(filters or {}),
         )
 
     # ---- marketing ROI (analysis/marketing.py) ----------------------------------------------------

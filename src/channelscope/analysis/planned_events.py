@@ -80,19 +80,44 @@ def planned_events(festivals: Any) -> list[PlannedEvent]:
     return [e for e in out if e.end >= e.start]
 
 
+def calendar_events(project: Project) -> list[PlannedEvent]:
+    """The project's festival calendar as planned events.
+
+    With ``calendar.festivals`` set in channelscope.yaml, those windows (the key is the name); else the
+    commerce calendar (``analysis.commerce_calendar``): one window per festival occurrence, from its
+    first phase (the pre-sale) to its main day, keyed by the festival's name ("双11"); its "after"
+    phase is left to the seasonal model's own hangover. Black Friday and Prime Day only on the
+    overseas channels.
+    """
+    from channelscope.analysis.commerce_calendar import commerce_events, overseas_channels_of
+    from channelscope.clean.calendar import festival_windows
+
+    cal = project.config.calendar
+    if cal.festivals is not None:
+        return [PlannedEvent(event_key(zh), s, e, None, "calendar") for s, e, zh, _ in festival_windows(cal)]
+    overseas = overseas_channels_of((c.id, c.platform) for c in project.config.channels)
+    spans: dict[tuple[str, int, tuple[str, ...] | None], list[dt.date]] = {}
+    for ev in commerce_events(cal.first_date, cal.last_date, cal.commerce, overseas_channels=overseas):
+        if ev.phase == "after":
+            continue
+        span = spans.setdefault((ev.name, ev.start.year, ev.channels), [ev.start, ev.end])
+        span[0], span[1] = min(span[0], ev.start), max(span[1], ev.end)
+    out: list[PlannedEvent] = []
+    for (name, _, channels), (start, end) in sorted(spans.items(), key=lambda kv: kv[1][0]):
+        for channel in channels if channels is not None else (None,):
+            out.append(PlannedEvent(event_key(name), start, end, channel, "calendar"))
+    return out
+
+
 def project_events(project: Project) -> list[PlannedEvent]:
     """The project's planned events: its festival calendar and its festival, promotion and live campaigns.
 
-    The calendar is ``calendar.festivals`` of channelscope.yaml (or the built-in Chinese and global
-    shopping festivals); campaigns come from the warehouse table ``campaigns`` (times in UTC,
+    The calendar is ``calendar_events``: ``calendar.festivals`` of channelscope.yaml, or the commerce
+    calendar's festival phases; campaigns come from the warehouse table ``campaigns`` (times in UTC,
     turned into business dates in the project's time zone; a campaign ending at midnight ends the
     day before).
     """
-    from channelscope.clean.calendar import festival_windows
-
-    events = [
-        PlannedEvent(event_key(zh), s, e, None, "calendar") for s, e, zh, _ in festival_windows(project.config.calendar)
-    ]
+    events = calendar_events(project)
     try:
         table = project.warehouse.ibis.table("campaigns")
     except Exception:  # a warehouse without campaigns has only the calendar

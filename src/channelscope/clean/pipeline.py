@@ -17,6 +17,7 @@ from channelscope.clean.pseudonymize import PSEUDONYM_MARK
 from channelscope.clean.rules import row_reasons, schema_for
 from channelscope.clean.targets import Context, parse_select, tag_select
 from channelscope.config import CleaningConfig
+from channelscope.errors import ValidationError
 from channelscope.model import TABLES
 from channelscope.sources.mapping import Mapping
 from channelscope.warehouse.base import BatchResult, GoodTable
@@ -56,8 +57,12 @@ def run_batch(
     rejects: list[tuple[int, str, str]],
     *,
     pii_columns: dict[str, str],
+    fx_gap_fails: bool = True,
 ) -> tuple[list[GoodTable], str | None]:
-    """Clean a staged file; fill ``result``'s in-batch counts; return tables to merge."""
+    """Clean a staged file; fill ``result``'s in-batch counts; return tables to merge.
+
+    ``fx_gap_fails``: a missing FX rate fails the file with one error (exports); when False (live
+    event micro-batches, which must not stall) the rows are quarantined with the reason instead."""
     b = ctx.raw
     backend = ibis.duckdb.from_connection(con)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=cleaning.future_tolerance_hours)
@@ -68,7 +73,8 @@ def run_batch(
 
     targets = mapping.targets()
     reason_parts: list[str] = []
-    validated: list[tuple[str, bool, str, bool]] = []  # (table, primary, temp, collapse)
+    validated: list[tuple[str, bool, str, bool]] = []  # (table, counts input rows, temp, collapse)
+    taken: list[str] = []  # valid tables of `accounts` targets: the rows they take are theirs
     for i, target in enumerate(targets):
         table = TABLES[target.table]
         parsed = f"{b}_p{i}"
@@ -81,9 +87,13 @@ def run_batch(
                 table.key,
                 [c.name for c in table.columns if not c.derived or c.name == "order_id"],
                 f"{b}_c{i}",
+                {c: spec.aggregate for c, spec in target.columns.items() if spec.aggregate},
             )
         tagged = f"{b}_t{i}"
         when = f"coalesce(({target.when}), FALSE)" if target.when else "TRUE"
+        if target.accounts:
+            # a row the primary table takes is never counted twice
+            when = f"({when} AND _row NOT IN (SELECT _row FROM {b}_v0 WHERE _when))"
         # a view: parse, tag and validate are materialized once, in the validated table
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {tagged} AS SELECT *, {when} AS _when "
@@ -92,18 +102,24 @@ def run_batch(
         valid = f"{b}_v{i}"
         sql = _validation_sql(backend, con, tagged, target.table, cleaning, now)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {valid} AS {sql}")
-        primary = i == 0
-        validated.append((target.table, primary, valid, target.collapse))
+        if table.money_base and fx_gap_fails:
+            _stop_without_fx(con, valid, target.table, ctx)
+        validated.append((target.table, i == 0 or target.accounts, valid, target.collapse))
+        if target.accounts:
+            taken.append(valid)
         rows_expr = "unnest(_rows)" if target.collapse else "_row"
-        reason_parts.append(f"SELECT {rows_expr} AS _row, _reasons FROM {valid} WHERE len(_reasons) > 0")
-        if primary and target.when:
-            reason_parts.append(
-                f"SELECT _row, ['row left out by the mapping''s when: {target.when.replace(chr(39), '')}'] "
-                f"FROM {valid} WHERE NOT _when"
-            )
+        reason_parts.append(f"SELECT {rows_expr} AS _row, _reasons, {i} AS _t FROM {valid} WHERE len(_reasons) > 0")
+    if targets[0].when or taken:
+        others = "".join(f" AND _row NOT IN (SELECT _row FROM {t} WHERE _when)" for t in taken)
+        text = (targets[0].when or "").replace(chr(39), "")
+        reason_parts.append(
+            f"SELECT _row, ['row left out by the mapping''s when: {text}'], {len(targets)} FROM {b}_v0 "
+            f"WHERE NOT _when{others}"
+        )
     row_reasons_table = f"{b}_reasons"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {row_reasons_table} AS SELECT _row, flatten(list(_reasons)) AS reasons "
+        # reasons in the order of the mapping's tables, the same on every run
+        f"CREATE OR REPLACE TEMP TABLE {row_reasons_table} AS SELECT _row, flatten(list(_reasons ORDER BY _t)) AS reasons "
         f"FROM ({' UNION ALL '.join(reason_parts)}) GROUP BY _row HAVING len(flatten(list(_reasons))) > 0"
     )
     for table_name, _, valid, collapse in validated:
@@ -117,8 +133,9 @@ def run_batch(
     for table_name, primary, valid, collapse in validated:
         table = TABLES[table_name]
         good = f"{b}_g_{table_name}"
+        # semi-joins, not a list of every quarantined row per group: linear in the rows rejected
         rows = (
-            f"list_has_any(_rows, coalesce((SELECT list(_row) FROM {row_reasons_table}), []::BIGINT[]))"
+            f"_row IN (SELECT grp FROM ({_bad_groups(valid, row_reasons_table)}))"
             if collapse
             else f"_row IN (SELECT _row FROM {row_reasons_table})"
         )
@@ -135,11 +152,34 @@ def run_batch(
         dropped = int(con.execute(f"SELECT count(*) FROM {good} WHERE _rank > 1").fetchone()[0])  # type: ignore[index]
         con.execute(f"DELETE FROM {good} WHERE _rank > 1")
         if primary:
-            superseded = dropped
+            superseded += dropped
         goods.append(GoodTable(table_name, good, primary))
     result.duplicates = repeats + superseded
     result.details["in_file"] = {"exact_repeats": repeats, "superseded": superseded, "malformed_lines": len(rejects)}
     return goods, quarantine
+
+
+def _stop_without_fx(con: duckdb.DuckDBPyConnection, valid: str, table: str, ctx: Context) -> None:
+    """A missing FX rate is the project's gap, not the rows' fault: the file fails as a whole with
+    one error naming the currency, the business dates that need a rate and the fix."""
+    gaps = con.execute(
+        f"SELECT currency, min(_fx_day), max(_fx_day), count(*) FROM {valid} WHERE _when AND NOT _fx_ok "
+        "GROUP BY currency ORDER BY currency"
+    ).fetchall()
+    if not gaps:
+        return
+    parts = [
+        f"{cur} on or before {first} ({n:,} rows of {table} dated {first} to {last})" for cur, first, last, n in gaps
+    ]
+    cur, first = gaps[0][0], gaps[0][1]
+    raise ValidationError(
+        f"no FX rate to {ctx.base_currency} for " + "; ".join(parts),
+        file=ctx.file,
+        field="currency",
+        hint=f"load rates into fx_rates with a source of preset canonical_fx_rates (columns date,currency,"
+        f"rate_to_base), e.g. a row '{first},{cur},<rate>', then ingest again; each amount converts at the "
+        "latest rate on or before its business date",
+    )
 
 
 def _quarantine_whole_groups(con: duckdb.DuckDBPyConnection, valid: str, reasons: str, key: tuple[str, ...]) -> None:
@@ -147,11 +187,18 @@ def _quarantine_whole_groups(con: duckdb.DuckDBPyConnection, valid: str, reasons
     quarantined, its other rows are too, with a reason naming the row."""
     what = "/".join(key)
     con.execute(
-        f"INSERT INTO {reasons} SELECT r, ['another row of the same {what} was quarantined (row ' || bad || ')'] "
-        f"FROM (SELECT unnest(v._rows) AS r, list_min(list_intersect(v._rows, q.rows)) AS bad "
-        f"FROM {valid} v, (SELECT coalesce(list(_row), []::BIGINT[]) AS rows FROM {reasons}) q "
-        f"WHERE list_has_any(v._rows, q.rows)) g "
-        f"WHERE r NOT IN (SELECT _row FROM {reasons})"
+        f"INSERT INTO {reasons} SELECT u.r, ['another row of the same {what} was quarantined (row ' || u.bad || ')'] "
+        f"FROM (SELECT unnest(v._rows) AS r, b.bad FROM {valid} v JOIN ({_bad_groups(valid, reasons)}) b "
+        f"ON b.grp = v._row) u WHERE u.r NOT IN (SELECT _row FROM {reasons})"
+    )
+
+
+def _bad_groups(valid: str, reasons: str) -> str:
+    """SELECT of the collapsed groups (``grp``: their first row) holding a quarantined row, and the
+    first such row (``bad``): a hash join of unnested rows, linear in the rows."""
+    return (
+        f"SELECT v._row AS grp, min(v.r) AS bad FROM (SELECT _row, unnest(_rows) AS r FROM {valid}) v "
+        f"JOIN {reasons} q ON q._row = v.r GROUP BY v._row"
     )
 
 
@@ -176,20 +223,44 @@ def _validation_sql(
     key = (table, shape, cleaning.model_dump_json(), now.replace(minute=0, second=0, microsecond=0))
     if key not in _VALIDATION_CACHE:
         t = backend.table(tagged)
-        reasons = t._parse_reasons.concat(row_reasons(t, schema_for(table, cleaning, now)))
-        checked = t.mutate(_reasons=ibis.ifelse(t._when, reasons, ibis.literal([], type="array<string>")))
-        _VALIDATION_CACHE[key] = ibis.to_sql(checked, dialect="duckdb").replace(tagged, _PLACEHOLDER)
+        rules = ibis.to_sql(t.mutate(_rule_reasons=row_reasons(t, schema_for(table, cleaning, now))), dialect="duckdb")
+        # Ibis' array concat guards NULLs by evaluating both lists twice; the rule list is built
+        # once here and joined to the parse reasons in one pass over the rows
+        _VALIDATION_CACHE[key] = (
+            "SELECT * EXCLUDE (_rule_reasons), CASE WHEN _when THEN list_concat(_parse_reasons, _rule_reasons) "
+            f"ELSE []::VARCHAR[] END AS _reasons FROM ({rules})"
+        ).replace(tagged, _PLACEHOLDER)
     return _VALIDATION_CACHE[key].replace(_PLACEHOLDER, tagged)
 
 
-def _collapse(con: duckdb.DuckDBPyConnection, parsed: str, key: tuple[str, ...], cols: list[str], out: str) -> str:
-    """One row per key from a line-level export: the first non-empty value of every column."""
+def _collapse(
+    con: duckdb.DuckDBPyConnection,
+    parsed: str,
+    key: tuple[str, ...],
+    cols: list[str],
+    out: str,
+    aggregates: dict[str, str] | None = None,
+) -> str:
+    """One row per key from a line-level export: per column the first non-empty value, or the
+    mapping's ``aggregate`` over the key's rows (a sum of line amounts is an order total)."""
     keys = ", ".join(key)
-    firsts = ", ".join(
-        f"first({P.ident(c)} ORDER BY _row) FILTER (WHERE {P.ident(c)} IS NOT NULL) AS {P.ident(c)}"
-        for c in cols
-        if c not in key
-    )
+    types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {parsed}").fetchall()}
+    folds = aggregates or {}
+
+    def fold(c: str) -> str:
+        col, how = P.ident(c), folds.get(c, "first")
+        sql = {
+            "first": f"first({col} ORDER BY _row) FILTER (WHERE {col} IS NOT NULL)",
+            "last": f"last({col} ORDER BY _row) FILTER (WHERE {col} IS NOT NULL)",
+            "sum": f"sum({col})",
+            "min": f"min({col})",
+            "max": f"max({col})",
+            "count": f"count({col})",
+            "count_distinct": f"count(DISTINCT {col})",
+        }[how]
+        return f"CAST({sql} AS {types[c]}) AS {col}"
+
+    firsts = ", ".join(fold(c) for c in cols if c not in key)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT {keys}, {firsts}, list(_row ORDER BY _row) AS _rows, "
         f"min(_row) AS _row, flatten(list(_parse_reasons)) AS _parse_reasons FROM {parsed} GROUP BY {keys}"

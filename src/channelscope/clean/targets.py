@@ -62,6 +62,9 @@ class Context:
     channel_rules: list[ChannelRule]
     key: PseudonymKey
     mapped_columns: set[str] = field(default_factory=set)
+    #: plausible timestamps and dates (UTC text): outside them a value is unreadable, so its row is quarantined
+    #: (cleaning.earliest_timestamp to now + cleaning.future_tolerance_hours)
+    time_range: tuple[str, str] = ("2000-01-01 00:00:00", "2100-01-01 00:00:00")
 
 
 def _source_text(spec: ColumnSpec, ctx: Context, column: str) -> str:
@@ -104,9 +107,9 @@ def _typed(spec: ColumnSpec, kind: str, text: str, ctx: Context, line_partition:
         return P.parse_bool(text)
     formats = [spec.format] if isinstance(spec.format, str) else spec.format
     if kind == "timestamp":
-        return P.parse_timestamp_utc(text, spec.tz or ctx.source_tz, formats)
+        return P.within(P.parse_timestamp_utc(text, spec.tz or ctx.source_tz, formats), *ctx.time_range)
     if kind == "date":
-        return P.parse_date(text, formats)
+        return P.within(P.parse_date(text, formats), *ctx.time_range)
     raise AssertionError(kind)
 
 
@@ -144,7 +147,8 @@ def _channel_sql(spec: ColumnSpec | None, ctx: Context) -> tuple[str | None, str
 def parse_select(target: Target, ctx: Context) -> str:
     """SELECT of one target: ``_row``, every canonical column typed, ``_parse_reasons``."""
     table = TABLES[target.table]
-    specs = dict(target.columns)
+    lets = dict(target.let)
+    specs = {**dict(target.columns), **lets}
     texts: dict[str, str] = {}
     texts_extra = ""
     typed: dict[str, str] = {}
@@ -152,7 +156,7 @@ def parse_select(target: Target, ctx: Context) -> str:
     for col, spec in specs.items():
         if col in ("order_id", "channel_id"):
             continue
-        kind = spec.type or canonical_type(table, col)
+        kind = spec.type or ("string" if col in lets else canonical_type(table, col))
         kinds[col] = kind
         if spec.from_ is not None:
             names = spec.from_ if isinstance(spec.from_, list) else [spec.from_]
@@ -217,6 +221,8 @@ def parse_select(target: Target, ctx: Context) -> str:
             canon.append(f"CAST(NULL AS {_sql_type(c)}) AS {P.ident(c.name)}")
     if "order_id" in table.names:
         canon.insert(0, "channel_id || ':' || source_order_id AS order_id")
+    # scratch columns ride along so a `when` can read them; the good rows keep canonical columns only
+    canon += [P.ident(c) for c in lets if c in typed or c in exprs]
     return f"SELECT _row, {', '.join(canon)}, {reason_list} AS _parse_reasons FROM ({layer3})"
 
 

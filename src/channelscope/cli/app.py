@@ -113,8 +113,17 @@ def ingest(
             if src not in tasks:
                 tasks[src] = bar.add_task(src, total=total, source=src, file="")
             bar.update(tasks[src], completed=done, total=total, file=Path(f).name)
+            if res is not None and not as_json and not err.is_terminal:
+                # redirected to a file or a pipe, Rich draws no bar: one line per file instead
+                err.print(
+                    f"{src} {done}/{total} {Path(f).name}: {res.status}, {res.rows_in:,} rows in = {res.loaded:,} "
+                    f"loaded + {res.quarantined:,} quarantined + {res.duplicates:,} duplicates",
+                    highlight=False,
+                    markup=False,
+                )
 
         results = p.ingest(source, files=file, progress=progress)
+        warnings = p.empty_table_warnings()
     rows = [
         {
             "source": r.source,
@@ -141,6 +150,8 @@ def ingest(
                 err.print(f"[red]failed[/] {r.message}")
             elif r.status == "no_file":
                 err.print(f"[yellow]no file yet[/] {r.source}: {r.file}")
+    for w in warnings:
+        err.print(f"[yellow]warning[/] {w}", markup=True, highlight=False)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 
@@ -180,7 +191,14 @@ def status(project: ProjectOpt = Path("."), batches: int = 15, as_json: JsonOpt 
     data = st["data_freshness"]
     console.print(_frame_table(data_freshness_frame(data), data_freshness_title(data)))
     q = st["quarantine_by_reason"]
-    console.print(_frame_table(q, "Quarantine by reason") if len(q) else "[green]Quarantine is empty.[/]")
+    for w in st.get("warnings", []):
+        console.print(f"[yellow]warning[/] {w}", highlight=False)
+    if not len(q):
+        console.print("[green]Quarantine is empty.[/]")
+        return
+    per_source = st["quarantine_rows"]
+    console.print(_frame_table(per_source, f"Quarantined rows: {int(per_source['rows'].sum())} / 隔离行数"))
+    console.print(_frame_table(q, "Quarantine by reason (a row with several reasons counts under each) / 按原因"))
 
 
 @quarantine_app.command("show")
@@ -257,6 +275,8 @@ def kpi(
             metrics, by=by or [], grain=grain, start=start, end=end, filters=filters, compare=compare, to_date=to_date
         )
         locale = lang or p.config.project.locale
+        for w in p.empty_table_warnings(tables={m.table for m in p.catalog.base_measures(list(metrics))}):
+            err.print(f"[yellow]warning[/] {w}", highlight=False)
         if fmt == "json":
             _dump(df)
         elif fmt == "csv":
@@ -295,9 +315,21 @@ def explain(
         return
     (a0, a1), (b0, b1) = periods["period"], periods["vs"]
     console.print(f"[bold]{metric}[/] {a0}..{a1} vs {b0}..{b1}")
+    table = result.by_member
+    if result.basis == "orders":
+        err.print(
+            "[yellow]warning[/] "
+            + (
+                "no traffic data: GMV is split into paid orders x AOV"
+                if locale == "en"
+                else "没有流量数据: GMV 按 支付订单数 x 客单价 分解"
+            ),
+            highlight=False,
+        )
+        table = table.drop(columns=["conversion_rate"]).rename(columns={"visitors": "paid_orders"})
     for line in result.explain(locale):
         console.print(line, markup=False)
-    console.print(_frame_table(result.by_member, "LMDI" if locale == "en" else "因素分解 (LMDI)"))
+    console.print(_frame_table(table, "LMDI" if locale == "en" else "因素分解 (LMDI)"))
 
 
 @app.command()
@@ -318,7 +350,10 @@ def targets(
     show = df.copy()
     for c in ("attainment", "elapsed_share", "projected_attainment"):
         show[c] = show[c].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.1%}")
-    console.print(_frame_table(show.drop(columns=["pacing"]), "Targets and pacing"))
+    console.print(_frame_table(show.drop(columns=["pacing", "pacing_note"], errors="ignore"), "Targets and pacing"))
+    for row in df.itertuples():
+        if getattr(row, "pacing_note", None):
+            err.print(f"[yellow]warning[/] {row.metric} {row.period}: {row.pacing_note}", highlight=False)
 
 
 @app.command()
@@ -410,6 +445,19 @@ from channelscope.cli.users import users_app as _users_app  # noqa: E402
 app.command("serve")(_serve)
 app.add_typer(_users_app, name="users")
 
+from channelscope.cli.export import export_app as _export_app  # noqa: E402
+
+app.add_typer(_export_app, name="export")
+
+# forecasts and plans: cli/forecast.py
+from channelscope.cli.forecast import forecast_app as _forecast_app  # noqa: E402
+from channelscope.cli.forecast import plan_app as _plan_app  # noqa: E402
+
+app.add_typer(_forecast_app, name="forecast")
+app.add_typer(_plan_app, name="plan")
+from channelscope.cli.customers import customers_app as _customers_app  # noqa: E402
+
+app.add_typer(_customers_app, name="customers")
 from channelscope.cli.marketing import marketing_app as _marketing_app  # noqa: E402
 
 app.add_typer(_marketing_app, name="marketing")
@@ -430,7 +478,16 @@ def main() -> None:
         err.print("aborted")
         sys.exit(130)
     except Exception as exc:  # usage errors (bad option) carry show() and an exit code
+        if isinstance(exc.__cause__, KeyboardInterrupt) or "query interrupted" in str(exc).lower():
+            # Ctrl-C that reached a query or a library first: the same clean stop as above
+            err.print("aborted")
+            sys.exit(130)
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(2)
         raise
+
+
+from channelscope.cli.report import report_app as _report_app  # noqa: E402
+
+app.add_typer(_report_app, name="report")

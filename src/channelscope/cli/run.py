@@ -116,7 +116,7 @@ def _serve_with_events(project: Any, sched: Any, host: str, port: int) -> None:
     err.print(f"receiving order events at http://{host}:{port}/events/orders and /events/shopify/orders")
     try:
         # uvicorn handles Ctrl-C: it stops accepting, lets the lifespan land the open micro-batches
-        uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+        uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False, proxy_headers=False)
     finally:
         err.print("stopping the scheduler after the running jobs finish")
         handle.stop()

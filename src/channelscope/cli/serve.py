@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,11 +35,22 @@ def serve(
     console.print(f"channelscope serving {Path(project).resolve()} at {url} (API docs: /docs)")
     marker = _announce(app, url)
     try:
-        # proxy headers are trusted from 127.0.0.1 only (uvicorn's default): an HTTPS proxy there marks cookies Secure
-        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False, **proxy_options(app))
     finally:
         if marker:
             marker.unlink(missing_ok=True)
+
+
+def proxy_options(app: object) -> dict[str, Any]:
+    """uvicorn's proxy settings: X-Forwarded-For/-Proto only from ``web.trusted_proxies`` (default: never).
+
+    uvicorn's own default trusts them from 127.0.0.1, so any local client (or a proxy that passes the header
+    through) could rotate the address the login limit counts and the access log records."""
+    project = getattr(getattr(app, "state", None), "project", None)
+    trusted = list(project.config.web.trusted_proxies) if project is not None else []
+    if not trusted:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(trusted)}
 
 
 def _announce(app: object, url: str) -> Path | None:

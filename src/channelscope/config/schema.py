@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from channelscope.config.commerce_calendar import CommerceCalendarConfig
 from channelscope.monitor.config import AlertsConfig
 from channelscope.monitor.runtime_config import EventsConfig, ScheduleConfig
 
@@ -130,13 +131,25 @@ class CalendarConfig(Strict):
     last_date: dt.date = dt.date(2030, 12, 31)
     festivals: list[Festival] | None = None
     week_starts: Literal["monday", "sunday"] = "monday"
+    commerce: CommerceCalendarConfig = Field(default_factory=CommerceCalendarConfig)
 
 
 class CleaningConfig(Strict):
     price_outlier_low: float = Field(0.1, gt=0, description="unit_price below this x list_price is quarantined")
     price_outlier_high: float = Field(5.0, gt=1, description="unit_price above this x list_price is quarantined")
     future_tolerance_hours: float = 24.0
+    earliest_timestamp: dt.date = Field(
+        dt.date(2000, 1, 1), description="timestamps and dates before this are quarantined (not plausible)"
+    )
     max_quantity: int = 100_000
+
+
+class WebConfig(Strict):
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses of reverse proxies whose X-Forwarded-For/-Proto are believed (default: none, "
+        "so a client cannot pick the address the login limit and the access log see)",
+    )
 
 
 class ChannelRule(Strict):
@@ -212,6 +225,7 @@ class ProjectConfig(Strict):
     access: dict | None = None
     schedule: ScheduleConfig | None = None
     events: EventsConfig | None = None
+    web: WebConfig = Field(default_factory=WebConfig)
 
     @model_validator(mode="after")
     def _references(self) -> ProjectConfig:

@@ -22,6 +22,7 @@ from channelscope.demo import exports as X
 from channelscope.demo import ground_truth as G
 from channelscope.demo import orders as O
 from channelscope.demo import world as W
+from channelscope.demo.inventory import write_inventory
 from channelscope.sources.mapping import load_mapping
 
 Size = Literal["small", "medium", "large"]
@@ -81,6 +82,7 @@ def generate_demo(folder: Path | str, size: Size = "small", seed: int = 7) -> De
     (folder / "channelscope.yaml").write_text(project_yaml(dists, size, seed), encoding="utf-8")
     truth = G.build(sales, demand, ledgers, tables, done, size, seed)
     (folder / "ground_truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_inventory(folder, seed, sales.orders, sales.lines, products)  # new files, own RNG stream
     files = sorted(
         p.relative_to(folder)
         for p in folder.rglob("*")

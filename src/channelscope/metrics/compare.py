@@ -68,6 +68,12 @@ def attach(
     if has_period:
         prev["period"] = [p + shift for p in prev["period"]]
     prev = prev.rename(columns={m: f"{m}_prev" for m in metrics})
+    for k in keys:  # an empty side has float64 keys: give it the other side's type, so the merge works
+        if k in prev.columns and k in current.columns and prev[k].dtype != current[k].dtype:
+            if prev.empty:
+                prev[k] = prev[k].astype(current[k].dtype)
+            elif current.empty:
+                current = current.assign(**{k: current[k].astype(prev[k].dtype)})
     out = current.merge(prev, on=keys, how="left") if keys else current.join(prev, how="left")
     for m in metrics:
         base = out[f"{m}_prev"]

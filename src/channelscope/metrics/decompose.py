@@ -105,6 +105,9 @@ class Decomposition:
     total: dict[str, float]
     unrounded_by_member: pd.DataFrame = field(repr=False)
     unrounded_total: dict[str, float] = field(repr=False)
+    #: "visitors", or "orders" when the members have no traffic data: then GMV = orders x AOV, the
+    #: ``visitors`` parts are the paid orders' effect and ``conversion_rate`` is 0 (see orders_basis)
+    basis: str = "visitors"
 
     @property
     def factors(self) -> tuple[str, ...]:
@@ -167,11 +170,30 @@ class Decomposition:
         if not shown:
             return prefix + head
         labels = dict(_PART_LABELS[lang])
+        if self.basis == "orders":
+            labels.update(_ORDER_LABELS[lang])
         if self.by != "channel_id":
             labels["channel_mix"] = _GENERIC_MIX[lang]
         if lang == "en":
             return prefix + head + ": " + ", ".join(f"{labels[k]} {_money(v)}" for k, v in shown)
         return prefix + head + "：" + "，".join(f"{labels[k]} {_money(v)}" for k, v in shown)
+
+
+_ORDER_LABELS = {
+    "en": {"visitors": "paid orders", "channel_mix": "order mix"},
+    "zh": {"visitors": "支付订单数", "channel_mix": "订单结构"},
+}
+
+
+def orders_basis(before: pd.DataFrame, after: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Without traffic data (no visitors in either period, but paid orders), the frames with visitors
+    replaced by paid orders: the identity becomes GMV = orders x AOV (conversion rate 1, no effect);
+    None when there is traffic data or no orders."""
+    visitors = pd.to_numeric(pd.concat([before["visitors"], after["visitors"]]), errors="coerce").fillna(0)
+    orders = pd.to_numeric(pd.concat([before["paid_orders"], after["paid_orders"]]), errors="coerce").fillna(0)
+    if visitors.sum() != 0 or orders.sum() == 0:
+        return None
+    return before.assign(visitors=before["paid_orders"]), after.assign(visitors=after["paid_orders"])
 
 
 def gmv_change_by_factor(

@@ -11,6 +11,9 @@ from dateutil.relativedelta import relativedelta
 from channelscope.errors import QueryError
 
 HELP = "YYYY-MM-DD, YYYY-Www (ISO week), YYYY-MM, YYYY-Qn, YYYY, or START..END"
+#: years a period may name: a business calendar, not the whole of ``datetime`` (0001 or 9999 overflow the
+#: comparison period's arithmetic)
+YEARS = (1900, 2999)
 
 
 def parse_period(text: str) -> tuple[dt.date, dt.date]:
@@ -25,20 +28,26 @@ def parse_period(text: str) -> tuple[dt.date, dt.date]:
             return start, end
         if m := re.fullmatch(r"(\d{4})-W(\d{1,2})", t):
             start = dt.date.fromisocalendar(int(m[1]), int(m[2]), 1)
-            return start, start + dt.timedelta(days=6)
+            return _plausible(text, start, start + dt.timedelta(days=6))
         if m := re.fullmatch(r"(\d{4})-Q([1-4])", t):
             y, q = int(m[1]), int(m[2])
             start = dt.date(y, 3 * q - 2, 1)
-            return start, start + relativedelta(months=3) - dt.timedelta(days=1)
+            return _plausible(text, start, start + relativedelta(months=3) - dt.timedelta(days=1))
         if m := re.fullmatch(r"(\d{4})-(\d{1,2})", t):
             y, mo = int(m[1]), int(m[2])
-            return dt.date(y, mo, 1), dt.date(y, mo, calendar.monthrange(y, mo)[1])
+            return _plausible(text, dt.date(y, mo, 1), dt.date(y, mo, calendar.monthrange(y, mo)[1]))
         if re.fullmatch(r"\d{4}", t):
-            return dt.date(int(t), 1, 1), dt.date(int(t), 12, 31)
+            return _plausible(text, dt.date(int(t), 1, 1), dt.date(int(t), 12, 31))
         day = dt.date.fromisoformat(t)
-        return day, day
-    except ValueError as exc:
+        return _plausible(text, day, day)
+    except (ValueError, OverflowError) as exc:
         raise QueryError(f"period '{text}' is not understood; use {HELP}") from exc
+
+
+def _plausible(text: str, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    if not (YEARS[0] <= start.year and end.year <= YEARS[1]):
+        raise QueryError(f"period '{text}' is outside the years {YEARS[0]}..{YEARS[1]}")
+    return start, end
 
 
 def comparison_period(start: dt.date, end: dt.date, vs: str) -> tuple[dt.date, dt.date]:

@@ -103,11 +103,12 @@ def attainment(project: Project, targets: list[Target], as_of: dt.date | None = 
         start, end = parse_period(t.period)
         upto = min(latest, end)
         filters = {k: [v] for k, v in (("channel", t.channel), ("distributor", t.distributor)) if v}
+        note = None
         if upto < start:
             actual, share = 0.0, 0.0
         else:
             actual = _value(project, t.metric, start, upto, filters)
-            share = _share(project, t, start, end, upto, filters)
+            share, note = _share(project, t, start, end, upto, filters)
         additive = is_additive(project.catalog, t.metric)
         expected = t.value * share if additive else t.value
         projection = (actual / share if share > 0 else None) if additive else actual
@@ -123,6 +124,7 @@ def attainment(project: Project, targets: list[Target], as_of: dt.date | None = 
                 "actual": actual,
                 "attainment": actual / t.value if t.value else None,
                 "pacing": t.pacing,
+                "pacing_note": note,
                 "elapsed_share": share,
                 "expected_to_date": expected,
                 "gap": actual - expected,
@@ -133,17 +135,28 @@ def attainment(project: Project, targets: list[Target], as_of: dt.date | None = 
     return pd.DataFrame(rows)
 
 
-def _share(project: Project, t: Target, start: dt.date, end: dt.date, upto: dt.date, filters: dict) -> float:
-    """The share of the period's total expected by ``upto``: days elapsed, or last year's shape."""
+def _share(
+    project: Project, t: Target, start: dt.date, end: dt.date, upto: dt.date, filters: dict
+) -> tuple[float, str | None]:
+    """The share of the period's total expected by ``upto`` (days elapsed, or last year's shape),
+    and why linear pacing replaced last year's shape when it did."""
     linear = ((upto - start).days + 1) / ((end - start).days + 1)
     if t.pacing == "linear" or not is_additive(project.catalog, t.metric):
-        return linear
+        return linear, None
     from dateutil.relativedelta import relativedelta
 
     ly = relativedelta(years=1)
+    first = project.warehouse.ibis.table("orders").business_date.min().execute()
     whole = _value(project, t.metric, start - ly, end - ly, filters)
     part = _value(project, t.metric, start - ly, upto - ly, filters)
-    return part / whole if whole else linear
+    if first is not None and not pd.isna(first) and pd.Timestamp(first).date() > start - ly:
+        why = f"the data starts on {pd.Timestamp(first).date()}, after {start - ly}"
+    elif not whole or not part:
+        why = f"{t.metric} is 0 from {start - ly} to {(upto if part else end) - ly}"
+    else:
+        return part / whole, None
+    # a shape from a year without data would expect 0% and never warn: pace linearly, and say so
+    return linear, f"last year has no data for this period ({why}): paced linearly"
 
 
 def _value(project: Project, metric: str, start: dt.date, end: dt.date, filters: dict) -> float:

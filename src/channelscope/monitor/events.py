@@ -20,6 +20,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import json
 import logging
 import os
 import threading
@@ -90,6 +91,7 @@ class LiveEvents:
         # a generic request can only be replayed inside the timestamp window: its signature is kept
         # in memory for twice that (after a restart, a replay is still only a duplicate by merge key)
         self.signatures = DeliveryLog(None, memory_s=2 * TOLERANCE_S)
+        self._inflight: set[str] = set()  # deliveries being written now (a concurrent copy is a duplicate)
         self._starts = 0
         self._lock = threading.Lock()
 
@@ -162,15 +164,22 @@ class LiveEvents:
     ) -> None:
         log_ = seen or self.deliveries
         assert log_ is not None, "LiveEvents.start() was not called"
-        await self.batchers[source].append_async(rows, events)  # durable (fsync'ed) when this returns
-        log_.add(delivery)
+        # claimed before the first await: a copy arriving while this one is written is a duplicate (the check
+        # and the claim run with no await between them, so on the event loop they are one step)
+        self._inflight.add(delivery)
+        try:
+            await self.batchers[source].append_async(rows, events)  # durable (fsync'ed) when this returns
+            log_.add(delivery)
+        finally:
+            self._inflight.discard(delivery)
         self.accepted += events
 
     async def generic(self, request: Request) -> dict[str, Any]:
         secret = self._secret(self.config.secret_env)
         ts = request.headers.get("x-channelscope-timestamp", "")
         sig = request.headers.get("x-channelscope-signature", "")
-        if not ts.isdigit() or not sig.startswith("sha256="):
+        # ASCII digits only, at most 12: int() of '²' or of 5,000 digits raises (a 500 before authentication)
+        if not (ts.isascii() and ts.isdigit() and len(ts) <= 12) or not sig.startswith("sha256="):
             raise _Refused(401, "missing X-Channelscope-Timestamp or X-Channelscope-Signature: sha256=<hex>")
         if abs(time.time() - int(ts)) > TOLERANCE_S:
             raise _Refused(401, "X-Channelscope-Timestamp is more than 5 minutes from the server's clock")
@@ -179,9 +188,9 @@ class LiveEvents:
         if not hmac.compare_digest(expected.encode(), sig.encode()):
             raise _Refused(401, "signature does not match (HMAC-SHA256 of '<timestamp>.' + body)")
         delivery = sig[7:]
-        if self.signatures.seen(delivery):
+        if self.signatures.seen(delivery) or delivery in self._inflight:
             return {"accepted": 0, "duplicate": True}
-        rows = generic_rows(parse_json(body), self.layouts[self.config.source])
+        rows = _rows(lambda: generic_rows(parse_json(body), self.layouts[self.config.source]))
         await self._accept(self.config.source, rows, len(rows), delivery, self.signatures)
         return {"accepted": len(rows), "duplicate": False}
 
@@ -199,11 +208,29 @@ class LiveEvents:
         webhook = request.headers.get("x-shopify-webhook-id") or hashlib.sha256(body).hexdigest()
         delivery = "shopify:" + webhook
         assert self.deliveries is not None
-        if self.deliveries.seen(delivery):
+        if self.deliveries.seen(delivery) or delivery in self._inflight:
             return {"accepted": 0, "duplicate": True}
-        rows = shopify_rows(parse_json(body))
+        rows = _rows(lambda: shopify_rows(parse_json(body)))
         await self._accept(self.config.shopify_source, rows, 1, delivery)
         return {"accepted": 1, "duplicate": False}
+
+
+def _rows(build: Any) -> list[dict[str, Any]]:
+    """Rows from a posted body, or an EventFormatError (HTTP 4xx) for bodies Python's JSON reader accepts but
+    that cannot be events: nested too deep, integers of thousands of digits, lone surrogates, an object sent
+    as a string."""
+    try:
+        rows = build()
+        json.dumps(rows, ensure_ascii=False).encode("utf-8")  # lone surrogates cannot be written
+    except EventFormatError:
+        raise
+    except RecursionError:
+        raise EventFormatError(["body"], "nested too deeply") from None
+    except UnicodeError:
+        raise EventFormatError(["body"], "contains text that is not valid Unicode (a lone surrogate)") from None
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        raise EventFormatError(["body"], f"not an order event: {str(exc)[:200]}") from None
+    return list(rows)
 
 
 def _answer(status: int, detail: Any) -> JSONResponse:

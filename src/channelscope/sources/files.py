@@ -94,7 +94,23 @@ def fingerprint(f: InputFile) -> str:
     with f.open_bytes() if f.member else f.path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 22), b""):
             h.update(chunk)
+    if f.path.suffix.lower() == ".gz" and f.member is None:
+        _check_gzip(f)
     return h.hexdigest()
+
+
+def _check_gzip(f: InputFile) -> None:
+    """Read a .gz to its end: a truncated or corrupt one is a SourceError naming the file, not an EOFError."""
+    import zlib
+
+    try:
+        with gzip.open(f.path, "rb") as fh:
+            while fh.read(1 << 22):
+                pass
+    except (EOFError, OSError, zlib.error) as exc:
+        raise SourceError(
+            f"is not a complete gzip file: {exc}", file=f.display, hint="copy or download it again"
+        ) from exc
 
 
 def detect_format(f: InputFile, opts: ReadOptions) -> str:
@@ -232,6 +248,9 @@ def _stage_csv(
         f"header = {'false' if opts.no_header else 'true'}",
     ]
     args.append(f"delim = {_lit(delim)}")
+    # DuckDB's default CSV buffer is 16x max_line_size (64 MiB, per thread): it fails a small
+    # memory_limit before anything can spill; 16 MiB buffers read as fast
+    args.append("buffer_size = 16777216")
     names = opts.column_names or _header_names(sample, encoding, opts.skip_rows, delim, f.display)
     if opts.no_header and not opts.column_names:
         names = [f"column_{i + 1}" for i in range(len(names))]
@@ -240,7 +259,16 @@ def _stage_csv(
     args.append("columns = {" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}")
     con.execute(f"DROP TABLE IF EXISTS {table}_rej; DROP TABLE IF EXISTS {table}_scan")
     src = f"read_csv({_lit(str(path))}, {', '.join(args)})"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () AS _row, * FROM {src}")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () AS _row, * FROM {src}")
+    except duckdb.Error as exc:
+        if "quoted new lines" not in str(exc):
+            raise
+        # RFC 4180 line breaks inside quotes ("x\ny"): DuckDB's parallel reader cannot pad short lines then, the
+        # single-threaded one can; only such files pay for it
+        con.execute(f"DROP TABLE IF EXISTS {table}_rej; DROP TABLE IF EXISTS {table}_scan")
+        src = f"read_csv({_lit(str(path))}, {', '.join([*args, 'parallel = false'])})"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () AS _row, * FROM {src}")
     rejects = con.execute(
         f"SELECT line, any_value(csv_line), string_agg(DISTINCT error_type || coalesce(' in ' || column_name, ''), '; ') "
         f"FROM {table}_rej GROUP BY line ORDER BY line"

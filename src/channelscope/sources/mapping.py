@@ -19,6 +19,8 @@ from channelscope.model import TABLES
 ColumnType = Literal["string", "code", "int", "decimal", "money", "timestamp", "date", "bool", "line_number"]
 Unit = Literal["yuan", "fen", "cents", "unit", "thousandth"]
 Pii = Literal["phone", "email", "name", "address", "id"]
+#: how a collapsed target folds one column over the rows of a key (default: first non-empty value)
+Aggregate = Literal["first", "last", "sum", "min", "max", "count", "count_distinct"]
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -49,6 +51,9 @@ class ColumnSpec(BaseModel):
     lower: bool = False
     upper: bool = False
     optional: bool = Field(False, description="the source column may be absent from a file: then NULL")
+    aggregate: Aggregate | None = Field(
+        None, description="on a collapsed target: how the rows of one key fold into one value (default first)"
+    )
 
     @model_validator(mode="after")
     def _one_origin(self) -> ColumnSpec:
@@ -69,8 +74,16 @@ class Target(BaseModel):
     columns: dict[str, ColumnSpec]
     when: str | None = Field(None, description="SQL over the mapped columns: rows that produce this target")
     collapse: bool = Field(False, description="many rows per key (line-level export): keep one row per key")
+    let: dict[str, ColumnSpec] = Field(
+        default_factory=dict, description="scratch columns read from the file for expr/when, not stored"
+    )
+    accounts: bool = Field(
+        False,
+        description="an `also` target whose rows (its `when`) are counted in the ledger through it, "
+        "instead of being quarantined by the primary table's `when`",
+    )
 
-    @field_validator("columns", mode="before")
+    @field_validator("columns", "let", mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         if isinstance(value, dict):
@@ -87,6 +100,16 @@ class Target(BaseModel):
         for name in self.columns:
             if name not in allowed:
                 raise ValueError(f"table '{self.table}' has no column '{name}'; mappable: {', '.join(t.mappable)}")
+        for name in self.let:
+            if name in t.names or name.startswith("_"):
+                raise ValueError(
+                    f"let column '{name}' must not be named like a column of '{self.table}' or start with _"
+                )
+        folded = [n for n, spec in self.columns.items() if spec.aggregate]
+        if folded and not self.collapse:
+            raise ValueError(f"'aggregate' on {', '.join(folded)} needs 'collapse: true' on table '{self.table}'")
+        if self.accounts and self.collapse:
+            raise ValueError("'accounts' counts one input row per row of the table: it cannot be collapsed")
         return self
 
 
@@ -101,6 +124,44 @@ class ReadOptions(BaseModel):
     column_names: list[str] | None = Field(None, description="names for a file without a header row")
 
 
+class JoinColumn(BaseModel):
+    """One column brought in from a joined file, folded over its rows of a key."""
+
+    model_config = ConfigDict(extra="forbid")
+    from_: str = Field(alias="from", description="the joined file's column")
+    aggregate: Aggregate = "first"
+    type: Literal["string", "money", "decimal", "int"] = Field(
+        "string", description="how to read the values before summing (money and decimal are exact)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"from": value} if isinstance(value, str) else value
+
+
+class Join(BaseModel):
+    """Another file of the same export, joined to each row on a key (Olist: items, payments, customers).
+
+    Its rows are folded to one per key first, so a row of the primary file stays one row; the
+    joined file's own rows are accounted by its own source, not here.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(description="glob, relative to the folder of the file being loaded (or absolute)")
+    key: dict[str, str] = Field(
+        description="column of this file -> column of the joined file (one name: the same in both)"
+    )
+    columns: dict[str, JoinColumn] = Field(description="new column name (as a source column) -> joined column")
+    read: ReadOptions = Field(default_factory=ReadOptions)
+    optional: bool = Field(False, description="no matching file: the columns are empty instead of an error")
+
+    @field_validator("key", mode="before")
+    @classmethod
+    def _same_name(cls, value: Any) -> Any:
+        return {value: value} if isinstance(value, str) else value
+
+
 class Mapping(Target):
     """A source's whole mapping: the primary target, derived targets and read options."""
 
@@ -112,9 +173,22 @@ class Mapping(Target):
     channel_id: str | None = Field(None, description="constant channel of every row")
     timezone: str | None = Field(None, description="time zone of naive timestamps")
     currency: str | None = None
+    join: list[Join] = Field(default_factory=list, description="other files of the export joined on keys")
+
+    @model_validator(mode="after")
+    def _primary_rows(self) -> Mapping:
+        if self.collapse:
+            raise ValueError(
+                "'collapse' on the primary table would count keys, not input rows, in the ledger: make the "
+                "lines the primary table and fill the collapsed table with 'also' (see docs/mapping.md)"
+            )
+        if self.accounts:
+            raise ValueError("'accounts' is for 'also' targets; the primary table always counts its rows")
+        return self
 
     def targets(self) -> list[Target]:
-        return [Target(table=self.table, columns=self.columns, when=self.when, collapse=self.collapse), *self.also]
+        primary = Target(table=self.table, columns=self.columns, when=self.when, collapse=self.collapse, let=self.let)
+        return [primary, *self.also]
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -35,9 +35,14 @@ def _known_query_params(request: Request) -> None:
         d = todo.pop()
         allowed |= {p.alias for p in d.query_params}
         todo += d.dependencies
-    for key in request.query_params:
+    for key, value in request.query_params.multi_items():
         if key not in allowed:
             raise service.ParamError(key, f"unknown query parameter '{key}'", sorted(allowed))
+        if "\x00" in value:  # no name, code or date holds a NUL; the SQL engines reject it mid-statement
+            raise service.ParamError(key, f"parameter '{key}' contains a NUL character", "text without NUL")
+    for key, value in request.path_params.items():
+        if "\x00" in str(value):
+            raise service.ParamError(key, f"'{key}' contains a NUL character", "text without NUL")
 
 
 router = APIRouter(dependencies=[Depends(_known_query_params)])
@@ -48,7 +53,7 @@ Metric = Annotated[list[str], Query(description="metric name (repeat); see /api/
 By = Annotated[list[str], Query(description="dimension (repeat): channel, distributor, platform...")]
 Filter = Annotated[list[str], Query(alias="filter", description="dimension=value[,value] (repeat)")]
 Limit = Annotated[int, Query(ge=1, le=10_000, description="rows per page")]
-Offset = Annotated[int, Query(ge=0, description="rows to skip")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="rows to skip")]
 
 
 def _project(request: Request) -> Any:
@@ -239,8 +244,8 @@ def _kpis(
     df = service.kpi_table(
         _project(request),
         user,
-        metrics=metric,
-        by=by,
+        metrics=list(dict.fromkeys(metric)),  # metric=gmv&metric=gmv asks for one column, not two
+        by=list(dict.fromkeys(by)),
         grain=grain,
         start=parse_date(start, "start"),
         end=parse_date(end, "end"),
@@ -418,6 +423,8 @@ def ingestion_status(request: Request) -> dict[str, Any]:
         "freshness": json.loads(json.dumps(st["freshness"], default=str)),
         "data_freshness": data_freshness(_project(request), user),
         "quarantine_by_reason": records(st["quarantine_by_reason"]),
+        # each quarantined row once per source: a row with several reasons counts under each reason above
+        "quarantine_rows": records(st["quarantine_rows"]),
     }
 
 

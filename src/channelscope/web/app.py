@@ -257,6 +257,12 @@ def create_app(
     app.state.store = store
     app.state.limiter = LoginLimiter()
     app.include_router(api.router, prefix="/api")
+    from channelscope.web.forecast_api import router as forecast_router
+
+    app.include_router(forecast_router, prefix="/api")
+    from channelscope.web.customers_api import router as customers_router
+
+    app.include_router(customers_router, prefix="/api")
     app.include_router(marketing_api.router, prefix="/api")
     app.include_router(login.router)
     if events:

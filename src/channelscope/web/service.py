@@ -542,12 +542,56 @@ def data_health(project: Project, user: User) -> dict[str, Any]:
         return dict(st)
     b = rp.table("batches")
     ledger = b.filter(b.source.isin(allowed or ["-"])).order_by(b.started_at.desc()).limit(50).to_pandas()
+    freshness = [f for f in st["freshness"] if f["source"] in allowed]
+    by_reason = st["quarantine_by_reason"][st["quarantine_by_reason"]["source"].isin(allowed)]
+    q_rows = st["quarantine_rows"][st["quarantine_rows"]["source"].isin(allowed)]
+    if user.distributors:
+        # a batch holds every distributor of its channel: its row counts, file and message would tell a
+        # distributor-scoped user about the others, so only when and whether each batch loaded is shown
+        ledger = ledger[[c for c in ledger.columns if c in LEDGER_PUBLIC]]
+        freshness = [{k: v for k, v in f.items() if k not in ("batches", "rows")} for f in freshness]
+        by_reason = by_reason.iloc[0:0]
+        q_rows = q_rows.iloc[0:0]
     return {
         "ledger": ledger,
         "counts": None,  # whole-table counts would tell a channel manager about other channels
-        "freshness": [f for f in st["freshness"] if f["source"] in allowed],
-        "quarantine_by_reason": st["quarantine_by_reason"][st["quarantine_by_reason"]["source"].isin(allowed)],
+        "freshness": freshness,
+        "quarantine_by_reason": by_reason,
+        "quarantine_rows": q_rows,
     }
+
+
+#: ledger columns a distributor-scoped user sees (no row counts, file names or messages)
+LEDGER_PUBLIC = ("batch_id", "source", "table_name", "started_at", "finished_at", "status")
+
+
+def _distributor_column(project: Project, source: str) -> str | None:
+    """The input column a source maps to ``distributor_id`` (None: the source names no distributor)."""
+    src = next((s for s in project.config.sources if s.name == source), None)
+    if src is None:
+        return None
+    for target in project.mapping(src).targets():
+        spec = target.columns.get("distributor_id")
+        if spec is not None and isinstance(spec.from_, str):
+            return spec.from_
+    return None
+
+
+def _in_distributor_scope(project: Project, user: User, df: pd.DataFrame) -> pd.DataFrame:
+    """Quarantined rows whose input record names one of the user's distributors; a row whose distributor
+    cannot be told (a source without the column, a record without the value) is outside the scope."""
+    import json
+
+    if df.empty:
+        return df
+    keep = pd.Series(False, index=df.index)
+    for source, idx in df.groupby("source").groups.items():
+        col = _distributor_column(project, str(source))
+        if col is None:
+            continue
+        values = df.loc[idx, "record"].map(lambda r, c=col: str(json.loads(r).get(c) or "").strip())
+        keep.loc[idx] = values.isin([str(d) for d in user.distributors])
+    return df[keep]
 
 
 def quarantine_rows(
@@ -571,6 +615,8 @@ def quarantine_rows(
     df = reader(project).quarantined(source=source, batch=batch, reason=reason, limit=None)
     if allowed is not None:
         df = df[df["source"].isin(allowed)]
+    if user.scoped and user.distributors:
+        df = _in_distributor_scope(project, user, df)
     return df.iloc[offset : offset + limit].reset_index(drop=True)
 
 

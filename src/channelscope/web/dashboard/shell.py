@@ -33,6 +33,8 @@ PAGES: dict[str, tuple[str, str]] = {
     "/channels": ("nav_channels", "channels"),
     "/distributors": ("nav_distributors", "distributors"),
     "/funnel": ("nav_funnel", "funnel"),
+    "/forecast": ("nav_forecast", "forecast"),
+    "/customers": ("nav_customers", "customers"),
     "/marketing": ("nav_marketing", "marketing"),
     "/alerts": ("nav_alerts", "alerts"),
     "/health": ("nav_health", "health"),

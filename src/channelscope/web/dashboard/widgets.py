@@ -67,8 +67,31 @@ def change_badge(id_: str, change: Any, unit: str, nf: NumberFormat, up_is_good:
     return html.Span(nf.change_text(change, unit), id=id_, className=cls, **data_attrs(value=raw(change)))
 
 
+def _escape(value: Any) -> Any:
+    import html as _html
+
+    return _html.escape(value, quote=False) if isinstance(value, str) else value
+
+
+def escape_names(fig: go.Figure) -> go.Figure:
+    """Data shown as text in the chart (trace names, categories, labels) with <, > and & escaped: Plotly renders
+    a subset of HTML there, so a region called '<a href=...>' would otherwise become a link in the legend."""
+    for trace in fig.data:
+        for attr in ("name", "legendgroup"):
+            if isinstance(getattr(trace, attr, None), str):
+                setattr(trace, attr, _escape(getattr(trace, attr)))
+        for attr in ("x", "y", "text", "hovertext", "labels"):
+            values = getattr(trace, attr, None) if attr in trace else None
+            if isinstance(values, str):
+                setattr(trace, attr, _escape(values))
+            elif values is not None and any(isinstance(v, str) for v in values):
+                setattr(trace, attr, [_escape(v) for v in values])
+    return fig
+
+
 def figure(fig: go.Figure, *, height: int = 300, legend: bool = True) -> go.Figure:
-    """The house style: CJK font, small margins, horizontal legend under the plot."""
+    """The house style: CJK font, small margins, horizontal legend under the plot; names escaped."""
+    escape_names(fig)
     fig.update_layout(
         height=height,
         margin={"l": 50, "r": 16, "t": 30, "b": 40},

@@ -1,0 +1,151 @@
+"""预测 / Forecast: the last 90 days and the next 28 of GMV with its 80% interval (the whole business,
+or a channel manager's channels), the backtest accuracy per channel and model, suggested monthly
+targets and, for users who see every channel, the SKUs at risk of a stock-out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import html
+from dash.development.base_component import Component
+
+from channelscope.errors import ChannelscopeError
+from channelscope.web import service
+from channelscope.web.dashboard.data import PageContext
+from channelscope.web.dashboard.i18n import t
+from channelscope.web.dashboard.widgets import COLORS, empty, figure, graph, section, table
+
+HORIZON = 28
+
+
+def _visible(ctx: PageContext, frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    if not ctx.user.scoped:
+        return frame
+    return frame[frame[column].isin(set(ctx.user.channels))] if ctx.user.channels else frame.iloc[0:0]
+
+
+def render(ctx: PageContext) -> Component:
+    from channelscope.web.forecast_api import forecast_for
+
+    try:
+        run = forecast_for(ctx.project, "gmv", HORIZON)
+    except ChannelscopeError as exc:
+        return empty(str(exc))
+    fc = run.forecast
+    shown = _visible(ctx, fc[fc["level"] == "channel"], "channel") if ctx.user.scoped else fc[fc["level"] == "total"]
+    if shown.empty:
+        return empty(t("no_data", ctx.lang))
+    curve = shown.groupby("period", as_index=False)[["mean", "p10", "p90"]].sum()
+    start = run.history_end - dt.timedelta(days=89)
+    filters = service.scoped_filters(ctx.project, ctx.user, {})
+    hist = ctx.project.kpis(["gmv"], grain="day", start=start, end=run.history_end, filters=filters)
+    acc = _visible(ctx, run.series_accuracy[run.series_accuracy["level"] == "channel"], "series")
+    panels = [
+        section(t("fc_title", ctx.lang), graph("forecast-chart", _chart(ctx, hist, curve)), id_="forecast-panel"),
+        html.Div(
+            [
+                section(t("fc_accuracy", ctx.lang), _accuracy(ctx, acc), class_name="panel half"),
+                section(t("fc_targets", ctx.lang), _targets(ctx, run), class_name="panel half"),
+            ],
+            className="row",
+        ),
+    ]
+    if not ctx.user.scoped:
+        panels.append(section(t("fc_inventory", ctx.lang), _inventory(ctx), id_="forecast-inventory"))
+    return html.Div(panels)
+
+
+def _chart(ctx: PageContext, hist: pd.DataFrame, curve: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    periods = pd.to_datetime(curve["period"])
+    fig.add_trace(
+        go.Scatter(
+            x=list(periods) + list(periods[::-1]),
+            y=list(curve["p90"]) + list(curve["p10"][::-1]),
+            fill="toself",
+            fillcolor="rgba(249,115,22,0.18)",
+            line={"width": 0},
+            name=t("fc_interval", ctx.lang),
+            hoverinfo="skip",
+        )
+    )
+    if len(hist):
+        fig.add_trace(
+            go.Scatter(
+                x=pd.to_datetime(hist["period"]),
+                y=hist["gmv"].astype(float),
+                name=t("fc_history", ctx.lang),
+                line={"color": COLORS[0]},
+            )
+        )
+    fig.add_trace(go.Scatter(x=periods, y=curve["mean"], name=t("fc_forecast", ctx.lang), line={"color": COLORS[1]}))
+    return figure(fig, height=360)
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None or pd.isna(value) else f"{float(value):.1%}"
+
+
+def _accuracy(ctx: PageContext, acc: pd.DataFrame) -> Component:
+    rows = acc[acc["model"].isin(["selected", "seasonal_naive"])].to_dict("records")
+    return table(
+        "forecast-accuracy",
+        rows,
+        [
+            ("series", t("fc_series", ctx.lang), lambda r: r["series"]),
+            ("model", t("fc_model", ctx.lang), lambda r: r["model"]),
+            ("mase", "MASE", lambda r: f"{r['mase']:.3f}" if pd.notna(r["mase"]) else "–"),
+            ("coverage_80", t("fc_coverage", ctx.lang), lambda r: _pct(r["coverage_80"])),
+        ],
+        numeric=("mase", "coverage_80"),
+    )
+
+
+def _targets(ctx: PageContext, run: Any) -> Component:
+    from channelscope.plan.targets import suggest_targets
+    from channelscope.web.forecast_api import forecast_for
+
+    try:
+        sug = suggest_targets(forecast_for(ctx.project, "gmv", 90))
+    except ChannelscopeError as exc:
+        return empty(str(exc))
+    sug = sug.assign(channel=sug["channel"].fillna("total"))
+    if ctx.user.scoped:
+        sug = sug[sug["channel"].isin(set(ctx.user.channels))]
+    money = lambda v: ctx.nf.value(v, "money")  # noqa: E731
+    return table(
+        "forecast-targets",
+        sug.to_dict("records"),
+        [
+            ("channel", t("fc_series", ctx.lang), lambda r: r["channel"]),
+            ("period", t("fc_month", ctx.lang), lambda r: r["period"]),
+            ("p50", "P50", lambda r: money(r["p50"])),
+            ("p80", "P80", lambda r: money(r["p80"])),
+        ],
+        numeric=("p50", "p80"),
+    )
+
+
+def _inventory(ctx: PageContext) -> Component:
+    from channelscope.plan.inventory import inventory_plan
+
+    lead = ctx.project.folder / "lead_times.csv"
+    try:
+        plan = inventory_plan(ctx.project, lead_times=lead if lead.exists() else None)
+    except ChannelscopeError:
+        return empty(t("fc_no_inventory", ctx.lang))
+    risky = plan[plan["at_risk"] | plan["overstock"]].sort_values("stockout_date", na_position="last")
+    return table(
+        "forecast-inventory-table",
+        risky.to_dict("records"),
+        [
+            ("sku", "SKU", lambda r: r["sku"]),
+            ("on_hand", t("on_hand", ctx.lang), lambda r: f"{r['on_hand']:,.0f}"),
+            ("stockout_date", t("fc_stockout", ctx.lang), lambda r: str(r["stockout_date"] or "–")),
+            ("suggested_order", t("fc_order", ctx.lang), lambda r: f"{r['suggested_order']:,}"),
+        ],
+        numeric=("on_hand", "suggested_order"),
+    )

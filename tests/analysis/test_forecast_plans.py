@@ -1,0 +1,99 @@
+"""Stored forecast runs (DECIMAL to the cent on DuckDB and PostgreSQL), suggested targets accepted into
+the targets file, accuracy tracked as actuals arrive, and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+from tests.cli.test_cli import run
+from tests.conftest import write_project
+
+from channelscope import Project
+from channelscope.metrics.targets import load_targets
+from channelscope.plan.forecasts import runs, save_run, stored_forecast, track_accuracy
+from channelscope.plan.targets import accept_targets, forecast_pacing, suggest_targets
+
+BODY = """
+channels:
+  - {id: a, name: A, kind: marketplace, platform: tmall}
+  - {id: b, name: B, kind: own_store, platform: shopify}
+sources:
+  - {name: orders, path: exports/orders.csv, preset: canonical_orders}
+"""
+START = dt.date(2025, 6, 1)
+
+
+def _shop(tmp_path: Path, url: str, days: int = 150) -> Path:
+    folder = write_project(tmp_path / "shop", BODY, url)
+    (folder / "exports").mkdir(exist_ok=True)
+    rows = ["source_order_id,channel_id,customer_key,ordered_at,paid_at,status,net_amount"]
+    for i in range(days):
+        day = START + dt.timedelta(days=i)
+        for ch, n in (("a", 2 + (day.weekday() >= 5)), ("b", 1)):
+            rows += [f"{ch}{i}-{k},{ch},c{k},{day} 12:00:00,{day} 12:00:00,paid,{10 + k}.50" for k in range(n)]
+    (folder / "exports" / "orders.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_stored_run_targets_and_tracking(tmp_path: Path, warehouse_url: str) -> None:
+    folder = _shop(tmp_path, warehouse_url)
+    with Project(folder) as p:
+        p.ingest()
+        run = p.analysis.forecast("gmv", horizon=61, windows=2)  # 2025-10-29 .. 2025-12-28: November whole
+        save_run(p, run)
+        stored = stored_forecast(p)
+        assert list(runs(p)["run_id"]) == [run.run_id]
+        sug = suggest_targets(run)
+        path = accept_targets(p, sug, level="p80", owner="Li")
+        assert track_accuracy(p).empty  # no actual after the data's last day yet
+    with (folder / "channelscope.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("targets:\n  - {file: targets.csv}\n")  # the accepted file, named in the config
+    with Project(folder, read_only=True) as p:
+        targets = load_targets(p)
+    assert stored["mean"].map(type).eq(Decimal).all() or stored["mean"].dtype == object
+    by = stored.assign(mean=stored["mean"].map(Decimal)).pivot_table(
+        index="period", columns="series", values="mean", aggfunc="sum"
+    )
+    assert all(Decimal(str(r["a"])) + Decimal(str(r["b"])) == Decimal(str(r["total"])) for _, r in by.iterrows())
+    nov = sug[sug["period"] == "2025-11"].set_index(sug[sug["period"] == "2025-11"]["channel"].fillna("total"))
+    assert list(sug["period"].unique()) == ["2025-11"]  # only whole months
+    daily = run.forecast[(run.forecast["period"].dt.month == 11)].groupby("series")["mean"].sum()
+    for series in ("a", "b", "total"):
+        assert nov.at[series, "p50"] == round(daily[series], 2)
+        assert nov.at[series, "p80"] >= nov.at[series, "p50"]  # equal here: the synthetic sales have no noise
+    written = {(t.metric, t.period, t.channel): t.value for t in targets}
+    assert written[("gmv", "2025-11", "a")] == nov.at["a", "p80"] and path.name == "targets.csv"
+    pace = forecast_pacing(run, "a", "2025-11")
+    assert len(pace) == 30 and abs(pace["cumulative_share"].iloc[-1] - 1) < 1e-9
+    # weekends weigh more than weekdays in channel a, so the pacing curve is not a straight line
+    assert pace["expected"].max() > 1.3 * pace["expected"].min()
+
+
+def test_tracked_accuracy_when_actuals_arrive(tmp_path: Path) -> None:
+    folder = _shop(tmp_path, "duckdb:///warehouse.duckdb", days=150)
+    with Project(folder) as p:
+        p.ingest()
+        hist_end = START + dt.timedelta(days=119)
+        run = p.analysis.forecast("gmv", horizon=14, windows=2, end=hist_end)
+        save_run(p, run)
+        acc = track_accuracy(p).set_index("level")
+    # the next 14 days arrived: channel a sells 22 on weekdays and 34.5 on weekends, b 10.5
+    assert acc.at["channel", "n"] == 28 and acc.at["total", "n"] == 14
+    assert acc.at["total", "mae"] < 1.5
+
+
+def test_cli_forecast_and_plan(tmp_path: Path) -> None:
+    folder = _shop(tmp_path, "duckdb:///warehouse.duckdb", days=100)
+    with Project(folder) as p:
+        p.ingest()
+    r = run("forecast", "run", "-p", str(folder), "-h", "14", "--windows", "2")
+    assert r.returncode == 0, r.stderr
+    assert "total" in r.stdout and "MASE" in r.stdout
+    bad = run("forecast", "run", "-p", str(folder), "--metric", "visitors")
+    assert bad.returncode == 2 and "cannot forecast" in bad.stderr + bad.stdout
+    (folder / "stock.csv").write_text("date,sku,location,on_hand\n2025-09-08,X,W,5\n")
+    (folder / "lead.csv").write_text("sku,lead_time_days\nX,-3\n")
+    r = run("plan", "inventory", "-p", str(folder), "--on-hand", "stock.csv", "--lead-times", "lead.csv", cwd=folder)
+    assert r.returncode == 2 and "row 2" in r.stderr + r.stdout, r.stderr
