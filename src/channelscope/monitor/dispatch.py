@@ -25,7 +25,7 @@ import pandas as pd
 
 from channelscope.monitor.config import AlertsConfig, duration_seconds
 from channelscope.monitor.findings import Evaluation, Finding
-from channelscope.monitor.notify.message import SEVERITY_RANK, DeliveryError, Message, render_digest
+from channelscope.monitor.notify.message import SEVERITY_RANK, DeliveryError, Message, Units, render_digest
 from channelscope.monitor.secrets import Secrets, install_log_redaction, redact
 from channelscope.monitor.store import (
     LifecycleError,
@@ -363,6 +363,15 @@ def _claim(project: Any, now: dt.datetime, policy: RetryPolicy) -> list[_Outgoin
     return out
 
 
+def _units(project: Any) -> Units | None:
+    """The metrics' units and the base currency, so a message writes numbers like the dashboard."""
+    try:
+        units = {name: str(m.unit) for name, m in project.catalog.metrics.items()}
+        return Units(units, project.config.project.base_currency)
+    except AttributeError:  # a bare store without a project's catalog: plain numbers
+        return None
+
+
 def _render(project: Any, cfg: AlertsConfig, out: list[_Outgoing]) -> None:
     with reading(project) as tx:
         assert tx is not None
@@ -383,7 +392,9 @@ def _render(project: Any, cfg: AlertsConfig, out: list[_Outgoing]) -> None:
                 o.error = DeliveryError("the alert of this delivery is gone", retryable=False)
                 continue
             lang = notifier.language or cfg.language
-            o.message = render_digest(o.message_id if len(rows) > 1 else rows[0]["alert_id"], rows, lang)
+            o.message = render_digest(
+                o.message_id if len(rows) > 1 else rows[0]["alert_id"], rows, lang, _units(project)
+            )
 
 
 def _send_one(cfg: AlertsConfig, o: _Outgoing, secrets: Secrets, timeout: float | None) -> None:

@@ -354,12 +354,12 @@ def _change(run: _Run, rule: ChangeRule) -> list[Finding]:
         span = base[0].isoformat() if base[0] == base[1] else f"{base[0]}..{base[1]}"
         v, b = E.fmt(cat, rule.metric, value), E.fmt(cat, rule.metric, before)
         en_cmp, zh_cmp = E.COMPARE_LABELS["en"][compare], E.COMPARE_LABELS["zh-CN"][compare]
+        moved = E.change_words(cat, rule.metric, value, before)  # a rate moves in percentage points
         title = E.both(
             f"{E.label(cat, rule.metric, 'en')} {E.scope_label(run.project, scope, 'en')} {period}: "
-            f"{E.pct(change)} vs {en_cmp} ({v} vs {b} on {span})" + (f"; {calendar['reason_en']}" if calendar else ""),
+            f"{moved['en']} vs {en_cmp} ({v} vs {b} on {span})" + (f"; {calendar['reason_en']}" if calendar else ""),
             f"{E.scope_label(run.project, scope, 'zh-CN')} {E.label(cat, rule.metric, 'zh-CN')} {period} 较{zh_cmp}"
-            f"{'增长' if change > 0 else '下降'} {abs(change):.1%}（{v}，{zh_cmp} {span} 为 {b}）"
-            + (f"；{calendar['reason_zh']}" if calendar else ""),
+            f"{moved['zh-CN']}（{v}，{zh_cmp} {span} 为 {b}）" + (f"；{calendar['reason_zh']}" if calendar else ""),
         )
         evidence = {
             "value": value,

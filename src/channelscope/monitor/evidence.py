@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from channelscope.numbers import NumberFormat, change_value, is_rate
+
 if TYPE_CHECKING:
     from channelscope.metrics.definitions import Catalog
     from channelscope.project import Project
@@ -77,17 +79,32 @@ def label(catalog: Catalog, metric: str, lang: str) -> str:
 
 
 def fmt(catalog: Catalog, metric: str, value: float | None) -> str:
-    """A value in the metric's unit: money with 2 decimals (base currency), rates as %, counts whole."""
+    """A value in the metric's unit (``channelscope.numbers``): money with 2 decimals in the base currency
+    (no symbol: the texts are stored once for every reader), rates as % with 2 decimals, counts whole."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     unit = catalog.get(metric).unit
+    nf = NumberFormat("en", None)
     if unit == "percent":
-        return f"{value:.2%}"
-    if unit in ("money", "money_per_count"):
-        return f"{value:,.2f}"
+        return nf.value(value, unit, decimals=2)
     if unit in ("count", "quantity"):
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-    return f"{value:,.2f}"
+        return nf.value(value, unit, decimals=None if float(value).is_integer() else 2)
+    return nf.value(value, unit if unit in ("money", "money_per_count") else "ratio")
+
+
+def change_words(catalog: Catalog, metric: str, value: float, before: float) -> dict[str, str]:
+    """The change of ``metric`` from ``before`` to ``value`` in both languages: relative for amounts
+    (``+12.3%`` / ``增长 12.3%``), in percentage points for rates (``+3.4 pp`` / ``上升 3.4个百分点``)."""
+    unit = catalog.get(metric).unit
+    change = change_value(value, before, unit)
+    if change is None:
+        return both("-", "-")
+    en = NumberFormat("en", None).change_text(change, unit)
+    if is_rate(unit):
+        zh = f"{'上升' if change > 0 else '下降'} {abs(change) * 100:.1f}个百分点"
+    else:
+        zh = f"{'增长' if change > 0 else '下降'} {abs(change):.1%}"
+    return both(en, zh)
 
 
 def scope_label(project: Project, scope: Mapping[str, str], lang: str) -> str:

@@ -280,6 +280,38 @@ def metric_units(project: Project, metrics: Any) -> dict[str, dict[str, str]]:
     return out
 
 
+def kpi_coverage(
+    project: Project,
+    user: User,
+    *,
+    metrics: Any,
+    start: Any = None,
+    end: Any = None,
+    filters: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Why a KPI is empty for a channel of the user's view (``Project.kpi_coverage``, scope added): metric,
+    channel, reason, reason_zh, reason_en, left_out_of_total."""
+    require(project, user, "read")
+    flt = scoped_filters(project, user, filters)
+    rp = reader(project)
+    key = (tuple(metrics), str(start), str(end), tuple(sorted((k, tuple(v)) for k, v in flt.items())))
+    return _cached(rp, user, "coverage", key, lambda: rp.kpi_coverage(list(metrics), start=start, end=end, filters=flt))
+
+
+def data_as_of(project: Project, user: User) -> dict[str, Any]:
+    """The freshness of the data (``Project.data_as_of``) as a scoped user may see it: ``data_as_of`` is the
+    latest business date with orders of the user's channels; ``rows`` only those channels'."""
+    require(project, user, "read")
+    rp = reader(project)
+    out = dict(_cached(rp, user, "data_as_of", (), rp.data_as_of))
+    if user.scoped:
+        mine = set(user.channels) or {d.channel_id for d in project.config.distributors if d.id in user.distributors}
+        rows = [r for r in out.get("rows", []) if r.get("channel") in mine]
+        dates = [r["latest_date"] for r in rows if r.get("latest_date") and "orders" in str(r.get("table") or "")]
+        out = {**out, "rows": rows, "data_as_of": max(dates) if dates else None}
+    return out
+
+
 def targets_table(project: Project, user: User, *, as_of: dt.date | str | None = None) -> pd.DataFrame:
     """Targets with attainment and pacing; a channel manager sees only targets of its channels/distributors."""
     from channelscope.metrics.targets import attainment, load_targets
@@ -456,6 +488,24 @@ def alerts_table(
         user, dispatch.list_alerts(reader(project), status=status, channels=channels, limit=0, lang=lang)
     )
     return df.iloc[offset : offset + limit].reset_index(drop=True)
+
+
+def alert_detail(project: Project, user: User, alert_id: str) -> dict[str, Any] | None:
+    """One alert with its evidence and texts (decoded), or None when there is none or it is outside the
+    user's scope (a channel manager never learns that another channel's alert exists)."""
+    require(project, user, "read")
+    _dispatch()
+    from channelscope.monitor.store import alerts_by_id, decode_alert, reading
+
+    with reading(reader(project)) as tx:
+        if tx is None:
+            return None
+        row = alerts_by_id(tx, [str(alert_id)]).get(str(alert_id))
+    if row is None:
+        return None
+    if user.scoped and _in_scope_alerts(user, pd.DataFrame([row])).empty:
+        return None
+    return decode_alert(row)
 
 
 def set_alert_status(project: Project, user: User, alert_id: Any, status: str) -> None:

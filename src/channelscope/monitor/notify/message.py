@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from channelscope.errors import ChannelscopeError
+from channelscope.numbers import NumberFormat
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 _WORDS = {
@@ -75,9 +76,20 @@ class Message:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def _number(value: Any) -> str:
+@dataclass(frozen=True)
+class Units:
+    """What the numbers of an alert are: the metrics' units (money, percent...) and the base currency, so a
+    message writes ¥6,500.00 and 2.8% like the dashboard (``channelscope.numbers``). Empty: plain numbers."""
+
+    units: Mapping[str, str] = field(default_factory=dict)
+    currency: str | None = None
+
+
+def _number(value: Any, unit: str | None = None, lang: str = "en", currency: str | None = None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if unit and isinstance(value, int | float):
+        return NumberFormat(lang, currency).value(value, unit)
     if isinstance(value, int | float):
         return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
     return str(value)
@@ -93,23 +105,30 @@ def _scope(scope: Mapping[str, str], w: Mapping[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(scope.items())) or w["whole"]
 
 
-def _facts(alert: Mapping[str, Any], w: Mapping[str, str]) -> list[tuple[str, str]]:
+def _facts(alert: Mapping[str, Any], w: Mapping[str, str], u: Units | None = None) -> list[tuple[str, str]]:
     facts = [(w["rule"], str(alert["rule"])), (w["scope"], _scope(alert.get("scope") or {}, w))]
     facts.append((w["period"], str(alert.get("period") or "-")))
+    u = u or Units()
+    unit = u.units.get(str(alert.get("metric") or ""))
+    lang = "en" if w is _WORDS["en"] else "zh-CN"
+
+    def num(key: str) -> str:
+        return _number(alert.get(key), unit, lang, u.currency)
+
     if alert.get("value") is not None:
-        facts.append((w["value"], _number(alert.get("value"))))
+        facts.append((w["value"], num("value")))
     if alert.get("expected") is not None:
-        facts.append((w["expected"], _number(alert.get("expected"))))
+        facts.append((w["expected"], num("expected")))
     if alert.get("lower") is not None or alert.get("upper") is not None:
-        facts.append((w["range"], f"{_number(alert.get('lower'))} .. {_number(alert.get('upper'))}"))
+        facts.append((w["range"], f"{num('lower')} .. {num('upper')}"))
     return facts
 
 
-def _alert_text(alert: Mapping[str, Any], lang: str) -> tuple[str, str]:
+def _alert_text(alert: Mapping[str, Any], lang: str, u: Units | None = None) -> tuple[str, str]:
     w = _WORDS[lang]
     sev = str(alert["severity"])
     head = f"[{w.get(sev, sev)}] {_pick(alert.get('title'), lang)}"
-    lines = [head, " · ".join(f"{k}: {v}" for k, v in _facts(alert, w))]
+    lines = [head, " · ".join(f"{k}: {v}" for k, v in _facts(alert, w, u))]
     body = _pick(alert.get("text"), lang)
     if body:
         lines.append(body)
@@ -120,12 +139,13 @@ def _alert_text(alert: Mapping[str, Any], lang: str) -> tuple[str, str]:
     return head, "\n".join(lines)
 
 
-def _alert_html(alert: Mapping[str, Any], lang: str) -> str:
+def _alert_html(alert: Mapping[str, Any], lang: str, u: Units | None = None) -> str:
     w = _WORDS[lang]
     e = html.escape
     sev = str(alert["severity"])
     rows = "".join(
-        f"<tr><th align='left' style='padding-right:12px'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _facts(alert, w)
+        f"<tr><th align='left' style='padding-right:12px'>{e(k)}</th><td>{e(v)}</td></tr>"
+        for k, v in _facts(alert, w, u)
     )
     body = e(_pick(alert.get("text"), lang)).replace("\n", "<br>")
     return (
@@ -147,10 +167,11 @@ def _data(alert: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def render_alert(alert: Mapping[str, Any], lang: str) -> Message:
-    """One alert (a row of ``alerts`` as a mapping, see ``store.alert_rows``) as a message in ``lang``."""
-    title, text = _alert_text(alert, lang)
-    page = f"<html><body style='font-family:sans-serif'>{_alert_html(alert, lang)}</body></html>"
+def render_alert(alert: Mapping[str, Any], lang: str, units: Units | None = None) -> Message:
+    """One alert (a row of ``alerts`` as a mapping, see ``store.alert_rows``) as a message in ``lang``;
+    ``units`` writes its numbers in the metric's unit and the base currency."""
+    title, text = _alert_text(alert, lang, units)
+    page = f"<html><body style='font-family:sans-serif'>{_alert_html(alert, lang, units)}</body></html>"
     scope = alert.get("scope") or {}
     return Message(
         key=str(alert["alert_id"]),
@@ -163,10 +184,10 @@ def render_alert(alert: Mapping[str, Any], lang: str) -> Message:
     )
 
 
-def render_digest(key: str, alerts: Sequence[Mapping[str, Any]], lang: str) -> Message:
+def render_digest(key: str, alerts: Sequence[Mapping[str, Any]], lang: str, units: Units | None = None) -> Message:
     """Several alerts in one message, the most severe first."""
     if len(alerts) == 1:
-        one = render_alert(alerts[0], lang)
+        one = render_alert(alerts[0], lang, units)
         return replace(one, key=key or one.key)
     w = _WORDS[lang]
     ordered = sorted(alerts, key=lambda a: -SEVERITY_RANK.get(str(a["severity"]), 0))
@@ -175,10 +196,10 @@ def render_digest(key: str, alerts: Sequence[Mapping[str, Any]], lang: str) -> M
     title = "channelscope: " + w["digest"].format(
         n=len(alerts), c=counts["critical"], w=counts["warning"], i=counts["info"]
     )
-    text = "\n\n".join([title, *(_alert_text(a, lang)[1] for a in ordered)])
+    text = "\n\n".join([title, *(_alert_text(a, lang, units)[1] for a in ordered)])
     page = (
         f"<html><body style='font-family:sans-serif'><h2>{html.escape(title)}</h2>"
-        + "".join(_alert_html(a, lang) for a in ordered)
+        + "".join(_alert_html(a, lang, units) for a in ordered)
         + "</body></html>"
     )
     channels = {(a.get("scope") or {}).get("channel_id") for a in alerts}

@@ -1,9 +1,12 @@
-"""The dashboard's words in zh-CN and en, and number formats (money in the base currency, rates in %)."""
+"""The dashboard's words in zh-CN and en (numbers are written by ``channelscope.numbers``)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from channelscope.numbers import is_missing
+
+__all__ = ["LANGS", "dropdown_labels", "is_missing", "lang_of", "metric_label", "metric_unit", "t"]
 
 LANGS = ("zh-CN", "en")
 
@@ -145,7 +148,12 @@ _TEXT: dict[str, tuple[str, str]] = {
     "acknowledge": ("确认", "Acknowledge"),
     "resolve": ("解决", "Resolve"),
     "no_alerts": ("没有告警", "No alerts"),
-    "freshness": ("数据新鲜度", "Freshness"),
+    "freshness": ("加载新鲜度", "Load freshness"),
+    "data_freshness": ("数据新鲜度（最新业务日期）", "Data freshness (latest business date)"),
+    "latest_date": ("最新业务日期", "Latest business date"),
+    "lag_days": ("滞后(天)", "Lag (days)"),
+    "tables": ("数据表", "Tables"),
+    "state_dimension": ("维度表", "Dimension"),
     "source": ("数据源", "Source"),
     "last_loaded": ("最近加载 (UTC)", "Last loaded (UTC)"),
     "age_hours": ("距今(小时)", "Age (hours)"),
@@ -167,6 +175,47 @@ _TEXT: dict[str, tuple[str, str]] = {
     "duplicates": ("重复", "Duplicates"),
     "nothing_quarantined": ("隔离区为空", "Nothing in quarantine"),
     "error": ("出错了", "Something went wrong"),
+    "quick_yesterday": ("昨天", "Yesterday"),
+    "quick_7d": ("近7天", "Last 7 days"),
+    "quick_this_month": ("本月", "This month"),
+    "quick_last_month": ("上月", "Last month"),
+    "quick_30d": ("近30天", "Last 30 days"),
+    "compare_with": ("对比", "Compare with"),
+    "vs_yoy": ("较去年同期", "vs same period last year"),
+    "cmp_previous": ("上一周期", "Previous period"),
+    "cmp_yoy": ("去年同期", "Same period last year"),
+    "your_scope": ("您的数据范围", "Your scope"),
+    "out_of_scope": (
+        "此链接要查看的{dim}不在您的数据范围内：{members}。页面没有显示这些数据。",
+        "This link asks for {dim} outside your scope: {members}. Their data is not shown.",
+    ),
+    "show_my_scope": ("查看我范围内的数据", "Show the data of my scope"),
+    "trends_link": ("在趋势中查看该指标", "Open the metric in Trends"),
+    "channel_link": ("查看该渠道总览", "Open the channel's overview"),
+    "open_trends": ("点击查看趋势", "Click to open in Trends"),
+    "open_channel": ("点击查看该渠道", "Click to open this channel"),
+    "export_csv": ("导出 CSV", "Export CSV"),
+    "export_xlsx": ("导出 Excel", "Export Excel"),
+    "sort_by": ("点击排序", "Click to sort"),
+    "evidence": ("告警证据", "Evidence"),
+    "value": ("实际值", "Value"),
+    "base_value": ("对比值", "Base value"),
+    "change": ("变化", "Change"),
+    "base_period": ("对比周期", "Base period"),
+    "explanation": ("说明", "Explanation"),
+    "back_to_inbox": ("返回告警列表", "Back to the inbox"),
+    "alert_not_found": ("没有找到这条告警（或它不在您的数据范围内）", "No such alert (or it is outside your scope)"),
+    "quarantined_rows": ("隔离的行", "Quarantined rows"),
+    "row": ("行号", "Row"),
+    "record": ("原始记录", "Record"),
+    "all_reasons": ("全部原因", "All reasons"),
+    "date_start": ("开始日期", "Start date"),
+    "missing": ("数据缺失", "no data"),
+    "left_out": ("合计不含", "Total leaves out"),
+    "not_plotted": ("未显示（数据缺失）", "Not plotted (no data)"),
+    "data_as_of": ("数据截至", "Data as of"),
+    "stale_sources": ("{n} 个数据源滞后", "{n} sources behind"),
+    "date_end": ("结束日期", "End date"),
     "forbidden": ("无权查看", "Not allowed"),
     # marketing page
     "nav_marketing": ("营销", "Marketing"),
@@ -268,34 +317,3 @@ def metric_unit(catalog: Any, name: str) -> str:
         return str(catalog.get(name).unit)
     except KeyError:
         return "count"
-
-
-def is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value)))
-
-
-def fmt_value(value: Any, unit: str, *, compact: bool = False, lang: str = "zh-CN") -> str:
-    """A number as people read it: money ¥1,234.56 (-¥12.00), counts 1,234, percent 12.3%, ratio 1.23.
-    ``compact`` shortens big money: ¥68.2万 in Chinese, ¥682.2K / ¥1.2M in English. Empty: '–'."""
-    if is_missing(value):
-        return "–"
-    x = float(value)
-    if unit == "percent":
-        return f"{x * 100:.1f}%"
-    if unit == "money":
-        sign, a = ("-" if x < 0 else ""), abs(x)
-        if compact and a >= 100_000:
-            if lang == "en":
-                return f"{sign}¥{a / 1e6:,.2f}M" if a >= 1e6 else f"{sign}¥{a / 1e3:,.1f}K"
-            return f"{sign}¥{a / 1e8:,.2f}亿" if a >= 1e8 else f"{sign}¥{a / 1e4:,.1f}万"
-        return f"{sign}¥{a:,.2f}"
-    if unit == "ratio":
-        return f"{x:,.2f}"
-    return f"{x:,.0f}"
-
-
-def fmt_change(value: Any) -> str:
-    """A relative change as +12.3% / -4.0%; '–' when there is nothing to compare with."""
-    if is_missing(value):
-        return "–"
-    return f"{float(value) * 100:+.1f}%"

@@ -15,7 +15,7 @@ from dash.development.base_component import Component
 from channelscope.errors import ChannelscopeError
 from channelscope.web import service
 from channelscope.web.auth import request_user
-from channelscope.web.dashboard import data
+from channelscope.web.dashboard import context_bar, data
 from channelscope.web.dashboard.i18n import dropdown_labels, t
 from channelscope.web.dashboard.view import FILTER_KEYS, View, parse_search, with_values
 
@@ -167,12 +167,15 @@ def register(app: Dash, project: Project, renders: dict[str, Render]) -> None:
                 full.lang,
             ]
             return (no_update, *values)
+        # members outside the user's scope are not among the dropdown's options, so the dropdown drops them;
+        # keep them in the URL: the page then says they are out of scope instead of showing the scope's data
+        kept = context_bar.outside_members(request_user(), view)
         changed = with_values(
             view,
             start=_day(start) or view.start,
             end=_day(end) or view.end,
             lang=lang or view.lang,
-            **{k: v or () for k, v in zip(FILTER_KEYS, members, strict=True)},
+            **{k: [*(v or ()), *kept.get(k, [])] for k, v in zip(FILTER_KEYS, members, strict=True)},
         )
         new = changed.to_search()
         nothing = (no_update,) * len(control_outputs)
@@ -181,6 +184,11 @@ def register(app: Dash, project: Project, renders: dict[str, Render]) -> None:
     label_outputs = [Output(f"lbl-{k}", "children") for k in LABELS]
     placeholders = [Output(f"f-{k}", "placeholder") for k in FILTER_KEYS]
     dropdown_words = [Output(f"f-{k}", "labels") for k in FILTER_KEYS]
+    picker_words = [
+        Output("f-dates", "month_format"),
+        Output("f-dates", "start_date_placeholder_text"),
+        Output("f-dates", "end_date_placeholder_text"),
+    ]
 
     @app.callback(
         Output("page", "children"),
@@ -189,6 +197,7 @@ def register(app: Dash, project: Project, renders: dict[str, Render]) -> None:
         *label_outputs,
         *placeholders,
         *dropdown_words,
+        *picker_words,
         Input("url", "pathname"),
         Input("url", "search"),
         Input("refresh", "data"),
@@ -202,7 +211,7 @@ def register(app: Dash, project: Project, renders: dict[str, Render]) -> None:
         ctx = data.page_context(project, parse_search(search))
         lang = ctx.lang
         path = _page_path(pathname)
-        page = _render_page(renders, path, ctx)
+        page = html.Div([context_bar.bar(ctx, path, data.latest_date(project)), _render_page(renders, path, ctx)])
         nav = [
             dcc.Link(
                 t(key, lang),
@@ -219,6 +228,9 @@ def register(app: Dash, project: Project, renders: dict[str, Render]) -> None:
             *[t(k, lang) for k in LABELS],
             *[t("all", lang) for _ in FILTER_KEYS],
             *[dropdown_labels(lang) for _ in FILTER_KEYS],
+            "MMMM YYYY" if lang == "en" else "YYYY年M月",
+            t("date_start", lang),
+            t("date_end", lang),
         )
 
     @app.callback(
@@ -246,6 +258,9 @@ def _render_page(renders: dict[str, Render], path: str, ctx: data.PageContext) -
     render = renders.get(path)
     if render is None:
         return html.Div("404", className="empty")
+    outside = context_bar.out_of_scope(ctx)
+    if outside:  # say so, rather than show the scope's data under a link that names other channels
+        return context_bar.scope_notice(ctx, path, outside)
     try:
         return render(ctx)
     except PermissionError as exc:

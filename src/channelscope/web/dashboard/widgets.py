@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from channelscope.web.dashboard.i18n import fmt_change, fmt_value, is_missing
+from channelscope.numbers import NumberFormat, is_missing
 
 FONT = '"Noto Sans CJK SC", "Noto Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
 COLORS = ["#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777", "#4b5563"]
@@ -26,26 +26,45 @@ def raw(value: Any) -> str:
 
 
 def number(
-    id_: str, value: Any, unit: str, *, compact: bool = False, class_name: str = "num", lang: str = "zh-CN"
+    id_: str,
+    value: Any,
+    unit: str,
+    nf: NumberFormat,
+    *,
+    scaled: bool = False,
+    class_name: str = "num",
+    title: str | None = None,
+    missing: str | None = None,
 ) -> html.Span:
-    """A formatted number with a stable id and its exact value in ``data-value`` (the full value as a tooltip)."""
+    """A formatted number (``channelscope.numbers``) with a stable id and its exact value in ``data-value``;
+    a scaled amount (¥68.18万) has the full value as its tooltip, unless ``title`` says something else.
+    A missing value with a reason (``missing``: the channel sends no order lines...) reads 数据缺失 / no data
+    with the reason as its tooltip and in ``data-missing``."""
+    if missing and is_missing(value):
+        word = "no data" if nf.lang == "en" else "数据缺失"
+        return html.Span(
+            word, id=id_, className=f"{class_name} missing", title=missing, **data_attrs(value="", missing=missing)
+        )
+    full = nf.full(value, unit)
+    tip = title if title is not None else (full if scaled and nf.scale.divisor != 1 else None)
     return html.Span(
-        fmt_value(value, unit, compact=compact, lang=lang),
+        nf.value(value, unit, scaled=scaled),
         id=id_,
         className=class_name,
-        title=fmt_value(value, unit) if compact else None,
+        title=tip,
         **data_attrs(value=raw(value)),
     )
 
 
-def change_badge(id_: str, change: Any, up_is_good: bool = True) -> html.Span:
-    """+12.3% in green (or red when a rise is bad, like refunds)."""
+def change_badge(id_: str, change: Any, unit: str, nf: NumberFormat, up_is_good: bool = True) -> html.Span:
+    """+12.3% (an amount) or +3.4 pp (a rate: ``change`` is then after - before) in green, or red when the
+    move is bad (a rise of refunds). ``data-value`` holds the change as a fraction."""
     if is_missing(change):
         cls = "chg"
     else:
         good = (float(change) >= 0) == up_is_good
         cls = "chg good" if good else "chg bad"
-    return html.Span(fmt_change(change), id=id_, className=cls, **data_attrs(value=raw(change)))
+    return html.Span(nf.change_text(change, unit), id=id_, className=cls, **data_attrs(value=raw(change)))
 
 
 def _escape(value: Any) -> Any:
@@ -118,14 +137,19 @@ Cell = Callable[[Any], Any]  # a row (dict) -> what the cell shows
 def table(
     id_: str,
     rows: list[dict[str, Any]],
-    columns: list[tuple[str, str, Cell]],
+    columns: Sequence[tuple[str, str, Cell]],
     *,
     key: str | None = None,
     numeric: Sequence[str] = (),
+    headers: dict[str, Any] | None = None,
 ) -> html.Table:
     """An HTML table: ``columns`` = (column key, header, cell renderer). With ``key``, each cell gets the
-    id ``{id_}-{row key}-{column key}`` so tests and links can find a number."""
-    head = html.Thead(html.Tr([html.Th(h, className="n" if c in numeric else None) for c, h, _ in columns]))
+    id ``{id_}-{row key}-{column key}`` so tests and links can find a number. ``headers`` replaces some
+    headers' text by a component (a sort link)."""
+    heads = headers or {}
+    head = html.Thead(
+        html.Tr([html.Th(heads.get(c, h), className="n" if c in numeric else None) for c, h, _ in columns])
+    )
     body = []
     for r in rows:
         cells = []
@@ -151,3 +175,78 @@ def section(title: str, *children: Any, class_name: str = "panel", id_: str | No
 
 def empty(text: str) -> html.Div:
     return html.Div(text, className="empty")
+
+
+def export_links(
+    id_: str,
+    lang: str,
+    *,
+    metrics: Sequence[str],
+    start: Any,
+    end: Any,
+    filters: Mapping[str, Sequence[str]] | None = None,
+    by: Sequence[str] = (),
+    grain: str = "total",
+    compare: str | None = None,
+) -> html.Div:
+    """CSV and Excel links to the API's export route (/api/kpis/export) for the rows a page shows: the same
+    route as any API client, so the role's export permission, the user's scope and formula-injection
+    neutralizing apply. The browser's session cookie signs the request."""
+    from urllib.parse import urlencode
+
+    from channelscope.web.dashboard.i18n import t
+
+    pairs: list[tuple[str, str]] = [("metric", m) for m in metrics] + [("by", b) for b in by]
+    pairs += [("grain", grain), ("start", str(start)), ("end", str(end))]
+    pairs += [("filter", f"{k}={','.join(v)}") for k, v in (filters or {}).items() if v]
+    if compare:
+        pairs.append(("compare", compare))
+    links = [
+        html.A(
+            t(f"export_{fmt}", lang),
+            href="/api/kpis/export?" + urlencode([*pairs, ("format", fmt)]),
+            id=f"{id_}-{fmt}",
+            className="export",
+            download=f"{id_}.{fmt}",
+        )
+        for fmt in ("csv", "xlsx")
+    ]
+    return html.Div(links, className="exports", id=id_)
+
+
+def sort_rows(rows: list[dict[str, Any]], sort: str, columns: Sequence[str]) -> list[dict[str, Any]]:
+    """``rows`` ordered by the URL's ``sort`` option (``gmv`` ascending, ``-gmv`` descending); missing values
+    last either way. An unknown column leaves the order as it is."""
+    key, desc = sort.lstrip("-"), sort.startswith("-")
+    if key not in columns:
+        return rows
+    present = [r for r in rows if not is_missing_cell(r.get(key))]
+    absent = [r for r in rows if is_missing_cell(r.get(key))]
+    present.sort(key=lambda r: _sort_key(r.get(key)), reverse=desc)
+    return present + absent
+
+
+def is_missing_cell(value: Any) -> bool:
+    if isinstance(value, str):
+        return value == ""
+    return is_missing(value)
+
+
+def _sort_key(value: Any) -> Any:
+    if isinstance(value, str):
+        return (1, 0.0, value)
+    return (0, float(value), "")
+
+
+def sort_header(text: str, column: str, sort: str, href_for: Callable[[str], str], lang: str, tip: str = "") -> Any:
+    """A column header that sorts the table: a link to the same view with ``sort`` set (descending first,
+    then ascending), an arrow on the column in use; ``tip`` (the metric's basis) heads its tooltip."""
+    from dash import dcc
+
+    from channelscope.web.dashboard.i18n import t
+
+    current, desc = sort.lstrip("-"), sort.startswith("-")
+    nxt = column if (current == column and desc) else f"-{column}"
+    arrow = (" ↓" if desc else " ↑") if current == column else ""
+    title = f"{tip}\n{t('sort_by', lang)}" if tip else t("sort_by", lang)
+    return dcc.Link(text + arrow, href=href_for(nxt), id=f"sort-{column}", className="sort", title=title)

@@ -1,7 +1,10 @@
-"""Alerts inbox: alerts newest first, filtered by status, each with acknowledge / resolve buttons."""
+"""Alerts inbox: alerts newest first, filtered by status, each with acknowledge / resolve buttons. An alert's
+title opens its evidence (value, base, change, periods) and the decomposition of the change, with links to
+the metric in Trends and to the channel's overview over the alert's period."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -9,10 +12,11 @@ import pandas as pd
 from dash import ALL, Input, Output, State, callback_context, dcc, html, no_update
 from dash.development.base_component import Component
 
+from channelscope.numbers import change_value
 from channelscope.web.dashboard.data import PageContext, page_context
-from channelscope.web.dashboard.i18n import fmt_value, t
-from channelscope.web.dashboard.view import option_id, parse_search
-from channelscope.web.dashboard.widgets import data_attrs, empty, section, table
+from channelscope.web.dashboard.i18n import t
+from channelscope.web.dashboard.view import View, option_id, parse_search
+from channelscope.web.dashboard.widgets import change_badge, data_attrs, empty, number, section, table
 
 if TYPE_CHECKING:
     from dash import Dash
@@ -39,12 +43,121 @@ def render(ctx: PageContext) -> Component:
         ],
         className="controls",
     )
+    detail = _detail(ctx, ctx.view.option("alert", ""))
     if frame is None or frame.empty:
-        return html.Div([picker, section(t("alerts_title", ctx.lang), empty(t("no_alerts", ctx.lang)))])
+        return html.Div([picker, *detail, section(t("alerts_title", ctx.lang), empty(t("no_alerts", ctx.lang)))])
     rows = [_row(r) for r in frame.to_dict("records")]
     return html.Div(
-        [picker, section(f"{t('alerts_title', ctx.lang)} ({len(rows)})", _table(ctx, rows), id_="alerts-panel")]
+        [
+            picker,
+            *detail,
+            section(f"{t('alerts_title', ctx.lang)} ({len(rows)})", _table(ctx, rows), id_="alerts-panel"),
+        ]
     )
+
+
+def _detail(ctx: PageContext, alert_id: str) -> list[Component]:
+    """The evidence panel of the alert the URL names (``?alert=<id>``); nothing when it names none."""
+    if not alert_id:
+        return []
+    a = ctx.call("alert_detail", alert_id)
+    back = dcc.Link(t("back_to_inbox", ctx.lang), href=ctx.option_href("/alerts", alert=""), id="alert-back")
+    if a is None:
+        return [section(t("evidence", ctx.lang), empty(t("alert_not_found", ctx.lang)), back, id_="alert-detail")]
+    nf, lang = ctx.nf, ctx.lang
+    metric = str(a.get("metric") or "")
+    unit = ctx.unit(metric) if metric else "ratio"
+    ev = a.get("evidence") or {}
+    value = ev.get("value", a.get("value"))
+    base = ev.get("base_value", a.get("expected"))
+    title = (a.get("title") or {}).get(lang) or (a.get("title") or {}).get("zh-CN") or a.get("rule")
+    facts: list[tuple[str, Any]] = [
+        (ctx.label(metric) if metric else t("value", lang), number("alert-value", value, unit, nf)),
+        (t("base_value", lang) if "base_value" in ev else t("expected", lang), number("alert-base", base, unit, nf)),
+        (t("change", lang), change_badge("alert-change", change_value(value, base, unit), unit, nf)),
+        (t("period", lang), _span(ev.get("period")) or str(a.get("period") or "–")),
+    ]
+    if ev.get("base_period"):
+        facts.append((t("base_period", lang), _span(ev.get("base_period"))))
+    calendar = ev.get("calendar") or {}
+    if calendar:  # the base was changed because the periods hold different festivals: say so
+        why = calendar.get("reason_en" if lang == "en" else "reason_zh") or ""
+        facts.append((t("compare", lang), html.Span(why, id="alert-calendar")))
+    channel = (a.get("scope") or {}).get("channel_id") or a.get("channel_id")
+    if channel:
+        facts.insert(0, (t("channel", lang), ctx.channel_name(channel)))
+    rows = html.Table(
+        [html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts])], className="tbl facts", id="alert-facts"
+    )
+    text = (a.get("text") or {}).get(lang) or ""
+    lines = [html.Li(line) for line in text.splitlines()[1:] if line.strip()]  # the first line is the title
+    parts = _parts(ctx, (ev.get("decomposition") or {}))
+    links = _links(ctx, metric, channel, ev.get("period"))
+    return [
+        section(
+            f"{t('evidence', lang)}: {title}",
+            html.Div(
+                [
+                    html.Div([rows, *parts], className="grow"),
+                    html.Div(
+                        [html.H4(t("explanation", lang)), html.Ul(lines, id="alert-text"), links, back],
+                        className="explain",
+                    ),
+                ],
+                className="row",
+            ),
+            id_="alert-detail",
+        )
+    ]
+
+
+def _parts(ctx: PageContext, dec: dict[str, Any]) -> list[Component]:
+    """The decomposition's contributions (visitors, conversion rate, AOV...) in the base currency."""
+    parts = dec.get("parts") or {}
+    if not parts:
+        return []
+    nf = ctx.nf
+    cells = [
+        html.Tr(
+            [html.Td(t("before", ctx.lang)), html.Td(number("alert-dec-before", dec.get("value_before"), "money", nf))]
+        )
+    ]
+    for k, v in parts.items():
+        cells.append(html.Tr([html.Td(t(f"part_{k}", ctx.lang)), html.Td(number(f"alert-dec-{k}", v, "money", nf))]))
+    cells.append(
+        html.Tr(
+            [html.Td(t("after", ctx.lang)), html.Td(number("alert-dec-after", dec.get("value_after"), "money", nf))]
+        )
+    )
+    return [
+        html.H4(t("change_decomposition", ctx.lang)),
+        html.Table(html.Tbody(cells), className="tbl", id="alert-dec"),
+    ]
+
+
+def _links(ctx: PageContext, metric: str, channel: str | None, period: Any) -> html.Div:
+    """The metric in Trends and the channel's overview, over the alert's period when it has one."""
+    span = period if isinstance(period, list | tuple) and len(period) == 2 else None
+    view = ctx.view
+    if span:
+        view = View(dt.date.fromisoformat(span[0]), dt.date.fromisoformat(span[1]), {}, ctx.lang, {})
+    flt: dict[str, tuple[str, ...]] = {"channel": (str(channel),)} if channel else {}
+    trends = View(view.start, view.end, flt, ctx.lang, {"metric": metric or "gmv", "grain": "day"})
+    overview = View(view.start, view.end, flt, ctx.lang, {})
+    return html.Div(
+        [
+            dcc.Link(t("trends_link", ctx.lang), href="/trends" + trends.to_search(), id="alert-open-trends"),
+            html.Span(" · "),
+            dcc.Link(t("channel_link", ctx.lang), href="/" + overview.to_search(), id="alert-open-overview"),
+        ],
+        className="links",
+    )
+
+
+def _span(period: Any) -> str:
+    if isinstance(period, list | tuple) and len(period) == 2:
+        return f"{period[0]} – {period[1]}"
+    return ""
 
 
 def _row(r: dict[str, Any]) -> dict[str, Any]:
@@ -73,12 +186,13 @@ def _table(ctx: PageContext, rows: list[dict[str, Any]]) -> html.Table:
         unit = ctx.unit(str(r["metric"])) if r.get("metric") else "ratio"
         detail = ""
         if value is not None and not pd.isna(value):
-            detail = fmt_value(value, unit)
+            detail = ctx.nf.value(value, unit)
             if expected is not None and not pd.isna(expected):
-                detail += f" ({t('expected', ctx.lang)} {fmt_value(expected, unit)})"
-        return html.Div(
-            [html.Div(text, className="alert-title"), html.Div(f"{r.get('rule')} · {detail}", className="muted")]
+                detail += f" ({t('expected', ctx.lang)} {ctx.nf.value(expected, unit)})"
+        link = dcc.Link(
+            text, href=ctx.option_href("/alerts", alert=r["id"]), id=f"alert-{r['id']}-open", className="alert-title"
         )
+        return html.Div([link, html.Div(f"{r.get('rule')} · {detail}", className="muted")])
 
     def status(r: dict[str, Any]) -> Any:
         s = str(r.get("status"))

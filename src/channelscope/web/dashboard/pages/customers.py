@@ -18,7 +18,7 @@ from dash.development.base_component import Component
 from channelscope.analysis.rfm import NEW, SEGMENT_CODES, segment_label
 from channelscope.web.customers_api import customer_scope, run
 from channelscope.web.dashboard.data import PageContext
-from channelscope.web.dashboard.i18n import fmt_value, t
+from channelscope.web.dashboard.i18n import t
 from channelscope.web.dashboard.widgets import COLORS, empty, figure, graph, section, table
 
 #: the migration compares the as-of date with this many days before
@@ -228,9 +228,9 @@ def _clv_panel(ctx: PageContext, clv: dict[str, Any]) -> list[Any]:
                         t("channel", ctx.lang),
                         lambda r: ctx.channel_name(r["acquisition_channel"]),
                     ),
-                    ("new_customers", t("cust_new", ctx.lang), lambda r: fmt_value(r["new_customers"], "count")),
-                    ("cac", "CAC", lambda r: fmt_value(r["cac"], "money") if pd.notna(r["cac"]) else "–"),
-                    ("clv_365d", t("cust_clv_365", ctx.lang), lambda r: fmt_value(r["clv_365d"], "money")),
+                    ("new_customers", t("cust_new", ctx.lang), lambda r: ctx.nf.value(r["new_customers"], "count")),
+                    ("cac", "CAC", lambda r: ctx.nf.value(r["cac"], "money") if pd.notna(r["cac"]) else "–"),
+                    ("clv_365d", t("cust_clv_365", ctx.lang), lambda r: ctx.nf.value(r["clv_365d"], "money")),
                     (
                         "clv_to_cac",
                         "CLV / CAC",
@@ -250,9 +250,9 @@ def _segment_table(ctx: PageContext, segs: pd.DataFrame) -> Any:
         segs.to_dict("records"),
         [
             ("label", t("cust_segment", ctx.lang), lambda r: r["label"]),
-            ("customers", t("cust_customers", ctx.lang), lambda r: fmt_value(r["customers"], "count")),
-            ("share", t("cust_share", ctx.lang), lambda r: fmt_value(r["share"], "percent")),
-            ("monetary", t("cust_monetary", ctx.lang), lambda r: fmt_value(r["monetary"], "money")),
+            ("customers", t("cust_customers", ctx.lang), lambda r: ctx.nf.value(r["customers"], "count")),
+            ("share", t("cust_share", ctx.lang), lambda r: ctx.nf.value(r["share"], "percent")),
+            ("monetary", t("cust_monetary", ctx.lang), lambda r: ctx.nf.value(r["monetary"], "money")),
             (
                 "recency_days",
                 t("cust_recency", ctx.lang),

@@ -11,7 +11,18 @@ from dash.development.base_component import Component
 
 from channelscope.web.dashboard.data import PageContext
 from channelscope.web.dashboard.i18n import is_missing, t
-from channelscope.web.dashboard.widgets import COLORS, empty, figure, graph, number, section, table
+from channelscope.web.dashboard.widgets import (
+    COLORS,
+    empty,
+    export_links,
+    figure,
+    graph,
+    number,
+    section,
+    sort_header,
+    sort_rows,
+    table,
+)
 
 LIMIT = 50  # rows shown; the API pages through the rest
 
@@ -21,20 +32,41 @@ def render(ctx: PageContext) -> Component:
     if board is None or board.empty:
         return empty(t("no_data", ctx.lang))
     board = board.sort_values("gmv", ascending=False)
-    rows = board.head(LIMIT).to_dict("records")
-    for i, r in enumerate(rows, start=1):
+    ranked = board.to_dict("records")
+    for i, r in enumerate(ranked, start=1):
         r["rank"] = i
+        r["name"] = r.get("name") or ctx.distributor_name(r["distributor"])
+        r["channel_name"] = ctx.channel_name(r.get("channel_id"))
+    sort = ctx.view.option("sort", "rank")
+    rows = sort_rows(ranked, sort, SORTABLE)[:LIMIT]
+    exports = export_links(
+        "distributors-export",
+        ctx.lang,
+        metrics=[m for m in ("gmv", "paid_orders", "commissions", "refund_rate") if m in ctx.project.catalog],
+        by=["distributor"],
+        start=ctx.start,
+        end=ctx.end,
+        filters=ctx.view.filter_dict(),
+    )
     return html.Div(
         [
-            section(t("top_distributors", ctx.lang), graph("distributor-top", _top(ctx, rows[:15]))),
-            section(f"{t('leaderboard', ctx.lang)} ({len(board)})", _table(ctx, rows), id_="distributors-panel"),
+            section(t("top_distributors", ctx.lang), graph("distributor-top", _top(ctx, ranked[:15]))),
+            section(
+                f"{t('leaderboard', ctx.lang)} ({len(board)})",
+                exports,
+                _table(ctx, rows, sort),
+                id_="distributors-panel",
+            ),
         ]
     )
 
 
-def _table(ctx: PageContext, rows: list[dict[str, Any]]) -> html.Table:
+SORTABLE = ("rank", "name", "channel_name", "gmv", "paid_orders", "commissions", "refund_rate", "active_days")
+
+
+def _table(ctx: PageContext, rows: list[dict[str, Any]], sort: str) -> html.Table:
     def num(col: str, unit: str) -> Any:
-        return lambda r: number(f"dist-{r['distributor']}-{col}", r.get(col), unit)
+        return lambda r: number(f"dist-{r['distributor']}-{col}", r.get(col), unit, ctx.nf)
 
     def below(r: dict[str, Any]) -> Any:
         n: Any = r.get("below_map_lines")
@@ -42,7 +74,13 @@ def _table(ctx: PageContext, rows: list[dict[str, Any]]) -> html.Table:
         share = None if is_missing(n) or not lines else float(n) / float(lines)
         return html.Span(
             [
-                number(f"dist-{r['distributor']}-below_map_lines", n, "count", class_name="num warn" if n else "num"),
+                number(
+                    f"dist-{r['distributor']}-below_map_lines",
+                    n,
+                    "count",
+                    ctx.nf,
+                    class_name="num warn" if n else "num",
+                ),
                 html.Span(f" / {int(lines or 0)}", className="muted"),
             ],
             title=f"{share:.0%}" if share is not None else "",
@@ -50,8 +88,8 @@ def _table(ctx: PageContext, rows: list[dict[str, Any]]) -> html.Table:
 
     columns = [
         ("rank", "#", lambda r: r["rank"]),
-        ("name", t("distributor", ctx.lang), lambda r: r.get("name") or r["distributor"]),
-        ("channel", t("channel", ctx.lang), lambda r: ctx.channel_name(r.get("channel_id"))),
+        ("name", t("distributor", ctx.lang), lambda r: r["name"]),
+        ("channel_name", t("channel", ctx.lang), lambda r: r["channel_name"]),
         ("gmv", ctx.label("gmv"), num("gmv", "money")),
         ("paid_orders", ctx.label("paid_orders"), num("paid_orders", "count")),
         ("commissions", ctx.label("commissions"), num("commissions", "money")),
@@ -59,7 +97,12 @@ def _table(ctx: PageContext, rows: list[dict[str, Any]]) -> html.Table:
         ("active_days", t("active_days", ctx.lang), num("active_days", "count")),
         ("below_map", t("below_map", ctx.lang), below),
     ]
-    return table("distributors-table", rows, columns, numeric=[c for c, _, _ in columns[3:]])
+    headers = {
+        c: sort_header(h, c, sort, lambda s: ctx.option_href("/distributors", sort=s), ctx.lang, ctx.basis(c))
+        for c, h, _ in columns
+        if c in SORTABLE
+    }
+    return table("distributors-table", rows, columns, numeric=[c for c, _, _ in columns[3:]], headers=headers)
 
 
 def _top(ctx: PageContext, rows: list[dict[str, Any]]) -> go.Figure:
@@ -67,10 +110,10 @@ def _top(ctx: PageContext, rows: list[dict[str, Any]]) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=[float(r["gmv"]) for r in rows],
-            y=[str(r.get("name") or r["distributor"]) for r in rows],
+            y=[str(r["name"]) for r in rows],
             orientation="h",
             marker={"color": COLORS[0]},
-            hovertemplate="%{y}<br>¥%{x:,.2f}<extra></extra>",
+            hovertemplate="%{y}<br>" + ctx.nf.symbol + "%{x:,.2f}<extra></extra>",
         )
     )
     fig = figure(fig, height=380, legend=False)

@@ -15,7 +15,7 @@ from dash.development.base_component import Component
 from channelscope.errors import ChannelscopeError
 from channelscope.web import service
 from channelscope.web.dashboard.data import PageContext
-from channelscope.web.dashboard.i18n import fmt_value, t
+from channelscope.web.dashboard.i18n import t
 from channelscope.web.dashboard.widgets import COLORS, empty, figure, graph, section, table
 
 HORIZON = 28
@@ -115,7 +115,7 @@ def _targets(ctx: PageContext, run: Any) -> Component:
     sug = sug.assign(channel=sug["channel"].fillna("total"))
     if ctx.user.scoped:
         sug = sug[sug["channel"].isin(set(ctx.user.channels))]
-    money = lambda v: fmt_value(v, "money", lang=ctx.lang)  # noqa: E731
+    money = lambda v: ctx.nf.value(v, "money")  # noqa: E731
     return table(
         "forecast-targets",
         sug.to_dict("records"),

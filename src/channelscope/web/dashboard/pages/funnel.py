@@ -10,7 +10,7 @@ from dash import html
 from dash.development.base_component import Component
 
 from channelscope.web.dashboard.data import PageContext
-from channelscope.web.dashboard.i18n import fmt_value, is_missing, t
+from channelscope.web.dashboard.i18n import is_missing, t
 from channelscope.web.dashboard.widgets import COLORS, empty, figure, graph, number, section, table
 
 STAGES = (
@@ -21,6 +21,15 @@ STAGES = (
     ("paid_orders", "stage_paid"),
     ("kept_orders", "stage_kept"),
 )
+
+
+#: the KPI whose coverage tells why a stage is empty for a channel (traffic stages need traffic; kept, refunds)
+STAGE_METRIC = {
+    "impressions": "visitors",
+    "visitors": "visitors",
+    "add_to_cart": "visitors",
+    "kept_orders": "refund_rate",
+}
 
 
 def render(ctx: PageContext) -> Component:
@@ -40,7 +49,7 @@ def render(ctx: PageContext) -> Component:
                         html.Div(
                             [
                                 html.Span(f"{t('stage_impressions', ctx.lang)}: ", className="muted"),
-                                number("funnel-total-impressions", values.get("impressions"), "count"),
+                                number("funnel-total-impressions", values.get("impressions"), "count", ctx.nf),
                             ]
                         ),
                         graph("funnel-chart", _chart(ctx, values)),
@@ -112,13 +121,15 @@ def _rate(a: Any, b: Any) -> float | None:
 def _table(ctx: PageContext, rows: list[dict[str, Any]], total: dict[str, Any]) -> html.Table:
     rows = sorted(rows, key=lambda r: -float(r.get("paid_orders") or 0))
     rows.append({"channel": "total", **total})
+    coverage = ctx.coverage(sorted(set(STAGE_METRIC.values())))
 
     def stage(col: str, prev: str | None) -> Any:
         def cell(r: dict[str, Any]) -> Any:
-            parts: list[Any] = [number(f"funnel-{r['channel']}-{col}", r.get(col), "count")]
+            why = coverage.get((STAGE_METRIC.get(col, col), str(r["channel"])))
+            parts: list[Any] = [number(f"funnel-{r['channel']}-{col}", r.get(col), "count", ctx.nf, missing=why)]
             if prev:
                 rate = _rate(r.get(col), r.get(prev))
-                parts.append(html.Span(f" {fmt_value(rate, 'percent')}", className="muted"))
+                parts.append(html.Span(f" {ctx.nf.value(rate, 'percent')}", className="muted"))
             return html.Span(parts)
 
         return cell

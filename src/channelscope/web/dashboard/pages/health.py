@@ -1,13 +1,15 @@
-"""Data health: freshness per source, quarantine by reason, and the batch ledger (rows in = loaded +
-quarantined + duplicates)."""
+"""Data health: freshness per source, quarantine by reason (a reason opens its rows), and the batch ledger
+(rows in = loaded + quarantined + duplicates)."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
-from dash import html
+from dash import dcc, html
 from dash.development.base_component import Component
 
 from channelscope.web.dashboard.data import PageContext
@@ -39,9 +41,66 @@ def render(ctx: PageContext) -> Component:
                 ],
                 className="row",
             ),
+            *_reason_rows(ctx, q),
+            section(t("data_freshness", ctx.lang), _data_freshness(ctx), id_="data-freshness-panel"),
             section(t("ledger", ctx.lang), _ledger(ctx, ledger), id_="ledger-panel"),
         ]
     )
+
+
+ROWS_SHOWN = 50
+
+
+def _reason_links(ctx: PageContext, q: pd.DataFrame) -> html.Table:
+    """Each kind of reason (and its source) with its row count, opening its rows."""
+    rows = q.sort_values("rows", ascending=False).to_dict("records")
+    for i, r in enumerate(rows):
+        r["key"] = str(i)
+
+    def reason(r: dict[str, Any]) -> Any:
+        href = ctx.option_href("/health", reason=str(r["reason"]), source=str(r["source"]))
+        return dcc.Link(_short(str(r["reason"]), 70), href=href, id=f"reason-{r['key']}", title=str(r["reason"]))
+
+    columns = [
+        ("reason", t("reason", ctx.lang), reason),
+        ("source", t("source", ctx.lang), lambda r: r["source"]),
+        ("rows", t("rows", ctx.lang), lambda r: number(f"reason-{r['key']}-rows", r["rows"], "count", ctx.nf)),
+    ]
+    return table("reasons-table", rows, columns, numeric=("rows",))
+
+
+def _pieces(kind: str) -> list[str]:
+    """The fixed words of a kind of reason (its values were replaced by … and line numbers by 'line N')."""
+    return [p for p in re.split(r"…|line N", kind) if p.strip()]
+
+
+def _reason_rows(ctx: PageContext, q: pd.DataFrame) -> list[Component]:
+    """The quarantined rows of the reason the URL names (``?reason=...&source=...``), at most ROWS_SHOWN."""
+    kind, source = ctx.view.option("reason", ""), ctx.view.option("source", "")
+    if not kind:
+        return []
+    pieces = _pieces(kind)
+    longest = max(pieces, key=len) if pieces else None
+    frame = ctx.call("quarantine_rows", source=source or None, reason=longest, limit=1000)
+    picked = []
+    for r in frame.to_dict("records"):
+        texts = json.loads(r["reasons"]) if isinstance(r.get("reasons"), str) else list(r.get("reasons") or [])
+        hit = [x for x in texts if all(p in x for p in pieces)]
+        if hit:
+            picked.append({**r, "why": "; ".join(hit), "key": f"{r['batch_id']}-{r['row_number']}"})
+        if len(picked) >= ROWS_SHOWN:
+            break
+    columns = [
+        ("file", t("file", ctx.lang), lambda r: html.Span(_tail(str(r.get("file") or "")), title=str(r.get("file")))),
+        ("row_number", t("row", ctx.lang), lambda r: r.get("row_number")),
+        ("why", t("reason", ctx.lang), lambda r: r["why"]),
+        ("record", t("record", ctx.lang), lambda r: html.Code(_short(str(r.get("record") or ""), 120))),
+    ]
+    back = dcc.Link(t("all_reasons", ctx.lang), href=ctx.option_href("/health", reason="", source=""), id="reason-back")
+    body = table("quarantine-rows", picked, columns, key="key") if picked else empty(t("no_data", ctx.lang))
+    return [
+        section(f"{t('quarantined_rows', ctx.lang)}: {_short(kind, 80)} ({len(picked)})", body, back, id_="rows-panel")
+    ]
 
 
 def _freshness(ctx: PageContext, rows: list[dict[str, Any]]) -> Component:
@@ -62,9 +121,42 @@ def _freshness(ctx: PageContext, rows: list[dict[str, Any]]) -> Component:
         ("last_loaded", t("last_loaded", ctx.lang), lambda r: _when(r.get("last_loaded"))),
         ("age_hours", t("age_hours", ctx.lang), age),
         ("expect_every", t("expect_every", ctx.lang), lambda r: r.get("expect_every") or "–"),
-        ("rows", t("rows", ctx.lang), lambda r: number(f"fresh-{r['source']}-rows", r.get("rows"), "count")),
+        ("rows", t("rows", ctx.lang), lambda r: number(f"fresh-{r['source']}-rows", r.get("rows"), "count", ctx.nf)),
     ]
     return table("freshness-table", rows, columns, key="source", numeric=("age_hours", "rows"))
+
+
+def _data_freshness(ctx: PageContext) -> Component:
+    """Per source and channel: the latest business date its data holds against its cadence (a file loaded a
+    minute ago whose newest order is months old is stale), in the project's time zone."""
+    fresh = ctx.call("data_as_of")
+    rows = [r for r in fresh.get("rows", []) if r.get("state") != "dimension"]
+    if not rows:
+        return empty(t("no_data", ctx.lang))
+    for i, r in enumerate(rows):
+        r["key"] = f"{r['source']}-{r.get('channel') or i}"
+
+    def state(r: dict[str, Any]) -> Any:
+        s = str(r.get("state") or "never")
+        return html.Span(r.get("state_en" if ctx.lang == "en" else "state_zh") or s, className=f"badge {s}")
+
+    columns = [
+        ("source", t("source", ctx.lang), lambda r: r["source"]),
+        ("channel", t("channel", ctx.lang), lambda r: ctx.channel_name(r.get("channel"))),
+        ("tables", t("tables", ctx.lang), lambda r: r.get("table") or "–"),
+        ("state", t("state", ctx.lang), state),
+        ("latest_date", t("latest_date", ctx.lang), lambda r: str(r.get("latest_date") or "–")),
+        (
+            "lag_days",
+            t("lag_days", ctx.lang),
+            lambda r: number(f"data-{r['key']}-lag", r.get("lag_days"), "count", ctx.nf),
+        ),
+        ("expect_every", t("expect_every", ctx.lang), lambda r: r.get("expect_every") or "–"),
+    ]
+    note = html.Div(
+        f"{t('data_as_of', ctx.lang)} {fresh.get('data_as_of') or '–'} · {fresh.get('timezone')}", className="muted"
+    )
+    return html.Div([note, table("data-freshness-table", rows, columns, key="key", numeric=("lag_days",))])
 
 
 def _quarantine(ctx: PageContext, q: pd.DataFrame) -> Component:
@@ -90,10 +182,11 @@ def _quarantine(ctx: PageContext, q: pd.DataFrame) -> Component:
             html.Div(
                 [
                     html.Span(f"{t('quarantined', ctx.lang)}: ", className="muted"),
-                    number("quarantine-total", total, "count"),
+                    number("quarantine-total", total, "count", ctx.nf),
                 ]
             ),
             graph("quarantine-chart", fig),
+            html.Div(_reason_links(ctx, q), className="scroll"),
         ]
     )
 
@@ -108,7 +201,7 @@ def _ledger(ctx: PageContext, ledger: pd.DataFrame) -> Component:
     rows = ledger.head(30).to_dict("records")
 
     def n(col: str) -> Any:
-        return lambda r: number(f"batch-{r.get('batch_id')}-{col}", r.get(col), "count")
+        return lambda r: number(f"batch-{r.get('batch_id')}-{col}", r.get(col), "count", ctx.nf)
 
     columns = [
         ("started_at", t("started", ctx.lang), lambda r: _when(r.get("started_at"))),

@@ -15,10 +15,11 @@ from dash import html
 from dash.development.base_component import Component
 
 from channelscope.errors import ChannelscopeError
+from channelscope.numbers import NumberFormat
 from channelscope.web import marketing
 from channelscope.web.auth import AccessDenied
 from channelscope.web.dashboard.data import PageContext
-from channelscope.web.dashboard.i18n import fmt_value, t
+from channelscope.web.dashboard.i18n import t
 from channelscope.web.dashboard.widgets import COLORS, empty, figure, graph, section, table
 
 MODELS = ("first", "last", "last_non_direct", "linear", "time_decay", "position", "markov", "shapley")
@@ -66,9 +67,9 @@ def render(ctx: PageContext) -> Component:
                 t("mkt_allocator", lang),
                 html.P(
                     t("mkt_gain", lang).format(
-                        gain=fmt_value(plan.expected_gain, "money", lang=lang),
-                        low=fmt_value(plan.gain_low, "money", lang=lang),
-                        high=fmt_value(plan.gain_high, "money", lang=lang),
+                        gain=ctx.nf.value(plan.expected_gain, "money"),
+                        low=ctx.nf.value(plan.gain_low, "money"),
+                        high=ctx.nf.value(plan.gain_high, "money"),
                     ),
                     id="mkt-gain",
                 ),
@@ -79,12 +80,13 @@ def render(ctx: PageContext) -> Component:
     )
 
 
-def _money(v: Any, lang: str) -> str:
-    return fmt_value(v, "money", compact=True, lang=lang)
+def _money(v: Any, ctx: PageContext) -> str:
+    """Money in the project's currency, in full (a table: no 万/亿 scale; channelscope.numbers)."""
+    return ctx.nf.value(v, "money")
 
 
 def _ratio(v: Any) -> str:
-    return fmt_value(v, "ratio")
+    return NumberFormat().value(v, "ratio")
 
 
 def _roi_table(ctx: PageContext, roi: pd.DataFrame) -> html.Table:
@@ -92,7 +94,7 @@ def _roi_table(ctx: PageContext, roi: pd.DataFrame) -> html.Table:
     cols: list[tuple[str, str, Any]] = [
         ("campaign_id", t("campaign", lang), lambda r: r["campaign_id"]),
         ("platform", t("mkt_platform", lang), lambda r: r["platform"]),
-        ("spend", t("mkt_spend", lang), lambda r: _money(r["spend"], lang)),
+        ("spend", t("mkt_spend", lang), lambda r: _money(r["spend"], ctx)),
     ]
     for basis in ("platform", "orders", "attributed", "incremental"):
         cols.append((f"roas_{basis}", t(f"mkt_roas_{basis}", lang), lambda r, b=basis: _ratio(r[f"roas_{b}"])))
@@ -175,15 +177,15 @@ def _uplift_table(ctx: PageContext, uplift: pd.DataFrame) -> html.Table:
     cols: list[tuple[str, str, Any]] = [
         ("promotion", t("mkt_promotion", lang), lambda r: r["promotion"]),
         ("start", t("dates", lang), lambda r: f"{r['start']} ({r['days']}d)"),
-        ("uplift", t("mkt_uplift_value", lang), lambda r: _money(r["uplift"], lang)),
+        ("uplift", t("mkt_uplift_value", lang), lambda r: _money(r["uplift"], ctx)),
         (
             "interval",
             t("mkt_interval", lang),
-            lambda r: f"{_money(r['uplift_low'], lang)} – {_money(r['uplift_high'], lang)}",
+            lambda r: f"{_money(r['uplift_low'], ctx)} – {_money(r['uplift_high'], ctx)}",
         ),
-        ("uplift_pct", t("mkt_uplift_pct", lang), lambda r: fmt_value(r["uplift_pct"], "percent")),
-        ("hangover", t("mkt_hangover", lang), lambda r: _money(r["hangover"], lang)),
-        ("net_uplift", t("mkt_net", lang), lambda r: _money(r["net_uplift"], lang)),
+        ("uplift_pct", t("mkt_uplift_pct", lang), lambda r: ctx.nf.value(r["uplift_pct"], "percent")),
+        ("hangover", t("mkt_hangover", lang), lambda r: _money(r["hangover"], ctx)),
+        ("net_uplift", t("mkt_net", lang), lambda r: _money(r["net_uplift"], ctx)),
     ]
     return table("mkt-uplift", uplift.to_dict("records"), cols, key="start", numeric=[c for c, _, _ in cols[2:]])
 
@@ -192,9 +194,9 @@ def _allocation_table(ctx: PageContext, rows: pd.DataFrame) -> html.Table:
     lang = ctx.lang
     cols: list[tuple[str, str, Any]] = [
         ("platform", t("mkt_platform", lang), lambda r: r["platform"]),
-        ("current_spend", t("mkt_current", lang), lambda r: _money(r["current_spend"], lang)),
-        ("recommended_spend", t("mkt_recommended", lang), lambda r: _money(r["recommended_spend"], lang)),
+        ("current_spend", t("mkt_current", lang), lambda r: _money(r["current_spend"], ctx)),
+        ("recommended_spend", t("mkt_recommended", lang), lambda r: _money(r["recommended_spend"], ctx)),
         ("scale", "×", lambda r: _ratio(r["scale"])),
-        ("expected_contribution", t("mkt_contribution", lang), lambda r: _money(r["expected_contribution"], lang)),
+        ("expected_contribution", t("mkt_contribution", lang), lambda r: _money(r["expected_contribution"], ctx)),
     ]
     return table("mkt-allocation", rows.to_dict("records"), cols, key="platform", numeric=[c for c, _, _ in cols[1:]])

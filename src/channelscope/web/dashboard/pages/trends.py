@@ -10,7 +10,7 @@ from dash.development.base_component import Component
 from channelscope.web.dashboard.data import PageContext
 from channelscope.web.dashboard.i18n import dropdown_labels, t
 from channelscope.web.dashboard.view import option_id
-from channelscope.web.dashboard.widgets import COLORS, empty, figure, graph, number, section
+from channelscope.web.dashboard.widgets import COLORS, empty, export_links, figure, graph, number, section
 
 DIMENSIONS = (
     "channel",
@@ -48,12 +48,17 @@ def render(ctx: PageContext) -> Component:
     unit = ctx.unit(metric)
     summary = html.Div(
         [
-            html.Span(f"{ctx.label(metric)} {t('total', ctx.lang)}: ", className="muted"),
-            number("trend-total-value", head.get(metric), unit),
+            html.Span(
+                f"{ctx.label(metric)} {t('total', ctx.lang)}: ",
+                className="muted",
+                id="trend-label",
+                title=ctx.basis(metric),
+            ),
+            number("trend-total-value", head.get(metric), unit, ctx.nf),
             *(
                 [
                     html.Span(f"  {t('previous_period', ctx.lang)}: ", className="muted"),
-                    number("trend-total-prev", head.get(f"{metric}_prev"), unit),
+                    number("trend-total-prev", head.get(f"{metric}_prev"), unit, ctx.nf),
                 ]
                 if compare
                 else []
@@ -63,9 +68,19 @@ def render(ctx: PageContext) -> Component:
     )
     if frame.empty:
         return html.Div([controls, summary, empty(t("no_data", ctx.lang))])
-    return html.Div(
-        [controls, summary, section(ctx.label(metric), graph("trend-chart", _chart(ctx, frame, metric, by, compare)))]
+    exports = export_links(
+        "trend-export",
+        ctx.lang,
+        metrics=[metric],
+        by=[by] if by else [],
+        grain=grain,
+        start=ctx.start,
+        end=ctx.end,
+        filters=ctx.view.filter_dict(),
+        compare=compare or None,
     )
+    chart = graph("trend-chart", _chart(ctx, frame, metric, by, compare))
+    return html.Div([controls, summary, section(ctx.label(metric), exports, chart, id_="trend-panel")])
 
 
 def _controls(ctx: PageContext, metric: str, by: str, grain: str, compare: str) -> html.Div:
@@ -127,7 +142,7 @@ def _chart(ctx: PageContext, frame: pd.DataFrame, metric: str, by: str, compare:
         members = [None]
     for i, member in enumerate(members):
         rows = frame if member is None else frame[frame[by] == member]
-        name = _member_name(ctx, by, member) if by else ctx.label(metric)
+        name = ctx.member_name(by, member) if by else ctx.label(metric)
         color = COLORS[i % len(COLORS)]
         fig.add_trace(
             go.Scatter(
@@ -170,13 +185,3 @@ def grain_of(frame: pd.DataFrame) -> str:
         return "day"
     days = (periods.iloc[1] - periods.iloc[0]).days
     return "day" if days <= 1 else "week" if days <= 7 else "month" if days <= 31 else "quarter"
-
-
-def _member_name(ctx: PageContext, by: str, member: object) -> str:
-    if member is None or (isinstance(member, float) and pd.isna(member)):
-        return "–"
-    if by == "channel":
-        return ctx.channel_name(member)
-    if by == "distributor":
-        return ctx.distributor_name(member)
-    return str(member)
