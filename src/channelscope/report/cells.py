@@ -31,7 +31,7 @@ def cell_text(row: pd.Series, col: Column, report: Report) -> str:
     if unit in ("text", "lang", "date"):
         return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
     if value is None or pd.isna(value):
-        return "—"
+        return "–"
     if col.unit == "percent" and col.key.endswith(("change_pct", "deviation")):
         return F.signed_percent(float(value))
     return F.by_unit(float(value), unit, report.currency, report.language, change=col.unit == "row_change")
