@@ -26,26 +26,10 @@ from dataclasses import dataclass
 import chinese_calendar
 import pandas as pd
 
+from channelscope.clean.calendar import SPRING_FESTIVAL
 from channelscope.config.commerce_calendar import CommerceCalendarConfig, CommerceEventConfig, EventPhaseConfig
 
-#: 春节 (Lunar New Year's Day), from the published Chinese calendar.
-SPRING_FESTIVAL = {
-    2016: "02-08",
-    2017: "01-28",
-    2018: "02-16",
-    2019: "02-05",
-    2020: "01-25",
-    2021: "02-12",
-    2022: "02-01",
-    2023: "01-22",
-    2024: "02-10",
-    2025: "01-29",
-    2026: "02-17",
-    2027: "02-06",
-    2028: "01-26",
-    2029: "02-13",
-    2030: "02-03",
-}
+# 春节 dates: the one table in clean/calendar.py (SPRING_FESTIVAL, imported above)
 #: Amazon Prime Day, as announced each year (first and last day).
 PRIME_DAY = {
     2018: ("07-16", "07-17"),
