@@ -37,7 +37,7 @@ CAL_END = "2025-06-30"
 
 HAND_COHORTS = f"""
 WITH o AS (SELECT customer_key, channel_id, ordered_at, order_id, business_date AS day, net_amount_base AS v
-           FROM orders WHERE status IN ('paid','shipped','completed','refunded') AND customer_key IS NOT NULL
+           FROM orders WHERE (paid_at IS NOT NULL OR status IN ('paid','shipped','completed','refunded')) AND customer_key IS NOT NULL
              AND business_date <= DATE '{AS_OF}'),
 f AS (SELECT customer_key, arg_min(channel_id, (ordered_at, order_id)) AS ch,
              CAST(date_trunc('month', min(day)) AS DATE) AS cohort FROM o GROUP BY 1)
@@ -47,7 +47,7 @@ FROM o JOIN f USING (customer_key) GROUP BY 1, 2, 3
 """
 HAND_RFM = f"""
 WITH o AS (SELECT customer_key, business_date AS day, net_amount_base AS v FROM orders
-           WHERE status IN ('paid','shipped','completed','refunded') AND customer_key IS NOT NULL
+           WHERE (paid_at IS NOT NULL OR status IN ('paid','shipped','completed','refunded')) AND customer_key IS NOT NULL
              AND business_date <= DATE '{AS_OF}'),
 c AS (SELECT customer_key, DATE '{AS_OF}' - max(day) AS r, count(*) AS f, CAST(sum(v) AS DOUBLE) AS m
       FROM o GROUP BY 1),

@@ -302,7 +302,7 @@ def _demo_orders(p: Project) -> pd.DataFrame:
     rows = p.warehouse.execute(
         "SELECT customer_key, channel_id, distributor_id, campaign_id, ordered_at, order_id, business_date, "
         "CAST(round(net_amount_base * 100) AS BIGINT) FROM orders "
-        "WHERE status IN ('paid', 'shipped', 'completed', 'refunded') AND customer_key IS NOT NULL"
+        "WHERE (paid_at IS NOT NULL OR status IN ('paid', 'shipped', 'completed', 'refunded')) AND customer_key IS NOT NULL"
     )
     df = pd.DataFrame(
         rows,

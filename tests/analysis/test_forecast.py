@@ -132,7 +132,7 @@ def test_demo_backtest_actuals_equal_plain_sql(demo_shop: Path, demo_runs: dict[
     with Project(demo_shop, read_only=True) as p:
         rows = p.warehouse.execute(
             "SELECT business_date, SUM(net_amount_base) FROM orders "
-            "WHERE status IN ('paid', 'shipped', 'completed', 'refunded') "
+            "WHERE (paid_at IS NOT NULL OR status IN ('paid', 'shipped', 'completed', 'refunded')) "  # 支付金额
             f"AND business_date BETWEEN DATE '{total.index.min().date()}' AND DATE '{total.index.max().date()}' "
             "GROUP BY 1"
         )

@@ -47,7 +47,8 @@ def test_distributor_activity_counts_paid_days(demo_shop: Path) -> None:
     with Project(demo_shop, read_only=True) as p:
         act = p.analysis.distributor_activity(start="2025-11-01", end="2025-11-30")
         o = p.table("orders").to_pandas()
-        o = o[o.status.isin(["paid", "shipped", "completed", "refunded"]) & o.distributor_id.notna()]
+        paid = o.paid_at.notna() | o.status.isin(["paid", "shipped", "completed", "refunded"])  # 支付金额
+        o = o[paid & o.distributor_id.notna()]
         day = pd.to_datetime(o.business_date)
         o = o[(day >= pd.Timestamp("2025-11-01")) & (day <= pd.Timestamp("2025-11-30"))]
         expected = o.groupby("distributor_id").business_date.nunique()

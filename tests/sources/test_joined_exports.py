@@ -104,10 +104,12 @@ sources:
         real = q[~q.reasons.str.contains("order_id: required")]
         assert len(real) == 9_999 - 1_790
         assert set(real.reasons) == {'["net_amount: required value is missing"]'}
-        # GMV per month: paid statuses (completed, shipped, paid), in the project's time zone
+        # GMV per month (支付金额): orders with a payment time (order_approved_at, whatever happened after, a
+        # later cancellation included), else a status reached after payment; in the project's time zone
         kpi = p.kpis(["gmv", "paid_orders"], grain="month").set_index("period")
         paid = with_amount[
-            with_amount.order_status.isin(["delivered", "shipped", "approved", "invoiced", "processing"])
+            with_amount.order_approved_at.fillna("").ne("")
+            | with_amount.order_status.isin(["delivered", "shipped", "approved", "invoiced", "processing"])
         ]
         by_month = paid.groupby("month")["net"].apply(lambda s: sum(s, Decimal(0)))
         got = {str(k)[:7]: Decimal(str(v)).quantize(Decimal("0.01")) for k, v in kpi.gmv.items() if v}

@@ -13,7 +13,7 @@ import ibis
 import pandas as pd
 
 from channelscope.errors import QueryError
-from channelscope.model.semantic import below_min_price, is_paid
+from channelscope.model.semantic import below_min_price, paid_order
 
 #: the dimensions the activity can be filtered by, and their column on orders
 FILTER_COLUMNS = {
@@ -36,7 +36,7 @@ def distributor_activity(
     advertised price, by ``model.semantic.below_min_price``: DECIMAL unit price vs DECIMAL minimum). ``tables`` answers
     ``table(name)`` with an Ibis table (a Project or a reader). Computed in the engine."""
     o = tables.table("orders")
-    o = o.filter(is_paid(o.status), o.distributor_id.notnull())
+    o = o.filter(paid_order(o), o.distributor_id.notnull())
     if start is not None:
         o = o.filter(o.business_date >= ibis.date(str(start)))
     if end is not None:

@@ -20,7 +20,7 @@ from channelscope.analysis.attribution import MODELS, AttributionResult, attribu
 from channelscope.analysis.media_mix import MediaMixFit, calendar_controls, fit_media_mix
 from channelscope.analysis.planned_events import project_events
 from channelscope.errors import QueryError
-from channelscope.metrics.definitions import PAID
+from channelscope.model.semantic import paid_order
 
 if TYPE_CHECKING:
     from channelscope.project import Project
@@ -104,7 +104,7 @@ def _discount_rate(project: Project, start: dt.date | None, end: dt.date | None)
     """Discount / gross amount of paid orders per business date (a fraction; each order's amounts in
     the base currency through its own net_amount_base / net_amount)."""
     o = project.warehouse.ibis.table("orders")
-    o = o.filter(o.status.isin(PAID) & (o.net_amount != 0) & o.gross_amount.notnull())
+    o = o.filter(paid_order(o) & (o.net_amount != 0) & o.gross_amount.notnull())
     if start is not None:
         o = o.filter(o.business_date >= start)
     if end is not None:
@@ -252,7 +252,7 @@ def promotion_costs(project: Project) -> dict[str, float]:
     if promos.empty:
         return {}
     o = con.table("orders")
-    o = o.filter(o.status.isin(PAID) & o.campaign_id.isin(list(promos["campaign_id"])) & (o.net_amount != 0))
+    o = o.filter(paid_order(o) & o.campaign_id.isin(list(promos["campaign_id"])) & (o.net_amount != 0))
     rate = o.net_amount_base.cast("float64") / o.net_amount.cast("float64")
     agg = o.group_by("campaign_id").aggregate(discount=(o.discount_amount.cast("float64").fill_null(0) * rate).sum())
     given = dict(zip(*[agg.execute()[k] for k in ("campaign_id", "discount")], strict=True))

@@ -18,7 +18,7 @@ import ibis
 import ibis.expr.types as ir
 
 from channelscope.errors import QueryError
-from channelscope.metrics.definitions import PAID
+from channelscope.model.semantic import paid_order
 
 if TYPE_CHECKING:
     from channelscope.project import Project
@@ -48,7 +48,7 @@ def touch_tables(
         raise QueryError(f"lookback_days must be 0 or more (got {lookback_days})")
     con = project.warehouse.ibis
     o = con.table("orders")
-    o = o.filter(o.paid_at.notnull() | o.status.isin(PAID))  # the GMV basis: a payment time, or a paid status
+    o = o.filter(paid_order(o))  # the GMV basis: a payment time, or a paid status
     if start is not None:
         o = o.filter(o.business_date >= start)
     if end is not None:

@@ -119,6 +119,18 @@ def _calendar_days(days: pd.DatetimeIndex) -> dict[str, np.ndarray]:
     return out
 
 
+def _festivals(days: pd.DatetimeIndex) -> list[dict[str, str]]:
+    """The windows of ``_calendar_days`` as dated festivals for channelscope.yaml's ``calendar.festivals``."""
+    from channelscope.clean.calendar import festival_windows
+    from channelscope.config.schema import CalendarConfig
+
+    cfg = CalendarConfig(first_date=days[0].date(), last_date=days[-1].date())
+    return [
+        {"name": zh, "name_en": en, "start": s.isoformat(), "end": e.isoformat()}
+        for s, e, zh, en in festival_windows(cfg)
+    ]
+
+
 def _spend(rng: np.random.Generator, days: pd.DatetimeIndex, festival: np.ndarray) -> np.ndarray:
     n = len(days)
     out = np.zeros((n, len(PLATFORMS)))
@@ -433,6 +445,9 @@ def generate_media_demo(folder: Path | str, seed: int = 7, *, aov_scale: float =
             {"name": t, "path": f"{canonical}/{t}.csv", "preset": f"canonical_{t}"}
             for t in ("campaigns", "orders", "ad_spend", "events")
         ],
+        # the festival windows the scenario's sales follow (the built-in calendar of clean/calendar.py), declared
+        # as the brand's calendar: the models' controls are then the windows the truth was made with
+        "calendar": {"festivals": _festivals(sc.days)},
     }
     head = f"# channelscope media scenario (seed {seed}): sales respond to ad spend with adstock and saturation.\n"
     (folder / "channelscope.yaml").write_text(

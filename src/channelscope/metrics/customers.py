@@ -1,6 +1,6 @@
 """The customer frame of the semantic layer: one row per customer, built in the engine from paid orders.
 
-A customer's history is their *paid* orders (the statuses of ``PAID``, the basis of GMV) with a known
+A customer's history is their *paid* orders (``model.semantic.paid_order``: a payment time, else a paid status; the basis of GMV) with a known
 ``customer_key``; dates are business dates (the project's time zone), money is ``net_amount_base``
 (the base currency, DECIMAL). The frame holds, per customer: the first paid order (date, channel,
 distributor, campaign: the *acquisition*), the cohort week (Monday) and month, the second purchase
@@ -23,7 +23,7 @@ import ibis
 import ibis.expr.types as ir
 
 from channelscope.errors import QueryError
-from channelscope.metrics.definitions import PAID
+from channelscope.model.semantic import paid_order
 
 #: the frame's dimensions: name -> column
 FRAME_DIMENSIONS: dict[str, str] = {
@@ -76,7 +76,7 @@ def paid_orders(
     """Paid orders with a customer: customer_key, order_id, channel_id, distributor_id, campaign_id, ordered_at,
     day (business date) and value (net_amount_base, base currency)."""
     o = con.table("orders")
-    o = o.filter(o.status.isin(PAID), o.customer_key.notnull())
+    o = o.filter(paid_order(o), o.customer_key.notnull())
     if as_of is not None:
         o = o.filter(o.business_date <= as_of)
     if channels is not None:

@@ -17,7 +17,7 @@ import ibis.expr.types as ir
 
 from channelscope.metrics.definitions import Catalog, build_catalog
 from channelscope.metrics.query import measure_table
-from channelscope.model.semantic import below_min_price, is_paid
+from channelscope.model.semantic import below_min_price, paid_order
 from channelscope.model.tables import MONEY
 from channelscope.warehouse import Warehouse
 
@@ -130,7 +130,7 @@ def distributor(wh: Warehouse, catalog: Catalog | None = None) -> ir.Table:
     sales = measure_table(wh, cat, _same("orders", "paid_orders", "gmv"), by, where=known)
     refunds = measure_table(wh, cat, _same("refunds"), by, where=known)
     commission = measure_table(wh, cat, {"commission": "commissions"}, by, where=known)
-    sold = o.filter(is_paid(o.status) & o.distributor_id.notnull())
+    sold = o.filter(paid_order(o) & o.distributor_id.notnull())
     lj = (
         lines.select("order_id", "sku", "unit_price")
         .inner_join(sold.select("order_id", "business_date", "distributor_id"), "order_id")

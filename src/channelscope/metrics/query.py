@@ -30,7 +30,7 @@ from channelscope.model.semantic import (
     ROLLUPS,
     Rollup,
     frame_table,
-    is_paid,
+    paid_order,
     with_lookups,
 )
 from channelscope.warehouse import Warehouse
@@ -89,10 +89,8 @@ def cuttable(catalog: Catalog, metrics: list[str], dims: list[str]) -> list[str]
 
 
 def _paid(t: ir.Table) -> ir.BooleanValue:
-    """An order counted as paid (支付金额): it has a payment time, whatever its status became after (a paid
-    order later cancelled or refunded stays paid); where the source gives no payment time, a status only
-    reached after payment (``model.semantic.is_paid``) says it was paid."""
-    return t.paid_at.notnull() | is_paid(t.status)
+    """An order counted as paid (支付金额): ``model.semantic.paid_order``."""
+    return paid_order(t)
 
 
 def _frame(wh: Warehouse, table: str, needs: set[str]) -> ir.Table:
@@ -178,8 +176,8 @@ def rollup_covers(rollup: Rollup, m: Measure) -> bool:
     """Whether a base measure is additive over ``rollup``'s columns (distinct counts never are)."""
     if m.agg not in ("count", "sum") or any(col not in rollup.keys for col in m.filter):
         return False
-    if m.filter.get("status") == "paid" and "paid_at" not in rollup.keys:
-        return False  # "paid" needs the payment time (支付金额), which the rollup does not keep
+    if m.filter.get("status") == "paid" and "_paid" not in rollup.keys:
+        return False  # "paid" needs the payment time (支付金额), kept by a rollup as its key _paid
     if "channel_id" in m.filter:
         return False  # a like-for-like part of a total: read from the facts
     if m.agg == "sum" and m.column not in rollup.sums:

@@ -4,8 +4,8 @@ The alert lifecycle and its delivery outbox, scheduler runs, users, API tokens, 
 log and the cursors of incremental sources. They are declared here as data; the warehouse creates them
 (``Warehouse.ensure_tables``) with its engine's types, so no module outside ``warehouse/`` writes DDL.
 
-Column types are portable names (``string``, ``float64``, ``int32``, ``boolean``, ``timestamp``) that
-each engine maps to its own SQL type.
+Column types are portable names (``string``, ``float64``, ``int32``, ``boolean``, ``timestamp``, ``date``,
+``money`` for DECIMAL(18,2)) that each engine maps to its own SQL type.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class OpColumn:
     name: str
-    type: str  # string | float64 | int32 | boolean | timestamp
+    type: str  # string | float64 | int32 | boolean | timestamp | date | money (DECIMAL(18,2))
     not_null: bool = False
     primary: bool = False
 
@@ -39,6 +39,7 @@ def _c(name: str, type_: str, *, not_null: bool = False, primary: bool = False) 
 
 
 _S, _F, _I, _B, _T = "string", "float64", "int32", "boolean", "timestamp"
+_D, _M = "date", "money"
 
 _OPS: list[OpTable] = [
     OpTable(
@@ -166,8 +167,70 @@ _OPS: list[OpTable] = [
     ),
 ]
 
+_OPS += [
+    OpTable(
+        "forecast_runs",
+        (
+            _c("run_id", _S, primary=True),
+            _c("metric", _S, not_null=True),
+            _c("hierarchy", _S, not_null=True),
+            _c("grain", _S, not_null=True),
+            _c("horizon", _I, not_null=True),
+            _c("history_start", _D),
+            _c("history_end", _D),
+            _c("reconciliation", _S),
+            _c("created_at", _T, not_null=True),
+        ),
+        doc="One row per stored forecast run (plan/forecasts.py).",
+    ),
+    OpTable(
+        "forecasts",
+        (
+            _c("run_id", _S, not_null=True),
+            _c("level", _S, not_null=True),
+            _c("series", _S, not_null=True),
+            _c("channel_id", _S),
+            _c("period", _D, not_null=True),
+            _c("step", _I, not_null=True),
+            _c("model", _S, not_null=True),
+            _c("mean", _M, not_null=True),
+            _c("p2_5", _M),
+            _c("p10", _M),
+            _c("p50", _M),
+            _c("p90", _M),
+            _c("p97_5", _M),
+        ),
+        doc="Per run, series and future period: the reconciled mean and its intervals (base currency; counts "
+        "with two decimals).",
+        indexes=(("run_id",),),
+    ),
+    OpTable(
+        "forecast_accuracy",
+        (
+            _c("run_id", _S, not_null=True),
+            _c("kind", _S, not_null=True),  # backtest | tracked
+            _c("level", _S, not_null=True),
+            _c("model", _S, not_null=True),
+            _c("series_count", _I),
+            _c("n", _I),
+            _c("mae", _F),
+            _c("mase", _F),
+            _c("smape", _F),
+            _c("bias", _F),
+            _c("coverage_80", _F),
+            _c("coverage_95", _F),
+            _c("festival_mae", _F),
+            _c("festival_days", _I),
+            _c("measured_at", _T, not_null=True),
+        ),
+        doc="Per run, level and model: the backtest's scores on the last window (MASE, sMAPE, bias as fractions; "
+        "coverage as the share of actuals inside the interval), and rows of kind 'tracked' as actuals arrive.",
+    ),
+]
+
 OPERATIONAL: dict[str, OpTable] = {t.name: t for t in _OPS}
 
 #: the groups one component creates together
 ALERT_TABLES = ("alerts", "alert_deliveries")
 AUTH_TABLES = ("users", "api_tokens", "web_sessions", "access_log")
+FORECAST_TABLES = ("forecast_runs", "forecasts", "forecast_accuracy")

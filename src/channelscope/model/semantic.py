@@ -24,6 +24,16 @@ def is_paid(status: ir.StringValue) -> ir.BooleanValue:
     return status.isin(list(PAID_STATUSES))
 
 
+def paid_order(t: ir.Table) -> ir.BooleanValue:
+    """An order counted as paid (支付金额), over a table with the order's ``paid_at`` and ``status``: it has a
+    payment time, whatever its status became after (a paid order later cancelled or refunded stays paid);
+    where the source gives no payment time, a status only reached after payment (``is_paid``) says so.
+    Rollups keep it as the key ``_paid``; on a rollup, the kept key is read."""
+    if "_paid" in t.columns:
+        return t["_paid"]
+    return t.paid_at.notnull() | is_paid(t.status)
+
+
 def below_min_price(unit_price: ir.Value, min_advertised_price: ir.Value) -> ir.BooleanValue:
     """The one definition of a line sold below the minimum advertised price: the line's ``unit_price``
     (DECIMAL, before line discounts) under the product's ``min_advertised_price`` (DECIMAL), compared
@@ -259,6 +269,7 @@ class Rollup:
 
     ``sources``: the tables whose changes make it stale (the frame's table and its parent). A query whose
     dimensions, filters and measures reach only ``keys`` (or lookups joined on them) is answered from it.
+    The key ``_paid`` is derived (``paid_order``), so paid measures (支付金额) are answered from it too.
     """
 
     name: str
@@ -277,11 +288,11 @@ _K = ("channel_id", "distributor_id", "campaign_id")
 ROLLUPS: dict[str, Rollup] = {
     r.name: r
     for r in (
-        Rollup("rollup_orders", "orders", (*_K, "status"), ("net_amount_base",), ("orders",)),
+        Rollup("rollup_orders", "orders", (*_K, "status", "_paid"), ("net_amount_base",), ("orders",)),
         Rollup(
             "rollup_order_lines",
             "order_lines",
-            (*_K, "sku", "status"),
+            (*_K, "sku", "status", "_paid"),
             ("quantity", "amount"),
             ("order_lines", "orders"),
         ),

@@ -1,7 +1,7 @@
 """Store forecast runs in the warehouse and track their accuracy as actuals arrive.
 
-Tables (declared in ``model/forecasts.py``) are created on first use on DuckDB and PostgreSQL. A run
-is written in one transaction holding ``project.write_lock``.
+Tables (declared in ``model/operational.py``, created by the warehouse) are created on first use on DuckDB and
+PostgreSQL. A run is written in one transaction holding ``project.write_lock``.
 """
 
 from __future__ import annotations
@@ -14,41 +14,27 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from channelscope.errors import QueryError
-from channelscope.model.forecasts import TABLES
+from channelscope.model.operational import FORECAST_TABLES, OPERATIONAL
+from channelscope.warehouse.base import Tx
 
 if TYPE_CHECKING:
     from channelscope.analysis.forecast import ForecastRun
     from channelscope.project import Project
 
 
-def _ddl(engine: str, name: str) -> str:
-    cols = ", ".join(
-        f"{n} {t if engine == 'duckdb' else t.replace('DOUBLE', 'DOUBLE PRECISION')}" for n, t in TABLES[name]
-    )
-    return f"CREATE TABLE IF NOT EXISTS {name} ({cols})"
-
-
 def ensure_tables(project: Project) -> None:
     """Create the forecast tables when missing."""
-    for name in TABLES:
-        project.warehouse.execute(_ddl(project.warehouse.name, name))
+    project.warehouse.ensure_tables(*FORECAST_TABLES)
 
 
-def _insert(project: Project, table: str, rows: list[list[Any]]) -> None:
-    if not rows:
-        return
-    wh = project.warehouse
-    names = [n for n, _ in TABLES[table]]
-    marks = ", ".join("?" if wh.name == "duckdb" else "%s" for _ in names)
-    sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})"
-    if wh.name == "duckdb":
-        con = wh.con  # type: ignore[attr-defined]
-        con.executemany(sql, rows)
-    else:
-        conn = wh.conn  # type: ignore[attr-defined]
-        with conn.cursor() as cur:
-            cur.executemany(sql, rows)
-        conn.commit()
+def _columns(table: str) -> list[str]:
+    return OPERATIONAL[table].names
+
+
+def _insert(tx: Tx, table: str, rows: list[list[Any]]) -> None:
+    names = _columns(table)
+    marks = ", ".join("?" for _ in names)
+    tx.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
 
 
 def _money(value: float) -> Decimal:
@@ -65,8 +51,14 @@ def save_run(project: Project, run: ForecastRun) -> str:
         raise QueryError("the project is open read-only: forecasts cannot be stored")
     with project.write_lock:
         ensure_tables(project)
+        _write_run(project, run)
+    return run.run_id
+
+
+def _write_run(project: Project, run: ForecastRun) -> None:
+    with project.warehouse.transaction() as tx:
         _insert(
-            project,
+            tx,
             "forecast_runs",
             [
                 [
@@ -102,9 +94,8 @@ def save_run(project: Project, run: ForecastRun) -> str:
             ]
             for r, ch in zip(fc.itertuples(index=False), channel, strict=True)
         ]
-        _insert(project, "forecasts", rows)
-        _insert(project, "forecast_accuracy", _accuracy_rows(run.run_id, "backtest", run.accuracy, run.created_at))
-    return run.run_id
+        _insert(tx, "forecasts", rows)
+        _insert(tx, "forecast_accuracy", _accuracy_rows(run.run_id, "backtest", run.accuracy, run.created_at))
 
 
 def _accuracy_rows(run_id: str, kind: str, acc: pd.DataFrame, at: dt.datetime) -> list[list[Any]]:
@@ -133,7 +124,7 @@ def _accuracy_rows(run_id: str, kind: str, acc: pd.DataFrame, at: dt.datetime) -
 def runs(project: Project) -> pd.DataFrame:
     """The stored runs, newest first (empty when none was stored)."""
     if "forecast_runs" not in project.warehouse.ibis.list_tables():
-        return pd.DataFrame(columns=[n for n, _ in TABLES["forecast_runs"]])
+        return pd.DataFrame(columns=_columns("forecast_runs"))
     t = project.warehouse.ibis.table("forecast_runs")
     return t.order_by(t.created_at.desc()).execute()
 
@@ -196,13 +187,14 @@ def track_accuracy(project: Project, run_id: str | None = None) -> pd.DataFrame:
     if not project.read_only and len(out):
         with project.write_lock:
             at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-            _insert(project, "forecast_accuracy", _accuracy_rows(rid, "tracked", out, at))
+            with project.warehouse.transaction() as tx:
+                _insert(tx, "forecast_accuracy", _accuracy_rows(rid, "tracked", out, at))
     return out
 
 
 def accuracy_history(project: Project) -> pd.DataFrame:
     """Every stored accuracy row (backtest and tracked), newest first."""
     if "forecast_accuracy" not in project.warehouse.ibis.list_tables():
-        return pd.DataFrame(columns=[n for n, _ in TABLES["forecast_accuracy"]])
+        return pd.DataFrame(columns=_columns("forecast_accuracy"))
     t = project.warehouse.ibis.table("forecast_accuracy")
     return t.order_by(t.measured_at.desc()).execute()

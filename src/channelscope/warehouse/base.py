@@ -99,6 +99,11 @@ class Tx:
         cur.execute(self.wh.paramstyle(sql), list(params or []))
         return list(cur.fetchall()) if cur.description else []
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many parameter rows (the driver batches them)."""
+        if rows:
+            self._cur.executemany(self.wh.paramstyle(sql), [list(r) for r in rows])
+
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         cur = self._cur
         cur.execute(self.wh.paramstyle(sql), list(params or []))
@@ -122,6 +127,8 @@ class Warehouse(abc.ABC):
         "int32": "INTEGER",
         "boolean": "BOOLEAN",
         "timestamp": "TIMESTAMP",
+        "date": "DATE",
+        "money": "DECIMAL(18,2)",
     }
     #: whether the engine is served by B-tree indexes on keys (DuckDB hashes: an ART index only slows inserts)
     uses_indexes: bool = True
@@ -217,9 +224,13 @@ class Warehouse(abc.ABC):
     # ---- rollups (aggregate awareness) -------------------------------------------------------
 
     def ensure_rollups(self) -> None:
-        """Create every missing rollup table, filled from the facts (declared in ``model.semantic``)."""
+        """Create every missing rollup table, filled from the facts (declared in ``model.semantic``); a rollup
+        whose columns differ from its declaration (a warehouse made by an earlier version) is made again."""
         existing = set(self.ibis.list_tables())
         for r in ROLLUPS.values():
+            if r.name in existing and list(self.ibis.table(r.name).columns) != r.columns:
+                self.execute(f"DROP TABLE {r.name}")
+                existing.discard(r.name)
             if r.name not in existing:
                 self.execute(f"CREATE TABLE {r.name} AS {rollups.rollup_sql(r, self.dialect, only_dates=False)}")
         self.__dict__["_rollups"] = set(ROLLUPS)

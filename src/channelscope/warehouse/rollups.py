@@ -18,7 +18,7 @@ import ibis
 import ibis.expr.types as ir
 
 from channelscope.model import TABLES
-from channelscope.model.semantic import FRAMES, ROLLUPS, Rollup, frame_table
+from channelscope.model.semantic import FRAMES, ROLLUPS, Rollup, frame_table, paid_order
 
 DATES = "_rollup_dates"
 
@@ -34,7 +34,9 @@ class _Unbound:
 
 def _expr(rollup: Rollup, only_dates: bool) -> ir.Table:
     con = _Unbound()
-    t = frame_table(con, rollup.frame, set(rollup.keys))
+    t = frame_table(con, rollup.frame, set(rollup.keys) - {"_paid"})
+    if "_paid" in rollup.keys:
+        t = t.mutate(_paid=paid_order(t))
     if only_dates:
         t = t.filter(t._date.isin(con.table(DATES).d))
     return t.group_by(["_date", *rollup.keys]).aggregate(
