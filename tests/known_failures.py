@@ -18,13 +18,6 @@ KNOWN_FAILURES: dict[str, str] = {
         "paid_orders is no longer answered from rollup_orders (no paid_at in the rollup key; issue 11 x 10)"
     ),
     "tests/analysis/test_forecast.py::test_demo_backtest_actuals_equal_plain_sql": PAID_BASIS,
-    "tests/web/test_security_review.py::test_forged_render_callback_outside_the_scope_is_denied_and_logged": (
-        "a forged page-render callback now answers 500 instead of 403 after the dashboard drill-down changes "
-        "(issue 10b); no data is returned, but the denial is not logged"
-    ),
-    "tests/web/test_security_review.py::test_forged_render_callback_shows_only_the_scope": (
-        "a forged page-render callback answers 500 after the dashboard drill-down changes (issue 10b)"
-    ),
     "tests/warehouse/test_engine_boundary.py::test_no_engine_detail_outside_warehouse": (
         "plan/forecasts.py (issue 16) branches on the engine name; move it into warehouse/"
     ),
