@@ -3,11 +3,13 @@
 Dash answers any request it cannot match to a registered callback, or whose inputs have another shape than the
 callback declares, with a bare 500 it does not log. The browser's renderer never sends such requests; a forged or
 stale one does. This guard answers them with a 400 naming what is wrong (the callback, the input), so a 500 from
-the callback endpoint always means a defect of ours."""
+the callback endpoint always means a defect of ours. A component file Dash does not serve is a 404 (Dash: 500).
+Dash answers a failing callback with a 500 it does not log; ``log_dash_errors`` logs them."""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse
@@ -16,7 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from dash import Dash
 
+log = logging.getLogger("channelscope.web.dashboard")
 CALLBACK_PATH = "/_dash-update-component"
+SUITES_PATH = "/_dash-component-suites/"
 #: a callback request is small (ids, a URL, a few dropdown values); anything bigger is no renderer's
 MAX_BODY_BYTES = 1_000_000
 #: the JSON types a component property may carry, by property name (others: any JSON value)
@@ -44,6 +48,10 @@ class CallbackGuard:
         self.dash_app = dash_app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        suites = scope["type"] == "http" and scope["path"].startswith(SUITES_PATH)
+        if suites and not self._is_served_file(scope["path"][len(SUITES_PATH) :]):
+            await _answer(404, "no such dashboard file", scope, receive, send)
+            return
         if scope["type"] != "http" or scope["path"] != CALLBACK_PATH or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
@@ -79,6 +87,19 @@ class CallbackGuard:
 
         await self.app(scope, replay, send)
 
+    def _is_served_file(self, rest: str) -> bool:
+        """Whether Dash serves ``<package>/<file>`` (it answers any other with a 500)."""
+        from dash import _validate
+        from dash.exceptions import DependencyException
+        from dash.fingerprint import check_fingerprint
+
+        package, _, fingerprinted = rest.partition("/")
+        try:
+            _validate.validate_js_path(self.dash_app.registered_paths, package, check_fingerprint(fingerprinted)[0])
+        except DependencyException:
+            return False
+        return True
+
 
 async def _answer(status: int, message: str, scope: Scope, receive: Receive, send: Send) -> None:
     await JSONResponse({"error": {"message": message}}, status_code=status)(scope, receive, send)
@@ -103,9 +124,35 @@ def check_request(callback_map: dict[str, Any], body: Any) -> None:
     changed = body.get("changedPropIds", [])
     if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
         raise CallbackRejected(f"callback {output[:200]}: 'changedPropIds' must be a list of texts")
-    outputs = body.get("outputs")
-    if outputs is not None and not isinstance(outputs, dict | list):
-        raise CallbackRejected(f"callback {output[:200]}: 'outputs' must be an object or a list")
+    _check_outputs(output, body.get("outputs"))
+
+
+def declared_outputs(key: str) -> list[tuple[str, str]]:
+    """(component id, property) of each output of the callback with ``key`` in Dash's callback map
+    (``"..a.x...b.y.."`` for several outputs, ``"a.x"`` for one; ``@hash`` marks an allowed duplicate)."""
+    parts = key[2:-2].split("...") if key.startswith("..") else [key]
+    out = []
+    for part in parts:
+        ident, _, prop = part.rpartition(".")
+        out.append((ident, prop.split("@")[0]))
+    return out
+
+
+def _check_outputs(output: str, outputs: Any) -> None:
+    """The outputs a request names are those the callback declares (Dash answers a 500 otherwise)."""
+    wanted = declared_outputs(output)
+    given = outputs if output.startswith("..") else [outputs]
+    if not isinstance(given, list) or len(given) != len(wanted):
+        raise CallbackRejected(f"callback {output[:200]}: 'outputs' must name its {len(wanted)} outputs")
+    for (ident, prop), spec in zip(wanted, given, strict=True):
+        specs = spec if ident.startswith("{") and isinstance(spec, list) else [spec]
+        for one in specs:
+            if not isinstance(one, dict) or str(one.get("property", "")).split("@")[0] != prop:
+                raise CallbackRejected(f"callback {output[:200]}: expected output {ident}.{prop}")
+            if not ident.startswith("{") and one.get("id") != ident:
+                raise CallbackRejected(f"callback {output[:200]}: expected output {ident}, got {one.get('id')!r}")
+            if ident.startswith("{") and not isinstance(one.get("id"), dict):
+                raise CallbackRejected(f"callback {output[:200]}: output {ident} needs an object id")
 
 
 def _check_item(output: str, spec: dict[str, Any], item: Any) -> None:
@@ -135,3 +182,22 @@ def _check_value(output: str, spec: dict[str, Any], value: Any) -> None:
         raise CallbackRejected(
             f"callback {output[:200]}: {spec.get('id')}.{spec.get('property')} cannot be {type(value).__name__}"
         )
+
+
+def log_dash_errors() -> None:
+    """Log the exception behind every 500 Dash answers (its FastAPI backend sends the 500 without logging it)."""
+    from dash.backends import _fastapi
+    from dash.exceptions import PreventUpdate
+
+    middleware: Any = _fastapi.DashMiddleware
+    original = middleware._handle_error
+    if getattr(original, "logs", False):
+        return
+
+    async def handle(self: Any, error: Exception, scope: Scope, receive: Receive, send: Send) -> None:
+        if not isinstance(error, PreventUpdate):
+            log.error("dashboard request %s failed", scope.get("path"), exc_info=error)
+        await original(self, error, scope, receive, send)
+
+    handle.logs = True  # type: ignore[attr-defined]
+    middleware._handle_error = handle
