@@ -59,3 +59,74 @@ def test_concurrent_copies_of_one_signed_request_are_accepted_once(server: dict[
     fresh = [a for _, a in answers if a["duplicate"] is False]
     assert len(fresh) == 1 and fresh[0]["accepted"] == 1, answers
     time.sleep(0.5)
+
+
+def _hostile_bodies() -> dict[str, bytes]:
+    order = _order("MP9100004", "4.00")
+    return {
+        "5,000-digit integer": json.dumps(order).encode().replace(b'"4.00"', b"9" * 5000),
+        "5,000-digit quantity in a line": json.dumps(order).encode()[:-1] + b', "quantity": ' + b"7" * 5000 + b"}",
+        "arrays nested 100,000 deep": b"[" * 100_000 + b"]" * 100_000,
+        "objects nested 100,000 deep": b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+        "an order nested 100,000 deep": json.dumps(order).encode()[:-1]
+        + b', "extra": '
+        + b"[" * 100_000
+        + b"]" * 100_000
+        + b"}",
+    }
+
+
+def test_huge_integers_and_deep_nesting_in_signed_bodies_are_4xx(server: dict[str, Any]) -> None:  # noqa: F811
+    """A correctly signed body with a 5,000-digit integer or nested 100,000 deep is a 4xx naming the body (400,
+    413 or 422), never a 500 and never accepted."""
+    client = server["client"]
+    accepted = server["live"].accepted
+    for what, body in _hostile_bodies().items():
+        r = client.post("/events/orders", content=body, headers=_signed(body))
+        assert r.status_code in (400, 413, 422), (what, r.status_code, r.text[:300])
+        assert "Traceback" not in r.text
+    assert server["live"].accepted == accepted
+
+
+def _exchange(sock: Any, request: bytes) -> tuple[int, dict[str, str]]:
+    """Send one HTTP/1.1 request on an open socket and read one whole answer (status, headers)."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection mid-answer"
+        rest += chunk
+    return int(lines[0].split()[1]), headers
+
+
+def test_the_connection_stays_usable_after_4xx_answers(server: dict[str, Any]) -> None:  # noqa: F811
+    """Issue 12: after each 500 the server dropped the keep-alive connection. Hostile requests now get 4xx
+    answers on one raw keep-alive socket, and a good signed event on the same socket is then accepted."""
+    import socket
+
+    url = server["client"].base_url
+    host, port = url.host, url.port
+
+    def request(body: bytes, headers: dict[str, str]) -> bytes:
+        lines = ["POST /events/orders HTTP/1.1", f"Host: {host}:{port}", "Connection: keep-alive"]
+        lines += [f"{k}: {v}" for k, v in headers.items()] + [f"Content-Length: {len(body)}"]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+    good = json.dumps(_order("MP9100005", "5.00")).encode()
+    with socket.create_connection((host, port), timeout=30) as sock:
+        for what, body in _hostile_bodies().items():
+            status, headers = _exchange(sock, request(body, _signed(body)))
+            assert 400 <= status < 500 and headers.get("connection") != "close", (what, status, headers)
+        unsigned = {"Content-Type": "application/json", "X-Channelscope-Timestamp": "9" * 5000}
+        status, headers = _exchange(sock, request(good, unsigned))
+        assert status == 401 and headers.get("connection") != "close", (status, headers)
+        status, _ = _exchange(sock, request(good, _signed(good)))
+        assert status == 202  # the same connection, after six refusals

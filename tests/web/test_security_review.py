@@ -61,9 +61,9 @@ def sql(app: Any, query: str) -> list[tuple]:
 
 def render_body(pathname: str, search: str) -> dict[str, Any]:
     """The request Dash's renderer sends to draw a page (the shell's render callback), written by hand."""
-    keys = ["page", "nav", "brand", *[f"lbl-{k}" for k in ("dates", "channel", "distributor", "campaign")]]
-    outs = [(k, "children") for k in keys]
-    outs += [(f"f-{k}", p) for p in ("placeholder", "labels") for k in ("channel", "distributor", "campaign")]
+    from channelscope.web.dashboard.shell import RENDER_OUTPUTS
+
+    outs = list(RENDER_OUTPUTS)
     return {
         "output": ".." + "...".join(f"{i}.{p}" for i, p in outs) + "..",
         "outputs": [{"id": i, "property": p} for i, p in outs],
@@ -207,6 +207,33 @@ def test_broken_callback_requests_give_no_stack_trace(app: Any) -> None:
         assert r.status_code >= 400 and "Traceback" not in r.text and 'File "' not in r.text
     r = tm.post("/_dash-update-component", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code >= 400 and "Traceback" not in r.text
+
+
+def test_callback_requests_no_callback_takes_are_named_400s(app: Any) -> None:
+    """A stale or forged callback request (an output list no callback has, inputs of another shape or type)
+    is a 400 naming what is wrong, never Dash's bare 500."""
+    tm = session(app, "tm")
+    stale = render_body("/", "")
+    stale["output"] = stale["output"].split("...f-dates.")[0] + ".."  # the render callback before its date words
+    wrong_count = {**render_body("/", ""), "inputs": render_body("/", "")["inputs"][:2]}
+    wrong_id = render_body("/", "")
+    wrong_id["inputs"][0] = {"id": "page", "property": "pathname", "value": "/"}
+    wrong_type = render_body("/", "")
+    wrong_type["inputs"][1]["value"] = {"search": "?channel=jd"}
+    for body, said in (
+        (stale, "no callback has the output"),
+        (wrong_count, "must list 3 values"),
+        (wrong_id, "expected input url"),
+        (wrong_type, "url.search cannot be dict"),
+        ([1, 2], "JSON object"),
+    ):
+        r = tm.post("/_dash-update-component", json=body)
+        assert r.status_code == 400 and said in r.json()["error"]["message"], (said, r.status_code, r.text)
+    r = tm.post("/_dash-update-component", content=b"[" * 100_000, headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    r = tm.post("/_dash-update-component", content=b" " * 1_100_000, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert tm.post("/_dash-update-component", json=render_body("/health", "")).status_code == 200
 
 
 # ---- login -------------------------------------------------------------------------------------------

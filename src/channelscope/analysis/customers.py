@@ -144,11 +144,14 @@ class CustomerAnalyses:
                 cal = last
         return _clv.clv(self._con, calibration_end=cal, holdout_end=end, by=by, channels=channels)
 
-    def clv_cac(self, result: _clv.ClvResult, *, start: dt.date | str | None = None) -> pd.DataFrame:
+    def clv_cac(
+        self, result: _clv.ClvResult, *, start: dt.date | str | None = None, channels: Sequence[str] | None = None
+    ) -> pd.DataFrame:
         """Per acquisition channel: customers acquired (from ``start`` to the calibration end), ad spend of
         those days, CAC (spend / customers), 365-day CLV per customer, CLV/CAC and months to pay back CAC
-        (CAC over the monthly expected value); empty with a reason where spend or a fit is missing."""
-        return clv_cac(self._project, result, start=as_date(start, "start"))
+        (CAC over the monthly expected value); empty with a reason where spend or a fit is missing.
+        ``channels``: only these acquisition channels (a channel manager's scope)."""
+        return clv_cac(self._project, result, start=as_date(start, "start"), channels=channels)
 
     def overlap(self, *, as_of: dt.date | str | None = None, channels: Sequence[str] | None = None) -> pd.DataFrame:
         """Customers who bought in both channels of each pair."""
@@ -173,7 +176,9 @@ class CustomerAnalyses:
         return _cross.cannibalization(self._con, as_of=as_date(as_of, "as_of"), channels=channels)
 
 
-def clv_cac(project: Project, result: _clv.ClvResult, *, start: dt.date | None = None) -> pd.DataFrame:
+def clv_cac(
+    project: Project, result: _clv.ClvResult, *, start: dt.date | None = None, channels: Sequence[str] | None = None
+) -> pd.DataFrame:
     """See ``CustomerAnalyses.clv_cac``."""
     from channelscope.metrics.customers import customer_frame
 
@@ -187,11 +192,15 @@ def clv_cac(project: Project, result: _clv.ClvResult, *, start: dt.date | None =
     f = customer_frame(con, as_of=end)
     if start is not None:
         f = f.filter(f.first_day >= start)
+    if channels:
+        f = f.filter(f.acquisition_channel_id.isin(list(channels)))
     new = f.group_by(acquisition_channel="acquisition_channel_id").aggregate(new_customers=f.count()).to_pandas()
     s = con.table("ad_spend")
     s = s.filter(s.date <= end)
     if start is not None:
         s = s.filter(s.date >= start)
+    if channels:
+        s = s.filter(s.channel_id.isin(list(channels)))
     spend = s.group_by(acquisition_channel="channel_id").aggregate(ad_spend=s.spend.sum()).to_pandas()
     spend["ad_spend"] = spend["ad_spend"].astype("float64").round(2)
     roll = result.rollup.rename(columns={"value_365d_per_customer": "clv_365d"})

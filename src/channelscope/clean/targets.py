@@ -83,7 +83,11 @@ def _source_text(spec: ColumnSpec, ctx: Context, column: str) -> str:
     return text
 
 
-def _typed(spec: ColumnSpec, kind: str, text: str, ctx: Context, line_partition: str | None) -> str:
+def _typed(
+    spec: ColumnSpec, kind: str, text: str, ctx: Context, line_partition: str | None, *, bounded: bool = True
+) -> str:
+    """The typed value of a text expression (NULL when unreadable); timestamps and dates outside the plausible
+    range are NULL too, unless ``bounded`` is False (to tell the two apart in the reason)."""
     if kind == "line_number":
         part = f"PARTITION BY {line_partition}" if line_partition else ""
         return f"CAST(row_number() OVER ({part} ORDER BY _row) AS INTEGER)"
@@ -107,9 +111,11 @@ def _typed(spec: ColumnSpec, kind: str, text: str, ctx: Context, line_partition:
         return P.parse_bool(text)
     formats = [spec.format] if isinstance(spec.format, str) else spec.format
     if kind == "timestamp":
-        return P.within(P.parse_timestamp_utc(text, spec.tz or ctx.source_tz, formats), *ctx.time_range)
+        value = P.parse_timestamp_utc(text, spec.tz or ctx.source_tz, formats)
+        return P.within(value, *ctx.time_range) if bounded else value
     if kind == "date":
-        return P.within(P.parse_date(text, formats), *ctx.time_range)
+        value = P.parse_date(text, formats)
+        return P.within(value, *ctx.time_range) if bounded else value
     raise AssertionError(kind)
 
 
@@ -207,6 +213,15 @@ def parse_select(target: Target, ctx: Context) -> str:
             what = f"{col}: cannot read the personal field as {spec.pii}"
         else:
             what = f"{col}: cannot read ''' || left({P.ident('_t_' + col)}, 80) || ''' as {kind}"
+            if kind in ("timestamp", "date") and spec.default is None:
+                # read, but outside the plausible range: say so, with the range and where it is set
+                unbounded = _typed(spec, kind, P.ident("_t_" + col), ctx, line_partition, bounded=False)
+                earliest, latest = ctx.time_range
+                outside = (
+                    f"{col}: ''' || left({P.ident('_t_' + col)}, 80) || ''' is outside the plausible range "
+                    f"{earliest} to {latest} UTC (cleaning.earliest_timestamp, cleaning.future_tolerance_hours)"
+                )
+                what = f"' || CASE WHEN {unbounded} IS NULL THEN '{what}' ELSE '{outside}' END || '"
         reasons.append(f"CASE WHEN {P.ident('_t_' + col)} IS NOT NULL AND {P.ident(col)} IS NULL THEN '{what}' END")
     reason_list = f"list_filter([{', '.join(reasons)}]::VARCHAR[], r -> r IS NOT NULL)" if reasons else "[]::VARCHAR[]"
     canon = []

@@ -18,11 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from channelscope.errors import SourceError
 from channelscope.sources.mapping import ReadOptions
 
 SAMPLE_BYTES = 1 << 20
+#: a line with more fields than this (or 4x the header's) is far wider than any header: rejected unread
+MIN_WIDE_FIELDS = 256
+#: a wide line up to this size is kept whole to count its fields exactly; a longer one counts its delimiters
+MAX_KEPT_LINE = 16 << 20
+#: a header with more columns than this is no export's
+MAX_COLUMNS = 4096
+NEWLINE = ord("\n")
 TEXT_FORMATS = {"csv", "tsv", "json", "jsonl"}
 
 
@@ -254,6 +262,9 @@ def _stage_csv(
     names = opts.column_names or _header_names(sample, encoding, opts.skip_rows, delim, f.display)
     if opts.no_header and not opts.column_names:
         names = [f"column_{i + 1}" for i in range(len(names))]
+    # a line far wider than the header is set aside before DuckDB reads the file: its reader records one reject
+    # per extra field, so a line of 100,000 fields took minutes and gigabytes
+    path, wide = _set_aside_wide_lines(path, delim, len(names), workdir, f.display)
     # the header is read here, not sniffed: DuckDB's sniffer gives up on files mixing bad lines
     args.append("auto_detect = false")
     args.append("columns = {" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}")
@@ -273,7 +284,104 @@ def _stage_csv(
         f"SELECT line, any_value(csv_line), string_agg(DISTINCT error_type || coalesce(' in ' || column_name, ''), '; ') "
         f"FROM {table}_rej GROUP BY line ORDER BY line"
     ).fetchall()
-    return _finish(con, table, encoding, [(int(r[0]), r[1] or "", r[2] or "") for r in rejects])
+    read = [(wide.original_line(int(r[0])), r[1] or "", r[2] or "") for r in rejects]
+    return _finish(con, table, encoding, sorted([*read, *wide.rejects]))
+
+
+@dataclass
+class WideLines:
+    """The lines set aside as far wider than the header: their rejects and physical line numbers (1-based)."""
+
+    rejects: list[tuple[int, str, str]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+
+    def original_line(self, line: int) -> int:
+        """The line number in the original file of line ``line`` of the copy without the wide lines."""
+        for removed in self.lines:  # few (hostile files only), sorted
+            if removed <= line:
+                line += 1
+            else:
+                break
+        return line
+
+
+def wide_line_limit(columns: int) -> int:
+    """Fields above which a line is rejected unread: far wider than the header (4x, at least 256)."""
+    return max(MIN_WIDE_FIELDS, 4 * columns)
+
+
+def _set_aside_wide_lines(path: Path, delim: str, columns: int, workdir: Path, display: str) -> tuple[Path, WideLines]:
+    """Find the lines with more than ``wide_line_limit(columns)`` fields (at C speed: a line that wide is at
+    least that many bytes long, and only such lines are looked at), and, when there are any, return a copy of
+    the file without them plus one reject each naming the file, the line and its number of fields."""
+    limit = wide_line_limit(columns)
+    sep = delim.encode("utf-8")
+    found: list[tuple[int, int, bytes, int]] = []  # (line, fields, first bytes, size in bytes)
+
+    def check(line_no: int, text: bytes, size: int, delims: int) -> None:
+        if size > limit and delims >= limit:
+            fields = _fields_of(text, delim) if size <= MAX_KEPT_LINE else delims + 1
+            if fields > limit:
+                found.append((line_no, fields, text[:200], size))
+
+    line_no = 1  # the number of the running line: the one the next chunk continues
+    running = bytearray()  # the running line, kept whole up to MAX_KEPT_LINE
+    running_size = running_delims = 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == NEWLINE)
+            if len(ends):  # the running line ends in this chunk
+                head = chunk[: ends[0]]
+                size = running_size + len(head)
+                if size > limit:
+                    kept = bytes(running + head) if size <= MAX_KEPT_LINE else bytes(running)
+                    check(line_no, kept, size, running_delims + head.count(sep))
+                running.clear()
+                running_size = running_delims = 0
+                # whole lines inside the chunk: only the long ones are looked at
+                for i in np.flatnonzero(np.diff(ends) - 1 > limit):
+                    part = chunk[ends[i] + 1 : ends[i + 1]]
+                    check(line_no + 1 + int(i), part, len(part), part.count(sep))
+                line_no += len(ends)
+                last = chunk[ends[-1] + 1 :]
+            else:
+                last = chunk
+            running_size += len(last)
+            running_delims += last.count(sep)
+            if len(running) + len(last) <= MAX_KEPT_LINE:
+                running += last
+    if running_size > limit:
+        check(line_no, bytes(running), running_size, running_delims)
+    wide = WideLines()
+    if not found:
+        return path, wide
+    for line, fields, head, size in found:
+        text = head.decode("utf-8", errors="replace") + f"… ({size:,} bytes)"
+        error = f"{display}: {fields:,} fields where the header has {columns}; a line this wide is not read"
+        wide.rejects.append((line, text, error))
+        wide.lines.append(line)
+    out = workdir / (path.name + ".narrow")
+    skip = set(wide.lines)
+    with path.open("rb") as src, out.open("wb") as dst:
+        for n, raw_line in enumerate(src, start=1):
+            if n not in skip:
+                dst.write(raw_line)
+    return out, wide
+
+
+def _fields_of(line: bytes, delim: str) -> int:
+    """Fields of one physical line as a CSV reader counts them (delimiters inside quotes do not count); a line
+    with an open quote (part of a quoted line break) counts every delimiter."""
+    import csv
+
+    text = line.decode("utf-8", errors="replace").rstrip("\r")
+    quotes = text.count('"')
+    if quotes == 0 or quotes % 2:
+        return text.count(delim) + 1
+    try:
+        return max((len(row) for row in csv.reader([text], delimiter=delim)), default=0)
+    except csv.Error:
+        return text.count(delim) + 1
 
 
 def _header_names(sample: bytes, encoding: str, skip: int, delim: str, file: str) -> list[str]:
@@ -289,6 +397,13 @@ def _header_names(sample: bytes, encoding: str, skip: int, delim: str, file: str
         header = next(reader)
     except (StopIteration, csv.Error) as exc:
         raise SourceError("has no readable header line", file=file) from exc
+    if len(header) > MAX_COLUMNS:
+        raise SourceError(
+            f"has a header of {len(header):,} columns (at most {MAX_COLUMNS:,})",
+            file=file,
+            line=skip + 1,
+            hint="is this the right file, and the right delimiter?",
+        )
     names: list[str] = []
     for i, raw in enumerate(header):
         name = raw.strip().strip("\ufeff") or f"column_{i + 1}"

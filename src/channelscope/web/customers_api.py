@@ -149,7 +149,7 @@ def clv(
 
     def compute(c: Any) -> dict[str, Any]:
         r = c.clv(calibration_end=cal, holdout_end=end, holdout_days=holdout_days or None, channels=ch)
-        return clv_payload(r, c.clv_cac(r))
+        return clv_payload(r, c.clv_cac(r, channels=ch))  # CAC of the scope's channels only
 
     out = _run(request, user, "clv", (cal, end, holdout_days), ch, compute)
     return {"scope": user.scope(), **out}

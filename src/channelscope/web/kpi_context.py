@@ -69,8 +69,11 @@ def data_freshness(project: Project, user: User) -> dict[str, Any]:
     rp = service.reader(project)
     data = rp.data_as_of()
     rows = data["rows"]
-    if user.scoped and user.channels:
-        rows = [r for r in rows if r["channel"] in set(user.channels)]
+    if user.scoped:  # a distributor scope sees the sources of its distributors' channels
+        mine = set(user.channels) or {
+            d.channel_id for d in project.config.distributors if d.id in user.distributors and d.channel_id
+        }
+        rows = [r for r in rows if r["channel"] in mine]
     return {
         "data_as_of": data_as_of(project, user),
         "today": data["today"].isoformat(),

@@ -15,6 +15,7 @@ from dash import Dash
 from fastapi import FastAPI, Request, Response
 
 from channelscope.web.dashboard import shell
+from channelscope.web.dashboard.callback_guard import CallbackGuard, log_dash_errors
 
 if TYPE_CHECKING:
     from channelscope.project import Project
@@ -62,6 +63,10 @@ def mount_dashboard(app: FastAPI, project: Project) -> Dash:
         if hasattr(page, "register"):
             page.register(dash_app, project)
     _serve_pages(app, dash_app)
+    # outside Dash's own middleware: a request no registered callback takes is a named 400, not Dash's bare 500
+    app.add_middleware(CallbackGuard, dash_app=dash_app)
+    log_dash_errors()
+    app.state.dashboard = dash_app
     return dash_app
 
 

@@ -128,17 +128,24 @@ def as_of(ctx: PageContext) -> html.Span:
     return html.Span(text, className="asof", id="data-as-of", title=tip or None)
 
 
-def scope_notice(ctx: PageContext, path: str, outside: dict[str, list[str]]) -> html.Div:
-    """What an out-of-scope link shows instead of the page: which members, and a link to the user's own data."""
+def scope_notice(ctx: PageContext, path: str, outside: dict[str, list[str]], reason: str = "") -> html.Div:
+    """What an out-of-scope link shows instead of the page: which members, and a link to the user's own data.
+    ``reason`` is the denial as the access log records it (shown small, for support)."""
     lang = ctx.lang
     lines = []
     for dim, members in outside.items():
-        names = "、".join(ctx.member_name(dim, m) for m in members)
+        # the ids as the link gives them: looking up their names would tell a scoped user about other channels
+        names = "、".join(members)
         lines.append(html.P(t("out_of_scope", lang).format(dim=t(dim, lang), members=names)))
     filters = {k: tuple(v for v in vals if v not in outside.get(k, [])) for k, vals in ctx.view.filters.items()}
     href = path + replace(ctx.view, filters={k: v for k, v in filters.items() if v}).to_search()
     return html.Div(
-        [html.H3(t("forbidden", lang)), *lines, dcc.Link(t("show_my_scope", lang), href=href, id="scope-fix")],
+        [
+            html.H3(t("forbidden", lang)),
+            *lines,
+            *([html.P(reason, className="detail", id="scope-reason")] if reason else []),
+            dcc.Link(t("show_my_scope", lang), href=href, id="scope-fix"),
+        ],
         className="error",
         id="scope-error",
     )

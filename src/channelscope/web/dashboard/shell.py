@@ -40,6 +40,18 @@ PAGES: dict[str, tuple[str, str]] = {
     "/health": ("nav_health", "health"),
 }
 LABELS = ("dates", "channel", "distributor", "campaign")
+#: what the page-render callback draws: (component id, property), in the order it returns them
+RENDER_OUTPUTS: tuple[tuple[str, str], ...] = (
+    ("page", "children"),
+    ("nav", "children"),
+    ("brand", "children"),
+    *[(f"lbl-{k}", "children") for k in LABELS],
+    *[(f"f-{k}", "placeholder") for k in FILTER_KEYS],
+    *[(f"f-{k}", "labels") for k in FILTER_KEYS],
+    ("f-dates", "month_format"),
+    ("f-dates", "start_date_placeholder_text"),
+    ("f-dates", "end_date_placeholder_text"),
+)
 
 
 def layout(project: Project) -> Callable[[], Component]:
@@ -181,23 +193,8 @@ def register(app: Dash, project: Project, renders: dict[str, Render]) -> None:
         nothing = (no_update,) * len(control_outputs)
         return ((new if new != (search or "") else no_update), *nothing)
 
-    label_outputs = [Output(f"lbl-{k}", "children") for k in LABELS]
-    placeholders = [Output(f"f-{k}", "placeholder") for k in FILTER_KEYS]
-    dropdown_words = [Output(f"f-{k}", "labels") for k in FILTER_KEYS]
-    picker_words = [
-        Output("f-dates", "month_format"),
-        Output("f-dates", "start_date_placeholder_text"),
-        Output("f-dates", "end_date_placeholder_text"),
-    ]
-
     @app.callback(
-        Output("page", "children"),
-        Output("nav", "children"),
-        Output("brand", "children"),
-        *label_outputs,
-        *placeholders,
-        *dropdown_words,
-        *picker_words,
+        *[Output(i, p) for i, p in RENDER_OUTPUTS],
         Input("url", "pathname"),
         Input("url", "search"),
         Input("refresh", "data"),
@@ -260,7 +257,10 @@ def _render_page(renders: dict[str, Render], path: str, ctx: data.PageContext) -
         return html.Div("404", className="empty")
     outside = context_bar.out_of_scope(ctx)
     if outside:  # say so, rather than show the scope's data under a link that names other channels
-        return context_bar.scope_notice(ctx, path, outside)
+        # the same denial (logged in the access log) as the API gives for these filters
+        reason = "; ".join(f"filter {dim}={','.join(members)} is outside the scope" for dim, members in outside.items())
+        denied = service.deny(ctx.project, ctx.user, reason)
+        return context_bar.scope_notice(ctx, path, outside, denied.message)
     try:
         return render(ctx)
     except PermissionError as exc:

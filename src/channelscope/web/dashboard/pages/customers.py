@@ -96,7 +96,7 @@ def render(ctx: PageContext) -> Component:
 
 def _clv(c: Any, as_of: dt.date, channels: list[str] | None) -> dict[str, Any]:
     r = c.clv(holdout_end=as_of, holdout_days=180, channels=channels)
-    return {"result": r, "cac": c.clv_cac(r)}
+    return {"result": r, "cac": c.clv_cac(r, channels=channels)}
 
 
 def _heatmap(ctx: PageContext, cohorts: pd.DataFrame) -> go.Figure:
