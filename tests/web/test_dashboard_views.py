@@ -217,6 +217,10 @@ def test_trends_by_a_cut_without_traffic_reads_no_data_with_the_reason(project: 
     for trace in fig.data:
         assert all(y is None or y == y for y in trace.y)  # no NaN-as-0 trace
         assert all(y is None or y > 0 for y in trace.y), trace.name
+    names = {trace.name for trace in fig.data}
+    assert names == (
+        {"Live stream", "Marketplace", "Own store"} if lang == "en" else {"直播电商", "平台店铺", "自营店铺"}
+    )
     note = _find(page, "trend-missing")
     assert note is not None
     text = str(note.children)  # type: ignore[attr-defined]

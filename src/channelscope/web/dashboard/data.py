@@ -146,7 +146,9 @@ class PageContext:
             return self.distributor_name(member)
         if dim == "campaign":
             return self.campaign_name(member)
-        return str(member)
+        from channelscope.web.dashboard.i18n import member_label
+
+        return member_label(dim, member, self.lang)
 
     # ---- the service, with this request's user ----------------------------------------------
 

@@ -161,9 +161,7 @@ def _chart(ctx: PageContext, values: dict[str, float | None], missing: dict[str,
             texts.append("")
         else:
             rate = v / prev if i and prev else None
-            texts.append(
-                ctx.nf.value(v, "count") + ("<br>" + ctx.nf.value(rate, "percent") if rate is not None else "")
-            )
+            texts.append(ctx.nf.value(v, "count") + (" · " + ctx.nf.value(rate, "percent") if rate is not None else ""))
         prev = v
     fig = go.Figure(
         go.Funnel(
@@ -182,7 +180,7 @@ def _chart(ctx: PageContext, values: dict[str, float | None], missing: dict[str,
             fig.add_annotation(
                 x=0,
                 y=label,
-                text=f"{word}: {why}" if why else word,
+                text=(f"{word}: {why}" if ctx.lang == "en" else f"{word}：{why}") if why else word,
                 showarrow=False,
                 font={"color": "#b45309", "size": 12},
                 bgcolor="#fffbeb",
