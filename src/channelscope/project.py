@@ -550,10 +550,9 @@ class Project:
     ) -> pd.DataFrame:
         """Why a KPI is empty for a channel: one row per metric, channel with orders in view and input it does
         not provide (metric, channel, reason, reason_zh, reason_en, left_out_of_total). See docs/numbers.md."""
-        from channelscope.metrics.coverage import coverage_rows
+        from channelscope.metrics.coverage import coverage_rows, traffic_cut_rows
         from channelscope.metrics.query import TABLE_DIMENSIONS, channel_coverage
 
-        del by  # coverage is per channel whatever the cut; kept for the same call as kpis()
         for m in metrics:
             if m not in self.catalog:
                 raise QueryError(f"unknown metric '{m}'; valid: {', '.join(sorted(self.catalog.metrics))}")
@@ -561,7 +560,17 @@ class Project:
         flt = {k: v for k, v in (filters or {}).items() if k in TABLE_DIMENSIONS["orders"]}
         in_view = self.kpis(["orders"], by=["channel"], start=start, end=end, filters=flt)
         channels = sorted(str(c) for c in in_view["channel"].dropna())
-        return coverage_rows(self.catalog, list(metrics), channels, channel_coverage(self.warehouse))
+        rows = coverage_rows(self.catalog, list(metrics), channels, channel_coverage(self.warehouse))
+        cuts = [d for d in by if d != "channel" and d in TABLE_DIMENSIONS["orders"]]
+        if not cuts:
+            return rows
+        # a cut traffic is not reported by (a distributor, a campaign): the channels with members of it in view
+        cut_channels = {}
+        for d in cuts:
+            members = self.kpis(["orders"], by=["channel", d], start=start, end=end, filters=flt)
+            cut_channels[d] = sorted({str(c) for c in members.dropna(subset=[d])["channel"]})
+        more = traffic_cut_rows(self.warehouse, self.catalog, list(metrics), list(by), cut_channels)
+        return pd.concat([rows, more], ignore_index=True) if len(more) else rows
 
     def data_as_of(self, now: dt.datetime | None = None) -> dict[str, Any]:
         """The freshness of the data (not of the load): ``data_as_of`` (latest business date with orders),
@@ -598,7 +607,8 @@ class Project:
         if no_traffic:
             # no visitors anywhere: split the change into orders x AOV rather than "not decomposable"
             before, after = no_traffic
-        result = gmv_change_by_factor(before, after, by=key, measure=metric)
+        currency = self.config.project.base_currency
+        result = gmv_change_by_factor(before, after, by=key, measure=metric, currency=currency)
         if no_traffic:
             import dataclasses
 

@@ -45,7 +45,7 @@ def test_init_ingest_status_quarantine_roundtrip(tmp_path: Path) -> None:
     fix.write_text(fix.read_text(encoding="utf-8-sig").replace("not a date", "2024-01-06 09:00:00"), encoding="utf-8")
     r = run("ingest", "-p", str(folder), "--source", "orders", "--file", str(fix), "--json")
     assert json.loads(r.stdout)[0]["loaded"] == 1
-    kpi = json.loads(run("kpi", "-p", str(folder), "--format", "json").stdout)
+    kpi = json.loads(run("kpi", "-p", str(folder), "--format", "json").stdout)["rows"]
     assert kpi[0]["gmv"] == 15.0 and kpi[0]["paid_orders"] == 2
 
 

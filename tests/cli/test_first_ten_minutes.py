@@ -66,4 +66,4 @@ def test_readme_first_ten_minutes_as_written(tmp_path: Path, demo_shop: Path) ->
         text=True,
         timeout=300,
     )
-    assert json.loads(r.stdout)[0]["gmv"] == round(float(gmv), 2) > 0
+    assert json.loads(r.stdout)["rows"][0]["gmv"] == round(float(gmv), 2) > 0

@@ -378,3 +378,18 @@ def test_other_grain_names_the_mix_generically() -> None:
     assert d.by_member["distributor_id"].tolist() == ["A", "B"]
     assert d.explain("en")[0] == "GMV +38.5% (+5,000.00): visitors +4,415.93, conversion rate +1,000.00, mix -415.93"
     assert d.explain("zh-CN")[0] == "GMV 增长 38.5%（+5,000.00）：访客 +4,415.93，转化率 +1,000.00，结构 -415.93"
+
+
+def test_sentences_write_money_with_the_currency_symbol() -> None:
+    """Decomposition sentences write money through channelscope.numbers: the base currency's symbol, the sign
+    before it (+¥5,000.00, -$415.93), the same text as every other number of the product."""
+    before = BEFORE.rename(columns={"channel_id": "distributor_id"})
+    after = AFTER.rename(columns={"channel_id": "distributor_id"})
+    cny = gmv_change_by_factor(before, after, by="distributor_id", currency="CNY")
+    assert cny.explain("zh-CN")[0] == "GMV 增长 38.5%（+¥5,000.00）：访客 +¥4,415.93，转化率 +¥1,000.00，结构 -¥415.93"
+    usd = gmv_change_by_factor(before, after, by="distributor_id", currency="USD")
+    assert (
+        usd.explain("en")[0] == "GMV +38.5% (+$5,000.00): visitors +$4,415.93, conversion rate +$1,000.00, mix -$415.93"
+    )
+    flat = gmv_change_by_factor(before, before, by="distributor_id", currency="CNY")
+    assert flat.explain("en")[0].startswith("GMV unchanged (¥0.00)")

@@ -252,3 +252,32 @@ kpis:
     with pytest.raises(ConfigError, match="no column 'colour'") as err:
         _ = Project(write_project(tmp_path / "d", col)).catalog
     assert err.value.line is not None
+
+
+def test_cuts_other_than_channel_are_empty_where_the_input_is_missing(project: Project) -> None:
+    """By channel kind, platform or distributor, a row whose channels send no traffic (no refunds, no order
+    lines) is empty, never 0; where the input is there, the figure equals hand SQL; coverage says why."""
+    kind = project.kpis(["visitors", "paid_orders", "conversion_rate"], by=["channel_kind"], start=START, end=END)
+    kind = kind.set_index("channel_kind")
+    sql = (
+        "SELECT c.kind, sum(t.visitors) FROM traffic t JOIN channels c ON c.channel_id = t.channel_id "
+        f"WHERE t.date {RANGE} GROUP BY 1"
+    )
+    want = {str(k): float(v) for k, v in project.warehouse.execute(sql)}
+    assert "distributor" not in want  # the WeChat distributor network sends no traffic
+    assert pd.isna(kind.loc["distributor", "visitors"]) and pd.isna(kind.loc["distributor", "conversion_rate"])
+    assert kind.loc["distributor", "paid_orders"] > 0
+    assert {k: float(v) for k, v in kind["visitors"].dropna().items()} == want
+    plat = project.kpis(["refunds", "cogs", "visitors"], by=["platform"], start=START, end=END).set_index("platform")
+    assert pd.isna(plat.loc["jd", "refunds"]) and plat.loc["jd", "cogs"] > 0  # JD: no refund feed
+    assert pd.isna(plat.loc["tmall", "cogs"]) and plat.loc["tmall", "refunds"] > 0  # Tmall: no order lines
+    dist = project.kpis(["visitors", "refunds", "paid_orders"], by=["distributor"], start=START, end=END)
+    named = dist[dist["distributor"].notna()]
+    assert len(named) > 5 and named["visitors"].isna().all()  # traffic is per channel, not per distributor
+    assert (named["refunds"].notna()).all() and (named["refunds"] == 0).any()  # a feed with no refund: a real 0
+    assert dist[dist["distributor"].isna()]["visitors"].iloc[0] > 0
+    cov = project.kpi_coverage(["visitors"], by=["distributor"], start=START, end=END)
+    reasons = {(r.channel, r.reason) for r in cov.itertuples()}
+    assert ("douyin", "no_traffic_by_distributor") in reasons and ("wechat_resellers", "no_traffic") in reasons
+    zh = cov[cov.reason == "no_traffic_by_distributor"].reason_zh.iloc[0]
+    assert zh == "该渠道的流量数据不按分销商细分（无访客数）"

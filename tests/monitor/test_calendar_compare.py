@@ -85,3 +85,26 @@ def test_evidence_says_the_calendar_changed_the_comparison(shop: Path) -> None:
         # an ordinary week keeps the configured comparison
         ev = evaluate_rules(p, rules=["gmv_week_any"], as_of=D(2025, 9, 22))
         assert all(x.evidence["calendar"] is None and x.evidence["compare"] == "previous" for x in ev.findings)
+
+
+def test_the_demos_own_rules_raise_nothing_after_festivals(demo_shop: Path, tmp_path: Path) -> None:
+    """The demo's own rules as it ships them (the seasonal anomaly detectors on GMV and visitors per channel,
+    which know the festivals, and the week-over-week drop) on the days right after 双11 and 618: no alert
+    that ground_truth.json does not hold (it holds no shock in those weeks)."""
+    shop = copy_demo(demo_shop, tmp_path / "shop")
+    truth = json.loads((shop / "ground_truth.json").read_text(encoding="utf-8"))
+    shocks = [(D.fromisoformat(a["start"]), D.fromisoformat(a["end"]), a["channel_id"]) for a in truth["anomalies"]]
+    days = [D(2025, 11, 12) + dt.timedelta(days=i) for i in range(7)]  # the week after 双11 (11-11)
+    days += [D(2025, 6, 19) + dt.timedelta(days=i) for i in range(7)]  # the week after 618 (06-18)
+    days += [D(2025, 11, 17), D(2025, 11, 24), D(2025, 6, 23), D(2025, 6, 30)]  # Mondays: the weekly rule judges
+    rules = ["gmv_anomaly", "visitors_anomaly", "gmv_week_drop"]
+    with Project(shop) as p:
+        assert {r.name for r in p.config.alerts.rules} >= set(rules)
+        assert {r.kind for r in p.config.alerts.rules if r.name in rules} == {"anomaly", "change"}
+        for day in days:
+            ev = evaluate_rules(p, rules=rules, as_of=day)
+            assert ev.errors == []
+            for f in ev.findings:
+                channel = f.scope.get("channel_id")
+                known = any(c == channel and s <= day <= e + dt.timedelta(days=7) for s, e, c in shocks)
+                assert known, (day, f.title["en"])

@@ -363,3 +363,35 @@ def test_reads_do_not_wait_behind_a_writer(client: TestClient) -> None:
     finally:
         release.set()
         t.join()
+
+
+def test_alerts_and_ledger_export_what_the_dashboard_shows(client: TestClient) -> None:
+    """The alerts inbox and the batch ledger as CSV/Excel: the shown columns with the page's headers in the
+    chosen language, the page's sort order, only the user's scope, viewers refused (no export permission)."""
+    h = auth(client, "analyst")
+    assert client.get("/api/alerts/export", headers=auth(client, "viewer")).status_code == 403
+    r = client.get("/api/alerts/export", params={"lang": "en", "sort": "channel"}, headers=h)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    df = pd.read_csv(io.BytesIO(r.content), encoding="utf-8-sig", keep_default_na=False)
+    assert list(df.columns) == ["Severity", "Alert", "Channel", "Period", "Opened", "Status"]
+    shown = client.get("/api/alerts", params={"limit": 1000}, headers=h).json()["rows"]
+    assert len(df) == len(shown) == 4
+    named = [c for c in df["Channel"] if c]
+    assert named == sorted(named) and "天猫旗舰店" in named and "tmall" not in named  # names, never ids
+    assert "GMV fell {'channel_id': 'tmall'}" in set(df["Alert"])
+    zh = pd.read_csv(
+        io.BytesIO(client.get("/api/alerts/export", params={"sort": "-channel"}, headers=h).content),
+        encoding="utf-8-sig",
+        keep_default_na=False,
+    )
+    assert list(zh.columns)[:3] == ["级别", "告警", "渠道"] and zh["渠道"].iloc[0] >= zh["渠道"].iloc[1]
+    tm = pd.read_csv(
+        io.BytesIO(client.get("/api/alerts/export", headers=auth(client, "tm")).content), encoding="utf-8-sig"
+    )
+    assert tm["渠道"].tolist() == ["天猫旗舰店"]  # a channel manager: only the alerts of its channels
+    x = client.get("/api/ingestion/ledger/export", params={"format": "xlsx", "sort": "-rows_in"}, headers=h)
+    assert x.status_code == 200
+    ledger = pd.read_excel(io.BytesIO(x.content))
+    assert list(ledger.columns) == ["开始时间", "数据源", "文件", "状态", "输入行数", "已加载", "已隔离", "重复"]
+    assert ledger["输入行数"].tolist() == sorted(ledger["输入行数"], reverse=True) and len(ledger) <= 30
+    assert (ledger["输入行数"] == ledger["已加载"] + ledger["已隔离"] + ledger["重复"]).all()

@@ -173,3 +173,118 @@ def test_health_shows_the_freshness_of_the_data(project: Project) -> None:
     assert cell is not None and "stale" in str(cell.children)  # type: ignore[attr-defined]
     lag = _find(page, "data-tmall_orders-tmall-lag")
     assert lag is not None and float(lag.to_plotly_json()["props"]["data-value"]) == row["lag_days"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_funnel_chart_draws_a_missing_stage_as_no_data_not_zero(project: Project, lang: str) -> None:
+    """The whole-business funnel is like for like (the channels that send traffic; the WeChat resellers are
+    left out and named); JD sends no refunds, so the kept stage has no bar and reads 数据缺失 / no data with
+    the reason, never 0, and no rate."""
+    from channelscope.web.dashboard.pages import funnel
+
+    ctx = PageContext(project, User("admin", "admin"), View(dt.date(2025, 11, 1), dt.date(2025, 11, 30), {}, lang, {}))
+    page = funnel.render(ctx)
+    chart = _find(page, "funnel-chart")
+    assert chart is not None
+    fig = chart.figure  # type: ignore[attr-defined]
+    trace = fig.data[0]
+    xs = list(trace.x)
+    assert xs[-1] is None and all(x is not None and x > 0 for x in xs[:-1])  # kept: no bar, not 0
+    assert trace.text[-1] == ""
+    nov = project.kpis(["visitors", "paid_orders"], by=["channel"], start=ctx.start, end=ctx.end)
+    with_traffic = nov[nov["visitors"].notna()]
+    assert xs[0] == float(with_traffic["visitors"].sum())  # like for like: traffic channels only
+    assert xs[3] == float(with_traffic["paid_orders"].sum())
+    word = "no data" if lang == "en" else "数据缺失"
+    why = project.kpi_coverage(["refund_rate"], start=ctx.start, end=ctx.end)
+    reason = why.loc[why.channel == "jd", "reason_en" if lang == "en" else "reason_zh"].iloc[0]
+    (note,) = [a.text for a in fig.layout.annotations]
+    assert note.startswith(word) and reason in note and ctx.channel_name("jd") in note
+    left_out = _find(page, "funnel-left-out")
+    assert left_out is not None and ctx.channel_name("wechat_resellers") in str(left_out.children)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_trends_by_a_cut_without_traffic_reads_no_data_with_the_reason(project: Project, lang: str) -> None:
+    """Visitors by channel kind: the distributor network sends no traffic, so its line is not drawn at 0 and
+    a note names it with the reason."""
+    from channelscope.web.dashboard.pages import trends
+
+    view = View(dt.date(2025, 11, 1), dt.date(2025, 11, 30), {}, lang, {"metric": "visitors", "by": "channel_kind"})
+    ctx = PageContext(project, User("admin", "admin"), view)
+    page = trends.render(ctx)
+    fig = _find(page, "trend-chart").figure  # type: ignore[union-attr]
+    for trace in fig.data:
+        assert all(y is None or y == y for y in trace.y)  # no NaN-as-0 trace
+        assert all(y is None or y > 0 for y in trace.y), trace.name
+    names = {trace.name for trace in fig.data}
+    assert names == (
+        {"Live stream", "Marketplace", "Own store"} if lang == "en" else {"直播电商", "平台店铺", "自营店铺"}
+    )
+    note = _find(page, "trend-missing")
+    assert note is not None
+    text = str(note.children)  # type: ignore[attr-defined]
+    assert ("no data" if lang == "en" else "数据缺失") in text
+    assert ctx.channel_name("wechat_resellers") in text
+    assert ("no traffic" if lang == "en" else "没有流量数据") in text
+
+
+def test_funnel_alerts_and_ledger_tables_sort_and_export(project: Project) -> None:
+    """The funnel, alerts and batch-ledger tables sort by a header link (descending first) and link to the
+    CSV/Excel export of the rows shown, as the Channels table does."""
+    from urllib.parse import parse_qs, urlparse
+
+    from channelscope.monitor.evaluate import evaluate_rules
+    from channelscope.web.dashboard.pages import alerts, funnel, health
+
+    nov = (dt.date(2025, 11, 1), dt.date(2025, 11, 30))
+    ctx = PageContext(project, User("admin", "admin"), View(*nov, {}, "en", {"sort": "-visitors"}))
+    page = funnel.render(ctx)
+    ids = _ids(page)
+    assert {"funnel-export-csv", "funnel-export-xlsx", "sort-visitors", "sort-paid_orders"} <= ids
+    href = parse_qs(urlparse(_find(page, "funnel-export-xlsx").href).query)  # type: ignore[union-attr]
+    assert href["by"] == ["channel"] and "visitors" in href["metric"] and href["format"] == ["xlsx"]
+    nov_kpis = project.kpis(["visitors", "paid_orders"], by=["channel"], start=nov[0], end=nov[1])
+    order = nov_kpis.sort_values("visitors", ascending=False, na_position="last")["channel"].tolist()
+    shown = [c.id.split("-")[1] for c in _all(_find(page, "funnel-table"), "funnel-", "-visitors")]
+    assert shown == [*order, "total"]
+    up = funnel.render(PageContext(project, User("admin", "admin"), View(*nov, {}, "en", {"sort": "visitors"})))
+    assert "↑" in str(_find(up, "sort-visitors").children)  # type: ignore[union-attr]
+
+    from channelscope.monitor.dispatch import record_findings
+
+    ev = evaluate_rules(project, as_of=dt.date(2025, 3, 18))  # the demo's injected Tmall shock
+    assert ev.findings
+    record_findings(project, ev)
+    view = View(*nov, {}, "zh-CN", {"status": "all", "sort": "-when"})
+    page = alerts.render(PageContext(project, User("admin", "admin"), view))
+    ids = _ids(page)
+    assert {"alerts-export-csv", "sort-severity", "sort-channel", "sort-when"} <= ids
+    href = parse_qs(urlparse(_find(page, "alerts-export-csv").href).query)  # type: ignore[union-attr]
+    assert href == {"lang": ["zh-CN"], "sort": ["-when"], "format": ["csv"]}
+
+    page = health.render(PageContext(project, User("admin", "admin"), View(*nov, {}, "en", {"sort": "-rows_in"})))
+    assert {"ledger-export-csv", "ledger-export-xlsx", "sort-rows_in"} <= _ids(page)
+    ledger = _find(page, "ledger-table")
+    rows_in = [float(c.to_plotly_json()["props"]["data-value"]) for c in _all(ledger, "batch-", "-rows_in")]
+    assert rows_in == sorted(rows_in, reverse=True) and len(rows_in) > 3
+
+
+def _all(component: object, prefix: str, suffix: str) -> list:
+    """Every component whose id starts with ``prefix`` and ends with ``suffix``, in page order."""
+    out: list = []
+
+    def walk(c: object) -> None:
+        if isinstance(c, list | tuple):
+            for x in c:
+                walk(x)
+            return
+        cid = getattr(c, "id", None)
+        if isinstance(cid, str) and cid.startswith(prefix) and cid.endswith(suffix):
+            out.append(c)
+        children = getattr(c, "children", None)
+        if children is not None:
+            walk(children)
+
+    walk(component)
+    return out

@@ -151,6 +151,8 @@ ROUTES: dict[str, list[str]] = {
     "/api/funnel": ["start", "end", "filter"],
     "/api/distributors": ["start", "end", "filter", "limit", "offset"],
     "/api/alerts": ["status", "limit", "offset"],
+    "/api/alerts/export": ["status", "lang", "sort", "format"],
+    "/api/ingestion/ledger/export": ["lang", "sort", "format"],
     "/api/ingestion/status": [],
     "/api/ingestion/quarantine": ["source", "batch", "reason", "limit", "offset"],
     "/api/metrics": [],

@@ -258,7 +258,7 @@ def kpi(
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
 ) -> None:
     """KPIs computed in the warehouse, by any dimension and grain, with comparisons."""
-    from channelscope.cli.numbers import kpi_notes
+    from channelscope.cli.numbers import export_envelope, kpi_notes, with_basis_columns
     from channelscope.cli.render import kpi_table
 
     filters: dict[str, list[str]] = {}
@@ -277,14 +277,13 @@ def kpi(
         locale = lang or p.config.project.locale
         for w in p.empty_table_warnings(tables={m.table for m in p.catalog.base_measures(list(metrics))}):
             err.print(f"[yellow]warning[/] {w}", highlight=False)
+        coverage = p.kpi_coverage(metrics, by=by or [], start=start, end=end, filters=filters or None)
         if fmt == "json":
-            _dump(df)
+            _dump(export_envelope(p, df, list(metrics), coverage))
         elif fmt == "csv":
-            sys.stdout.write(df.to_csv(index=False))
+            sys.stdout.write(with_basis_columns(df, p, list(metrics), locale).to_csv(index=False))
         else:
             console.print(kpi_table(df, p.catalog, metrics, locale, p.config.project.base_currency))
-            flt = filters or None
-            coverage = p.kpi_coverage(metrics, by=by or [], start=start, end=end, filters=flt)
             for line in kpi_notes(p, metrics, coverage, locale):
                 console.print(line, markup=False)
 
@@ -300,9 +299,13 @@ def explain(
     as_json: JsonOpt = False,
 ) -> None:
     """Why GMV changed: visitors x conversion rate x AOV per channel, plus the channel mix (LMDI)."""
+    from channelscope.cli.numbers import metric_basis
+
     with _project(project) as p:
         result, periods = p.explain(period, vs=vs, metric=metric, by=by)
         locale = lang or p.config.project.locale
+        basis = metric_basis(p, [metric])
+        currency = p.config.project.base_currency
     if as_json:
         _dump(
             {
@@ -310,6 +313,8 @@ def explain(
                 "total": result.total,
                 "by_member": result.by_member,
                 "sentences": result.explain(locale),
+                "basis": basis,
+                "currency": currency,
             }
         )
         return
@@ -339,8 +344,13 @@ def targets(
     as_json: JsonOpt = False,
 ) -> None:
     """Targets: actual, attainment, expected to date by the pacing curve, gap and run-rate projection."""
+    from channelscope.cli.numbers import basis_text
+
     with _project(project) as p:
         df = p.targets(as_of)
+        if len(df):  # each target's metric with its basis (口径), in the project's language
+            texts = {m: basis_text(p, p.catalog.get(m), p.config.project.locale) for m in set(df["metric"])}
+            df["basis"] = df["metric"].map(texts)
     if as_json:
         _dump(df)
         return
@@ -350,7 +360,8 @@ def targets(
     show = df.copy()
     for c in ("attainment", "elapsed_share", "projected_attainment"):
         show[c] = show[c].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.1%}")
-    console.print(_frame_table(show.drop(columns=["pacing", "pacing_note"], errors="ignore"), "Targets and pacing"))
+    show = show.drop(columns=["pacing", "pacing_note", "basis"], errors="ignore")
+    console.print(_frame_table(show, "Targets and pacing"))
     for row in df.itertuples():
         if getattr(row, "pacing_note", None):
             err.print(f"[yellow]warning[/] {row.metric} {row.period}: {row.pacing_note}", highlight=False)

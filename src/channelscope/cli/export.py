@@ -1,18 +1,46 @@
 """``channelscope export parquet DIR``: every canonical table of the warehouse as Parquet files, for
-engines beyond one machine (Spark, Trino, a lake). ``SparkWarehouse`` reads the same layout."""
+engines beyond one machine (Spark, Trino, a lake). ``SparkWarehouse`` reads the same layout. Beside the
+tables, ``metrics.json``: the project's metric catalog with each metric's basis (口径), so a figure computed
+from the files can be computed on the same basis."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from channelscope.cli.app import JsonOpt, ProjectOpt, _dump, _project, console
 from channelscope.model import TABLES
 
-export_app = typer.Typer(help="Export the warehouse for other engines.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from channelscope.project import Project
+
+export_app: typer.Typer = typer.Typer(help="Export the warehouse for other engines.", no_args_is_help=True)
+
+
+def metric_catalog(p: Project) -> list[dict[str, Any]]:
+    """Every metric: name, labels, unit, currency (money metrics), definition and basis (zh-CN, en, fields)."""
+    from channelscope.cli.numbers import metric_basis
+    from channelscope.metrics.definitions import Derived
+
+    basis = metric_basis(p, list(p.catalog.metrics))
+    out = []
+    for m in p.catalog.metrics.values():
+        definition = m.formula if isinstance(m, Derived) else f"{m.agg}({m.table}.{m.column or '*'})"
+        out.append(
+            {
+                "name": m.name,
+                "label_zh": m.label_zh,
+                "label_en": m.label_en,
+                "unit": m.unit,
+                "currency": p.config.project.base_currency if m.unit == "money" else None,
+                "definition": definition,
+                "basis": basis.get(m.name),
+            }
+        )
+    return out
 
 
 @export_app.command("parquet")
@@ -37,7 +65,9 @@ def export_parquet_command(
             n = int(wh.ibis.table(name).count().execute())
             rows.append({"table": name, "rows": n})
             total += n
+        catalog = metric_catalog(p)
     (out / "manifest.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    (out / "metrics.json").write_text(json.dumps(catalog, indent=1, ensure_ascii=False), encoding="utf-8")
     if as_json:
         _dump(rows)
     else:

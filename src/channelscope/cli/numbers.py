@@ -18,6 +18,42 @@ def basis_text(p: Project, m: Metric, locale: str) -> str:
     return m.basis.text(locale, currency=info.base_currency, timezone=info.timezone) if m.basis else ""
 
 
+def metric_basis(p: Project, names: list[str]) -> dict[str, dict[str, Any]]:
+    """metric -> its basis as exports carry it (``metrics.basis.basis_record``: zh-CN, en and the fields)."""
+    from channelscope.metrics.basis import basis_record
+
+    info = p.config.project
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        record = basis_record(p.catalog.get(name).basis, currency=info.base_currency, timezone=info.timezone)
+        if record is not None:
+            out[name] = record
+    return out
+
+
+def with_basis_columns(df: pd.DataFrame, p: Project, metrics: list[str], locale: str) -> pd.DataFrame:
+    """The KPI table as a CSV export holds it: a ``<metric>_basis`` column per metric after the figures, the
+    basis sentence in ``locale`` on every row (so a row copied elsewhere keeps its 口径)."""
+    out = df.copy()
+    for name in metrics:
+        out[f"{name}_basis"] = basis_text(p, p.catalog.get(name), locale)
+    return out
+
+
+def export_envelope(p: Project, df: pd.DataFrame, metrics: list[str], coverage: pd.DataFrame) -> dict[str, Any]:
+    """A KPI table as ``--format json`` writes it, shaped like the API's answer: ``rows``, each metric's
+    ``basis``, the ``coverage`` (why a value is empty), ``data_as_of``, ``timezone`` and ``currency``."""
+    as_of = p.latest_date()
+    return {
+        "rows": df,
+        "basis": metric_basis(p, metrics),
+        "coverage": coverage.to_dict("records"),
+        "data_as_of": None if as_of is None else as_of.isoformat(),
+        "timezone": p.config.project.timezone,
+        "currency": p.config.project.base_currency,
+    }
+
+
 def data_as_of_line(p: Project, locale: str) -> str:
     """``数据截至 2025-11-30（Asia/Shanghai）`` / ``data as of 2025-11-30 (Asia/Shanghai)``."""
     as_of = p.latest_date()

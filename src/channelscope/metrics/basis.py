@@ -137,3 +137,13 @@ def merge(bases: list[Basis], *, refunds: Refunds | None = None, attribution: At
         money=any(b.money for b in bases),
         needs=union([b.needs for b in bases]),
     )
+
+
+def basis_record(basis: Basis | None, *, currency: str, timezone: str) -> dict[str, object] | None:
+    """The basis as exports and API answers carry it: the sentence in zh-CN and en (naming the base currency
+    and time zone) and the typed fields as JSON; None for a metric without a basis."""
+    if basis is None:
+        return None
+    out: dict[str, object] = {lang: basis.text(lang, currency=currency, timezone=timezone) for lang in ("zh-CN", "en")}
+    out["fields"] = basis.model_dump(mode="json")
+    return out

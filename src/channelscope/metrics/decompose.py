@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from channelscope.numbers import NumberFormat
+
 __all__ = ["Decomposition", "gmv_change_by_factor"]
 
 MEASURES = ("gmv", "net_sales")
@@ -108,6 +110,8 @@ class Decomposition:
     #: "visitors", or "orders" when the members have no traffic data: then GMV = orders x AOV, the
     #: ``visitors`` parts are the paid orders' effect and ``conversion_rate`` is 0 (see orders_basis)
     basis: str = "visitors"
+    #: the base currency (ISO code) the sentences write money in (¥, $...; ``channelscope.numbers``); None: no symbol
+    currency: str | None = None
 
     @property
     def factors(self) -> tuple[str, ...]:
@@ -158,13 +162,18 @@ class Decomposition:
     ) -> str:
         measure = _MEASURE_LABELS[lang][self.measure]
         before, change = values["value_before"], values["change"]
+        nf = NumberFormat("en" if lang == "en" else "zh-CN", self.currency)
+
+        def _money(x: float) -> str:
+            return _signed(nf, x)
+
         if status in ("new", "lost"):
             tag = {"en": {"new": "new", "lost": "lost"}, "zh": {"new": "新增", "lost": "流失"}}[lang][status]
             if lang == "en":
                 return f"{prefix}{measure} {_money(change)} ({tag})"
             verb = "增长" if change > 0 else "下降"
-            return f"{prefix}{measure} {verb} {abs(change):,.2f}（{tag}）"
-        head = _headline(lang, measure, before, change)
+            return f"{prefix}{measure} {verb} {nf.value(abs(change), 'money')}（{tag}）"
+        head = _headline(nf, lang, measure, before, change)
         shown = [(k, values[k]) for k in parts if values[k] != 0]
         shown.sort(key=lambda kv: -abs(kv[1]))  # stable: ties keep the identity's order
         if not shown:
@@ -197,7 +206,12 @@ def orders_basis(before: pd.DataFrame, after: pd.DataFrame) -> tuple[pd.DataFram
 
 
 def gmv_change_by_factor(
-    before: pd.DataFrame, after: pd.DataFrame, *, by: str | None = "channel_id", measure: str = "gmv"
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    *,
+    by: str | None = "channel_id",
+    measure: str = "gmv",
+    currency: str | None = None,
 ) -> Decomposition:
     """Split the change of GMV (or net sales) between two periods into visitors, conversion rate and AOV effects.
 
@@ -333,6 +347,7 @@ def gmv_change_by_factor(
         total=total,
         unrounded_by_member=raw,
         unrounded_total=raw_total,
+        currency=currency,
     )
 
 
@@ -397,19 +412,22 @@ def _language(locale: str) -> str:
     return lang
 
 
-def _money(x: float) -> str:
-    return f"{x:+,.2f}" if x != 0 else "0.00"
+def _signed(nf: NumberFormat, x: float) -> str:
+    """An amount with its sign and the currency's symbol (``channelscope.numbers``): +¥1,234.56, -¥12.00, ¥0.00."""
+    text = nf.value(x, "money")
+    return f"+{text}" if round(x, 2) > 0 else text
 
 
-def _headline(lang: str, measure: str, before: float, change: float) -> str:
-    """``GMV +12.3% (+45,600.00)`` / ``GMV 增长 12.3%（+45,600.00）``; without a percentage when before is 0."""
+def _headline(nf: NumberFormat, lang: str, measure: str, before: float, change: float) -> str:
+    """``GMV +12.3% (+¥45,600.00)`` / ``GMV 增长 12.3%（+¥45,600.00）``; without a percentage when before is 0."""
+    zero = nf.value(0, "money")
     if change == 0:
-        return f"{measure} unchanged (0.00)" if lang == "en" else f"{measure} 持平（0.00）"
+        return f"{measure} unchanged ({zero})" if lang == "en" else f"{measure} 持平（{zero}）"
     if before == 0:
         if lang == "en":
-            return f"{measure} {_money(change)} (from 0)"
-        return f"{measure} {'增长' if change > 0 else '下降'} {abs(change):,.2f}（上期为 0）"
+            return f"{measure} {_signed(nf, change)} (from 0)"
+        return f"{measure} {'增长' if change > 0 else '下降'} {nf.value(abs(change), 'money')}（上期为 0）"
     pct = change / abs(before) * 100
     if lang == "en":
-        return f"{measure} {pct:+.1f}% ({_money(change)})"
-    return f"{measure} {'增长' if change > 0 else '下降'} {abs(pct):.1f}%（{_money(change)}）"
+        return f"{measure} {pct:+.1f}% ({_signed(nf, change)})"
+    return f"{measure} {'增长' if change > 0 else '下降'} {abs(pct):.1f}%（{_signed(nf, change)}）"

@@ -342,8 +342,11 @@ def compile_request(wh: Warehouse, catalog: Catalog, req: KpiRequest, *, rollups
                 if eligible is not None:
                     gates[name] = eligible
     extra = [_gated(m, ch, d) for d, ch in gates.items() for m in catalog.base_measures([d])]
+    cut = [d for d in req.by if d != "channel"]
+    orders_cut = all(d in TABLE_DIMENSIONS["orders"] for d in [*req.by, *(f for f, _ in req.filters)])
+    provides = _provides(measures, coverage) if cut and not per_channel and orders_cut else {}
     plain = measures
-    measures = [*measures, *extra]
+    measures = [*measures, *extra, *provides.values()]
     by_source: dict[tuple[str, str | None], list[Measure]] = {}
     for m in measures:
         r = covering_rollup(wh, m.table, req) if rollups and m in plain else None  # like-for-like parts: facts
@@ -361,13 +364,63 @@ def compile_request(wh: Warehouse, catalog: Catalog, req: KpiRequest, *, rollups
         parts.append(agg.select(*cols))
     union = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
     combined = union.group_by(keys).aggregate(**{m.name: union[m.name].sum() for m in measures})
-    combined = combined.mutate(**{m.name: combined[m.name].fill_null(0) for m in measures})
+    known = _known_at_cut(combined, plain, coverage, provides) if cut else {}
+    combined = combined.mutate(**{m.name: combined[m.name].fill_null(0) for m in measures}, **known)
+    if known:  # a row of the cut without the input: empty, not the 0 of fill_null
+        measured = [k.removeprefix("__known__") for k in known]
+        combined = combined.mutate(
+            **{
+                n: ibis.ifelse(combined[f"__known__{n}"], combined[n], ibis.null().cast(combined[n].type()))
+                for n in measured
+            }
+        )
     combined = _empty_where_not_provided(combined, plain, coverage, per_channel, channel_filter)
     for name in req.metrics:
         d = catalog.get(name)
         if isinstance(d, Derived):
             combined = combined.mutate(**{name: expanded_formula(catalog, d, _columns(combined, name in gates, name))})
     return combined.select(*keys, *req.metrics).order_by(keys)
+
+
+def _provides(measures: list[Measure], coverage: Coverage) -> dict[str, Measure]:
+    """Per input of ``order_lines`` and ``refunds`` a request's measures need: a count of the orders of the
+    channels that provide it, so a cut (channel kind, platform, distributor...) knows whether any of its
+    channels sends that input (a real 0) or none does (empty)."""
+    out: dict[str, Measure] = {}
+    for m in measures:
+        for need in m.basis.needs if m.basis else ():
+            if need in coverage and need != "traffic" and need not in out:
+                have = sorted(coverage[need]) or ["__no_channel__"]
+                out[need] = Measure(
+                    name=f"__provides__{need}",
+                    label_zh=need,
+                    label_en=need,
+                    table="orders",
+                    agg="count",
+                    filter={"channel_id": have},
+                )
+    return out
+
+
+def _known_at_cut(
+    t: ir.Table, measures: list[Measure], coverage: Coverage, provides: dict[str, Measure]
+) -> dict[str, ir.BooleanValue]:
+    """``__known__<measure>``: whether a row of a cut other than the channel has the measure's input.
+
+    Traffic is reported per channel and day, not per distributor or campaign: a row with no traffic row at
+    all has no visitors data (empty, not 0). Refunds and order lines: a row is known when it has such rows
+    or any of its channels provides the input (then no refund is a real 0)."""
+    out: dict[str, ir.BooleanValue] = {}
+    for m in measures:
+        needs = [n for n in (m.basis.needs if m.basis else ()) if n in coverage]
+        if not needs:
+            continue
+        cond: ir.BooleanValue = t[m.name].notnull()
+        for n in needs:
+            if n in provides:
+                cond = cond | (t[provides[n].name].fill_null(0) > 0)
+        out[f"__known__{m.name}"] = cond
+    return out
 
 
 def _columns(t: ir.Table, gated: bool, name: str) -> Callable[[str], ir.Value]:

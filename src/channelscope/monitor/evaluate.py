@@ -227,12 +227,14 @@ def _pair(
     return frame
 
 
-def _decompose(rule: Any, row: Any, metrics: list[str], base: tuple[dt.date, dt.date] | None) -> dict[str, Any] | None:
+def _decompose(
+    run: _Run, rule: Any, row: Any, metrics: list[str], base: tuple[dt.date, dt.date] | None
+) -> dict[str, Any] | None:
     if len(metrics) == 1 or base is None:
         return None
     after = {k: row[k] for k in E.PARTS if k in row}
     before = {k: row[f"{k}_base"] for k in E.PARTS if f"{k}_base" in row}
-    return E.decomposition(before, after, rule.metric)
+    return E.decomposition(before, after, rule.metric, run.project.config.project.base_currency)
 
 
 def _none(x: Any) -> float | None:
@@ -263,7 +265,7 @@ def _threshold(run: _Run, rule: ThresholdRule) -> list[Finding]:
         bound = rule.min if low else rule.max
         assert bound is not None
         scope = _scope(rule, row)
-        dec = _decompose(rule, row, metrics, base if compare else None)
+        dec = _decompose(run, rule, row, metrics, base if compare else None)
         words = {"en": "below the minimum" if low else "above the maximum", "zh-CN": "低于下限" if low else "高于上限"}
         title = {
             lang: (
@@ -348,7 +350,7 @@ def _change(run: _Run, rule: ChangeRule) -> list[Finding]:
         if not (up or down):
             continue
         scope = _scope(rule, row)
-        dec = _decompose(rule, row, metrics, base)
+        dec = _decompose(run, rule, row, metrics, base)
         lower = before * (1 + rule.below) if rule.below is not None else None
         upper = before * (1 + rule.above) if rule.above is not None else None
         span = base[0].isoformat() if base[0] == base[1] else f"{base[0]}..{base[1]}"
@@ -444,7 +446,9 @@ def _anomaly(run: _Run, rule: AnomalyRule) -> list[Finding]:
             try:
                 after = indexed.loc[(cur[0], *member)]
                 before = indexed.loc[(base[0], *member)]
-                dec = E.decomposition(before.to_dict(), after.to_dict(), rule.metric)
+                dec = E.decomposition(
+                    before.to_dict(), after.to_dict(), rule.metric, run.project.config.project.base_currency
+                )
             except KeyError:
                 dec = None
         high = row.get("direction") == "high" or (value is not None and expected is not None and value > expected)

@@ -37,7 +37,9 @@ def measure_of(metric: str) -> str:
     return "net_sales" if metric == "net_sales" else "gmv"
 
 
-def decomposition(before: Mapping[str, Any], after: Mapping[str, Any], metric: str) -> dict[str, Any] | None:
+def decomposition(
+    before: Mapping[str, Any], after: Mapping[str, Any], metric: str, currency: str | None = None
+) -> dict[str, Any] | None:
     """The change of GMV (or net sales) of one scope between two periods, split into visitors, conversion rate
     and AOV (x keep rate) contributions, in the base currency; the parts add up to the change to the cent.
 
@@ -52,7 +54,7 @@ def decomposition(before: Mapping[str, Any], after: Mapping[str, Any], metric: s
         return None
     b = pd.DataFrame([{k: _num(before[k]) for k in need}])
     a = pd.DataFrame([{k: _num(after[k]) for k in need}])
-    d = gmv_change_by_factor(b, a, by=None, measure=measure)
+    d = gmv_change_by_factor(b, a, by=None, measure=measure, currency=currency)
     parts = {k: d.total[k] for k in d.total_parts if k != "channel_mix"}  # one member: no mix
     return {
         "measure": measure,

@@ -395,6 +395,49 @@ def alerts(
     return out
 
 
+def _table_file(request: Request, user: User, df: pd.DataFrame, fmt: str, name: str) -> Response:
+    """A dashboard table as CSV or Excel (``service.export_bytes``: export permission, formula injection)."""
+    if fmt not in service.EXPORT_FORMATS:
+        raise service.ParamError("format", f"unknown export format '{fmt}'", list(service.EXPORT_FORMATS))
+    body = service.export_bytes(_project(request), user, df, fmt)
+    media = (
+        "text/csv; charset=utf-8"
+        if fmt == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
+            "X-Channelscope-Scope": json.dumps(user.scope()),
+        },
+    )
+
+
+def _channel_namer(request: Request) -> Any:
+    names = {c.id: c.name or c.id for c in _project(request).config.channels}
+    return lambda ch: names.get(ch, str(ch))
+
+
+@router.get("/alerts/export", tags=["exports"], summary="The alerts inbox as CSV or Excel, as the dashboard shows it")
+def alerts_export(
+    request: Request,
+    status: str | None = None,
+    lang: Annotated[str, Query(description="zh-CN or en: headers and titles")] = "zh-CN",
+    sort: Annotated[str, Query(description="a shown column, '-' first for descending")] = "",
+    format: Annotated[str, Query(description="csv or xlsx")] = "csv",
+) -> Response:
+    from channelscope.web import table_exports as X
+
+    user = request_user()
+    service.require(_project(request), user, "export")
+    lang = "en" if lang == "en" else "zh-CN"
+    df = service.alerts_table(_project(request), user, status=status, limit=1000, lang=lang)
+    rows = X.sort_frame(X.alert_rows(df, lang, _channel_namer(request)), sort, list(X.ALERT_COLUMNS))
+    return _table_file(request, user, X.shown(rows, X.ALERT_COLUMNS, lang), format, "alerts")
+
+
 @router.post("/alerts/{alert_id}/acknowledge", tags=["alerts"], summary="Acknowledge an alert")
 def acknowledge(request: Request, alert_id: str) -> dict[str, Any]:
     user = request_user()
@@ -426,6 +469,24 @@ def ingestion_status(request: Request) -> dict[str, Any]:
         # each quarantined row once per source: a row with several reasons counts under each reason above
         "quarantine_rows": records(st["quarantine_rows"]),
     }
+
+
+@router.get("/ingestion/ledger/export", tags=["exports"], summary="The batch ledger as CSV or Excel, as shown")
+def ledger_export(
+    request: Request,
+    lang: Annotated[str, Query(description="zh-CN or en: headers")] = "zh-CN",
+    sort: Annotated[str, Query(description="a shown column, '-' first for descending")] = "",
+    format: Annotated[str, Query(description="csv or xlsx")] = "csv",
+) -> Response:
+    from channelscope.web import table_exports as X
+
+    user = request_user()
+    service.require(_project(request), user, "export")
+    ledger = service.data_health(_project(request), user)["ledger"]
+    ledger = ledger if isinstance(ledger, pd.DataFrame) else pd.DataFrame(ledger)
+    rows = X.sort_frame(ledger.head(30).reset_index(drop=True), sort, list(X.LEDGER_COLUMNS))  # the rows shown
+    lang = "en" if lang == "en" else "zh-CN"
+    return _table_file(request, user, X.shown(rows, X.LEDGER_COLUMNS, lang), format, "ledger")
 
 
 @router.get("/ingestion/quarantine", tags=["ingestion"], summary="Quarantined rows with reasons (paginated)")

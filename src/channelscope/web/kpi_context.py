@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from channelscope.metrics.basis import basis_record
 from channelscope.web import service
 
 if TYPE_CHECKING:
@@ -21,13 +22,9 @@ def metric_basis(project: Project, names: list[str]) -> dict[str, dict[str, Any]
     info = project.config.project
     out: dict[str, dict[str, Any]] = {}
     for name in names:
-        basis = project.catalog.get(name).basis
-        if basis is None:
-            continue
-        out[name] = {
-            lang: basis.text(lang, currency=info.base_currency, timezone=info.timezone) for lang in ("zh-CN", "en")
-        }
-        out[name]["fields"] = basis.model_dump(mode="json")
+        record = basis_record(project.catalog.get(name).basis, currency=info.base_currency, timezone=info.timezone)
+        if record is not None:
+            out[name] = record
     return out
 
 

@@ -288,14 +288,22 @@ def kpi_coverage(
     start: Any = None,
     end: Any = None,
     filters: dict[str, Any] | None = None,
+    by: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Why a KPI is empty for a channel of the user's view (``Project.kpi_coverage``, scope added): metric,
-    channel, reason, reason_zh, reason_en, left_out_of_total."""
+    channel, reason, reason_zh, reason_en, left_out_of_total. ``by``: the cut shown (a distributor cut adds
+    the channels whose traffic is not broken down by distributor)."""
     require(project, user, "read")
     flt = scoped_filters(project, user, filters)
     rp = reader(project)
-    key = (tuple(metrics), str(start), str(end), tuple(sorted((k, tuple(v)) for k, v in flt.items())))
-    return _cached(rp, user, "coverage", key, lambda: rp.kpi_coverage(list(metrics), start=start, end=end, filters=flt))
+    key = (tuple(metrics), str(start), str(end), tuple(sorted((k, tuple(v)) for k, v in flt.items())), tuple(by))
+    return _cached(
+        rp,
+        user,
+        "coverage",
+        key,
+        lambda: rp.kpi_coverage(list(metrics), by=list(by), start=start, end=end, filters=flt),
+    )
 
 
 def data_as_of(project: Project, user: User) -> dict[str, Any]:

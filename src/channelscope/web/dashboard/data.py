@@ -64,8 +64,9 @@ class PageContext:
         cfg = self.project.config.project
         return str(b.text(self.lang, currency=cfg.base_currency, timezone=cfg.timezone))
 
-    def coverage(self, metrics: list[str] | tuple[str, ...]) -> dict[tuple[str, str], str]:
-        """(metric, channel) -> why the metric is empty for that channel in this view, in the page's language."""
+    def coverage(self, metrics: list[str] | tuple[str, ...], by: tuple[str, ...] = ()) -> dict[tuple[str, str], str]:
+        """(metric, channel) -> why the metric is empty for that channel in this view (cut ``by``), in the
+        page's language."""
         frame = service.kpi_coverage(
             self.project,
             self.user,
@@ -73,6 +74,7 @@ class PageContext:
             start=self.start,
             end=self.end,
             filters=self.view.filter_dict(),
+            by=tuple(by),
         )
         col = "reason_en" if self.lang == "en" else "reason_zh"
         return {(str(r["metric"]), str(r["channel"])): str(r[col]) for r in frame.to_dict("records")}
@@ -144,7 +146,9 @@ class PageContext:
             return self.distributor_name(member)
         if dim == "campaign":
             return self.campaign_name(member)
-        return str(member)
+        from channelscope.web.dashboard.i18n import member_label
+
+        return member_label(dim, member, self.lang)
 
     # ---- the service, with this request's user ----------------------------------------------
 

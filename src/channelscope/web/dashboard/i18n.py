@@ -6,7 +6,7 @@ from typing import Any
 
 from channelscope.numbers import is_missing
 
-__all__ = ["LANGS", "dropdown_labels", "is_missing", "lang_of", "metric_label", "metric_unit", "t"]
+__all__ = ["LANGS", "dropdown_labels", "is_missing", "lang_of", "member_label", "metric_label", "metric_unit", "t"]
 
 LANGS = ("zh-CN", "en")
 
@@ -292,6 +292,39 @@ def dropdown_labels(lang: str) -> Any:
 def lang_of(value: str | None) -> str:
     """A supported language: zh-CN unless the value starts with 'en'."""
     return "en" if value and value.lower().startswith("en") else "zh-CN"
+
+
+#: the members of a dimension whose values are codes, as a reader reads them (Trends' legend, exports)
+MEMBERS: dict[str, dict[str, tuple[str, str]]] = {
+    "channel_kind": {
+        "own_store": ("自营店铺", "Own store"),
+        "marketplace": ("平台店铺", "Marketplace"),
+        "social": ("社交电商", "Social commerce"),
+        "live_stream": ("直播电商", "Live stream"),
+        "distributor": ("分销", "Distributors"),
+        "offline": ("线下", "Offline"),
+    },
+    "platform": {
+        "tmall": ("天猫", "Tmall"),
+        "taobao": ("淘宝", "Taobao"),
+        "jd": ("京东", "JD"),
+        "douyin": ("抖音", "Douyin"),
+        "shopify": ("Shopify", "Shopify"),
+        "wechat": ("微信", "WeChat"),
+        "wechat_miniprogram": ("微信小程序", "WeChat mini-program"),
+        "amazon": ("亚马逊", "Amazon"),
+    },
+    "customer_type": {"new": ("新客", "New"), "returning": ("老客", "Returning")},
+    "is_weekend": {"true": ("周末", "Weekend"), "false": ("工作日", "Weekday")},
+}
+
+
+def member_label(dim: str, member: str, lang: str) -> str:
+    """A coded member in ``lang`` (``live_stream`` -> 直播电商 / Live stream); unknown codes as they are."""
+    pair = MEMBERS.get(dim, {}).get(str(member).lower())
+    if pair is None:
+        return str(member)
+    return pair[1] if lang == "en" else pair[0]
 
 
 def t(key: str, lang: str) -> str:

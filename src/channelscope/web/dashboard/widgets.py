@@ -192,19 +192,25 @@ def export_links(
     """CSV and Excel links to the API's export route (/api/kpis/export) for the rows a page shows: the same
     route as any API client, so the role's export permission, the user's scope and formula-injection
     neutralizing apply. The browser's session cookie signs the request."""
-    from urllib.parse import urlencode
-
-    from channelscope.web.dashboard.i18n import t
-
     pairs: list[tuple[str, str]] = [("metric", m) for m in metrics] + [("by", b) for b in by]
     pairs += [("grain", grain), ("start", str(start)), ("end", str(end))]
     pairs += [("filter", f"{k}={','.join(v)}") for k, v in (filters or {}).items() if v]
     if compare:
         pairs.append(("compare", compare))
+    return file_links(id_, lang, "/api/kpis/export", pairs)
+
+
+def file_links(id_: str, lang: str, route: str, pairs: Sequence[tuple[str, str]]) -> html.Div:
+    """CSV and Excel links to an export route of the API (``route`` with the query ``pairs``): KPIs, the alerts
+    inbox, the batch ledger. The API checks the role's export permission and the scope, and neutralizes."""
+    from urllib.parse import urlencode
+
+    from channelscope.web.dashboard.i18n import t
+
     links = [
         html.A(
             t(f"export_{fmt}", lang),
-            href="/api/kpis/export?" + urlencode([*pairs, ("format", fmt)]),
+            href=f"{route}?" + urlencode([*pairs, ("format", fmt)]),
             id=f"{id_}-{fmt}",
             className="export",
             download=f"{id_}.{fmt}",

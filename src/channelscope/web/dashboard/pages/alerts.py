@@ -16,7 +16,17 @@ from channelscope.numbers import change_value
 from channelscope.web.dashboard.data import PageContext, page_context
 from channelscope.web.dashboard.i18n import t
 from channelscope.web.dashboard.view import View, option_id, parse_search
-from channelscope.web.dashboard.widgets import change_badge, data_attrs, empty, number, section, table
+from channelscope.web.dashboard.widgets import (
+    change_badge,
+    data_attrs,
+    empty,
+    file_links,
+    number,
+    section,
+    sort_header,
+    sort_rows,
+    table,
+)
 
 if TYPE_CHECKING:
     from dash import Dash
@@ -47,13 +57,31 @@ def render(ctx: PageContext) -> Component:
     if frame is None or frame.empty:
         return html.Div([picker, *detail, section(t("alerts_title", ctx.lang), empty(t("no_alerts", ctx.lang)))])
     rows = [_row(r) for r in frame.to_dict("records")]
+    sort = ctx.view.option("sort", "")
+    for r in rows:
+        r["channel"] = ctx.channel_name(r.get("channel_id")) if r.get("channel_id") else ""
+        r["when_text"] = "" if _when(r.get("when")) == "–" else _when(r.get("when"))
+        r["period"] = r.get("period") or ""
+    if sort.lstrip("-") == "severity":
+        rank = {"critical": 0, "warning": 1, "info": 2}
+        rows.sort(key=lambda r: rank.get(str(r.get("severity")), 9), reverse=sort.startswith("-"))
+    elif sort:
+        rows = sort_rows(rows, sort.replace("when", "when_text"), ("channel", "period", "when_text", "status"))
+    pairs = [("lang", ctx.lang), ("sort", sort)] + ([("status", status)] if status != "all" else [])
+    exports = file_links("alerts-export", ctx.lang, "/api/alerts/export", pairs)
     return html.Div(
         [
             picker,
             *detail,
-            section(f"{t('alerts_title', ctx.lang)} ({len(rows)})", _table(ctx, rows), id_="alerts-panel"),
+            section(
+                f"{t('alerts_title', ctx.lang)} ({len(rows)})", exports, _table(ctx, rows, sort), id_="alerts-panel"
+            ),
         ]
     )
+
+
+#: the columns the inbox sorts by (the same keys the export route sorts by: web/table_exports.py)
+SORTABLE = ("severity", "channel", "period", "when", "status")
 
 
 def _detail(ctx: PageContext, alert_id: str) -> list[Component]:
@@ -175,7 +203,7 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _table(ctx: PageContext, rows: list[dict[str, Any]]) -> html.Table:
+def _table(ctx: PageContext, rows: list[dict[str, Any]], sort: str = "") -> html.Table:
     def severity(r: dict[str, Any]) -> Any:
         s = str(r.get("severity") or "info")
         return html.Span(t(f"severity_{s}", ctx.lang), className=f"badge {s}")
@@ -212,13 +240,18 @@ def _table(ctx: PageContext, rows: list[dict[str, Any]]) -> html.Table:
     columns: list[tuple[str, str, Any]] = [
         ("severity", t("severity", ctx.lang), severity),
         ("title", t("alert", ctx.lang), title),
-        ("channel", t("channel", ctx.lang), lambda r: ctx.channel_name(r.get("channel_id"))),
+        ("channel", t("channel", ctx.lang), lambda r: r.get("channel") or "–"),
         ("period", t("period", ctx.lang), lambda r: r.get("period") or "–"),
         ("when", t("opened", ctx.lang), lambda r: _when(r.get("when"))),
         ("status", t("status", ctx.lang), status),
         ("actions", t("actions", ctx.lang), actions),
     ]
-    return table("alerts-table", rows, columns, key="id")
+    headers = {
+        c: sort_header(h, c, sort, lambda s: ctx.option_href("/alerts", sort=s), ctx.lang)
+        for c, h, _ in columns
+        if c in SORTABLE
+    }
+    return table("alerts-table", rows, columns, key="id", headers=headers)
 
 
 def _button(text: str, alert_id: str, to: str, cls: str) -> html.Button:

@@ -14,7 +14,18 @@ from dash.development.base_component import Component
 
 from channelscope.web.dashboard.data import PageContext
 from channelscope.web.dashboard.i18n import is_missing, t
-from channelscope.web.dashboard.widgets import BAD, empty, figure, graph, number, section, table
+from channelscope.web.dashboard.widgets import (
+    BAD,
+    empty,
+    figure,
+    file_links,
+    graph,
+    number,
+    section,
+    sort_header,
+    table,
+)
+from channelscope.web.table_exports import LEDGER_COLUMNS, sort_frame
 
 
 def render(ctx: PageContext) -> Component:
@@ -198,7 +209,8 @@ def _short(reason: str, width: int = 48) -> str:
 def _ledger(ctx: PageContext, ledger: pd.DataFrame) -> Component:
     if ledger.empty:
         return empty(t("no_data", ctx.lang))
-    rows = ledger.head(30).to_dict("records")
+    sort = ctx.view.option("sort", "")
+    rows = sort_frame(ledger.head(30).reset_index(drop=True), sort, list(LEDGER_COLUMNS)).to_dict("records")
 
     def n(col: str) -> Any:
         return lambda r: number(f"batch-{r.get('batch_id')}-{col}", r.get(col), "count", ctx.nf)
@@ -213,7 +225,16 @@ def _ledger(ctx: PageContext, ledger: pd.DataFrame) -> Component:
         ("quarantined", t("quarantined", ctx.lang), n("quarantined")),
         ("duplicates", t("duplicates", ctx.lang), n("duplicates")),
     ]
-    return table("ledger-table", rows, columns, numeric=("rows_in", "loaded", "quarantined", "duplicates"))
+    headers = {
+        c: sort_header(h, c, sort, lambda s: ctx.option_href("/health", sort=s), ctx.lang) for c, h, _ in columns
+    }
+    exports = file_links(
+        "ledger-export", ctx.lang, "/api/ingestion/ledger/export", [("lang", ctx.lang), ("sort", sort)]
+    )
+    body = table(
+        "ledger-table", rows, columns, numeric=("rows_in", "loaded", "quarantined", "duplicates"), headers=headers
+    )
+    return html.Div([exports, body])
 
 
 def _tail(path: str, width: int = 42) -> str:

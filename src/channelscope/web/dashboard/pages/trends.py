@@ -80,7 +80,18 @@ def render(ctx: PageContext) -> Component:
         compare=compare or None,
     )
     chart = graph("trend-chart", _chart(ctx, frame, metric, by, compare))
-    return html.Div([controls, summary, section(ctx.label(metric), exports, chart, id_="trend-panel")])
+    missing = _missing_note(ctx, metric, by)
+    return html.Div([controls, summary, section(ctx.label(metric), exports, chart, *missing, id_="trend-panel")])
+
+
+def _missing_note(ctx: PageContext, metric: str, by: str) -> list[Component]:
+    """数据缺失 / no data: the channels (and cuts) where the metric's input is not sent, with the reason; their
+    lines are not drawn (never at 0) and totals leave them out."""
+    left_out = ctx.left_out(ctx.coverage([metric], by=(by,) if by else ()), metric)
+    if not left_out:
+        return []
+    head = "no data (not drawn, never 0): " if ctx.lang == "en" else "数据缺失（未绘制，不计 0）："
+    return [html.Div(head + "; ".join(left_out), className="muted note", id="trend-missing")]
 
 
 def _controls(ctx: PageContext, metric: str, by: str, grain: str, compare: str) -> html.Div:
@@ -137,6 +148,8 @@ def _chart(ctx: PageContext, frame: pd.DataFrame, metric: str, by: str, compare:
     frame = frame.sort_values("period")
     if by:
         sizes = frame.groupby(by, dropna=False)[metric].apply(lambda s: s.abs().sum()).sort_values(ascending=False)
+        known = frame.groupby(by, dropna=False)[metric].apply(lambda s: s.notna().any())
+        sizes = sizes[known.reindex(sizes.index).fillna(False).astype(bool)]  # a member with no data: not a line at 0
         members = list(sizes.index[:TOP])
     else:
         members = [None]
