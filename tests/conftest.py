@@ -169,13 +169,3 @@ def copy_demo(demo_shop: Path, dest: Path) -> Path:
     """A private, writable copy of the ingested demo project (files and DuckDB warehouse)."""
     shutil.copytree(demo_shop, dest)
     return dest
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the known integration failures (tests/known_failures.py) as xfail, each with its reason."""
-    from tests.known_failures import KNOWN_FAILURES
-
-    for item in items:
-        reason = KNOWN_FAILURES.get(item.nodeid.split("[", 1)[0])
-        if reason:
-            item.add_marker(pytest.mark.xfail(reason=f"known integration failure: {reason}", strict=False))
