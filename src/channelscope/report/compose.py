@@ -342,6 +342,12 @@ def _trend(project: Project, section: Section, report: Report, filters: dict[str
     return SectionResult("trend", title, None, [], [], chart), []
 
 
+def _actions(project: Project, section: Section, report: Report, filters: dict[str, Any]) -> tuple[SectionResult, list]:
+    from channelscope.report.actions import action_section
+
+    return action_section(project, report)
+
+
 def _channel_names(project: Project) -> dict[str, str]:
     return {c.id: c.name or c.id for c in project.config.channels}
 
@@ -362,6 +368,7 @@ _SECTIONS = {
     "anomalies": _anomalies,
     "alerts": _alerts,
     "trend": _trend,
+    "actions": _actions,
 }
 
 __all__ = ["Finding", "compose", "resolve_period"]

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from channelscope.errors import ConfigError
 
-SectionKind = Literal["kpis", "channels", "decomposition", "movers", "targets", "anomalies", "alerts", "trend"]
+SectionKind = Literal[
+    "kpis", "channels", "decomposition", "movers", "targets", "anomalies", "alerts", "trend", "actions"
+]
 PERIODS = ("yesterday", "last_week", "last_month", "this_month")
 
 
@@ -85,6 +87,7 @@ STANDARD: dict[str, ReportDefinition] = {
                 Section(kind="targets"),
                 Section(kind="trend", metrics=["gmv"]),
                 Section(kind="alerts"),
+                Section(kind="actions"),
             ],
         ),
         ReportDefinition(
@@ -104,6 +107,7 @@ STANDARD: dict[str, ReportDefinition] = {
                 Section(kind="targets"),
                 Section(kind="trend", metrics=["gmv"]),
                 Section(kind="alerts"),
+                Section(kind="actions"),
             ],
         ),
     )
