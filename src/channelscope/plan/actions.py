@@ -124,7 +124,7 @@ def _date(value: dt.date | str, name: str) -> dt.date:
         raise QueryError(f"{name} '{value}' is not a date (YYYY-MM-DD)", field=name) from exc
 
 
-def _channel_of(project: Project, scope_kind: str, scope_id: str) -> str | None:
+def scope_channel(project: Project, scope_kind: str, scope_id: str) -> str | None:
     """The channel a scope belongs to (None for a campaign over every channel); an unknown id is an error."""
     channels = {c.id for c in project.config.channels}
     if scope_kind == "channel":
@@ -174,7 +174,7 @@ def add_action(
         raise QueryError(f"the deadline {e} is before the start {s}", field="deadline")
     if expected_change is not None and not -1 <= float(expected_change) <= 100:
         raise QueryError("expected_change is a relative change (0.1 = +10%), above -1", field="expected_change")
-    channel = _channel_of(project, scope_kind, scope_id)
+    channel = scope_channel(project, scope_kind, scope_id)
     row = {
         "action_id": uuid.uuid4().hex[:12],
         "what": what,

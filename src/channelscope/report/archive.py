@@ -80,3 +80,20 @@ def issue_report(
         with (folder.parent / "index.jsonl").open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(index, ensure_ascii=False) + "\n")
     return issued
+
+
+def read_index(folder: Path) -> list[dict]:
+    """The archive's index (``reports/archive/index.jsonl``), oldest first; each entry gets an ``id`` (its
+    1-based line number). A line that is not JSON is skipped."""
+    path = folder / "reports" / "archive" / "index.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and "files" in entry and "period" in entry:
+            out.append({**entry, "id": i})
+    return out
