@@ -182,7 +182,9 @@ def install_error_handlers(app: FastAPI) -> None:
         status = (
             404
             if type(exc).__name__ in ("AlertNotFound", "ActionNotFound", "ReportNotFound")
-            else 409 if type(exc).__name__ == "LifecycleError" else 400
+            else 409
+            if type(exc).__name__ == "LifecycleError"
+            else 400
         )
         return _error(status, str(exc), exc.field)
 
