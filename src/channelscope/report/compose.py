@@ -52,6 +52,7 @@ _PARTS: dict[str, Text] = {
 def resolve_period(text: str, as_of: dt.date) -> tuple[dt.date, dt.date]:
     """A report period: 'yesterday', 'last_week' (the ISO week before the one of ``as_of``), 'last_month',
     'this_month' (to ``as_of`` - 1), or any period ``parse_period`` knows (2025-11, 2025-W46, START..END).
+    A campaign's window ('last_campaign', 'campaign:<id>') needs the project: ``compose`` resolves it.
     ``as_of`` is the day the report is issued: its figures end the day before at the latest."""
     if text == "yesterday":
         day = as_of - dt.timedelta(days=1)
@@ -81,14 +82,27 @@ def compose(
     intersection with the definition's channels), in ``language``."""
     latest = project.latest_date()
     issued = as_of or ((latest + dt.timedelta(days=1)) if latest else dt.date.today())
-    start, end = resolve_period(period or definition.period, issued)
+    from channelscope.report.campaign import campaign_window
+
+    text = period or definition.period
+    window = campaign_window(project, text, issued)
+    campaign: dict[str, Any] = {}
+    if window is not None:
+        start, end, campaign = window
+    else:
+        start, end = resolve_period(text, issued)
     scope = _scope(definition.channels, channels)
     filters = {"channel": scope} if scope else {}
     lang = language or definition.language
     cmp_start, cmp_end = comparison_period(start, end, "previous")
+    title = dict(definition.title)
+    if campaign:
+        title = {
+            k: f"{v}：{campaign['name']}" if k == "zh-CN" else f"{v}: {campaign['name']}" for k, v in title.items()
+        }
     report = Report(
         name=definition.name,
-        title=definition.title,
+        title=title,
         language=lang,
         start=start,
         end=end,
@@ -348,6 +362,20 @@ def _actions(project: Project, section: Section, report: Report, filters: dict[s
     return action_section(project, report)
 
 
+def _uplift(project: Project, section: Section, report: Report, filters: dict[str, Any]) -> tuple[SectionResult, list]:
+    from channelscope.report.campaign import uplift_section
+
+    return uplift_section(project, report)
+
+
+def _campaign_roi(
+    project: Project, section: Section, report: Report, filters: dict[str, Any]
+) -> tuple[SectionResult, list]:
+    from channelscope.report.campaign import roi_section
+
+    return roi_section(project, report)
+
+
 def _channel_names(project: Project) -> dict[str, str]:
     return {c.id: c.name or c.id for c in project.config.channels}
 
@@ -369,6 +397,8 @@ _SECTIONS = {
     "alerts": _alerts,
     "trend": _trend,
     "actions": _actions,
+    "uplift": _uplift,
+    "campaign_roi": _campaign_roi,
 }
 
 __all__ = ["Finding", "compose", "resolve_period"]
