@@ -144,11 +144,20 @@ def _unit(project: Project, metric: str) -> str:
 
 def _kpis(project: Project, section: Section, report: Report, filters: dict[str, Any]) -> tuple[SectionResult, list]:
     df = project.kpis(section.metrics, start=report.start, end=report.end, filters=filters, compare=section.compare)
+    prev_start, prev_end = (
+        comparison_period(report.start, report.end, section.compare)
+        if section.compare != "wow"
+        else (report.start - dt.timedelta(days=7), report.end - dt.timedelta(days=7))
+    )
+    # a comparison period before the first order is missing (no data), never 0
+    first = project.warehouse.ibis.table("orders").business_date.min().execute()
+    first = None if first is None or pd.isna(first) else pd.Timestamp(first).date()
+    before_data = first is None or prev_start < first
     rows = []
     for m in section.metrics:
         unit = _unit(project, m)
         value = _num(df, m)
-        prev = _num(df, f"{m}_prev")
+        prev = None if before_data else _num(df, f"{m}_prev")
         change = None if value is None or prev is None else value - prev
         rows.append(
             {
@@ -163,11 +172,6 @@ def _kpis(project: Project, section: Section, report: Report, filters: dict[str,
                 "change_pct": None if unit == "percent" or not prev or change is None else change / prev,
             }
         )
-    prev_start, prev_end = (
-        comparison_period(report.start, report.end, section.compare)
-        if section.compare != "wow"
-        else (report.start - dt.timedelta(days=7), report.end - dt.timedelta(days=7))
-    )
     title = {
         k: f"{_SECTION_TITLES['kpis'][k]}（{v}）" if k == "zh-CN" else f"{_SECTION_TITLES['kpis'][k]} ({v})"
         for k, v in _COMPARE_TITLES[section.compare].items()
@@ -178,6 +182,13 @@ def _kpis(project: Project, section: Section, report: Report, filters: dict[str,
             "en": f"Compared with {prev_start} to {prev_end}",
         }
     ]
+    if before_data:
+        notes.append(
+            {
+                "zh-CN": f"对比期早于最早的数据（{first}），对比值为空",
+                "en": f"The comparison period starts before the first data ({first}): no comparison",
+            }
+        )
     columns = [
         Column("label", {"zh-CN": "指标", "en": "Metric"}),
         Column("value", {"zh-CN": "本期", "en": "This period"}, "row"),
