@@ -235,3 +235,28 @@ def test_cli_action_add_update_check_list(shop: Path) -> None:
     assert row["status"] == "done" and row["verdict"] == out["verdict"]
     bad = run("add", "x", "--owner", "o", "--start", "2025-10-13", "--deadline", "2025-10-19", "--channel", "nope")
     assert bad.returncode == 2 and "unknown channel 'nope'" in bad.stderr + bad.stdout
+
+
+def test_pdca_on_both_backends(demo_on: Path, demo_shop: Path) -> None:
+    """Plan, do, check and act on DuckDB and PostgreSQL: the same verdicts and effects."""
+    spike = _truth(demo_shop, "sales_spike")
+    planted = spike["multipliers"]["orders"] * spike["multipliers"]["price"] - 1
+    with Project(demo_on) as p:
+        worked = A.add_action(
+            p, what="video", owner="W", scope_kind="channel", scope_id="douyin", start=spike["start"],
+            deadline=spike["end"], expected_change=1.0,
+        )  # fmt: skip
+        quiet = A.add_action(
+            p, what="pages", owner="Z", scope_kind="channel", scope_id="jd", start="2025-09-15", deadline="2025-09-28",
+        )  # fmt: skip
+        A.update_action(p, worked["action_id"], status="done")
+        checks = {c.action_id: c for c in A.check_due(p)}
+        log = A.list_actions(p, channels=["douyin"])
+    w, q = checks[worked["action_id"]], checks[quiet["action_id"]]
+    assert w.verdict == "worked" and w.effect.lower <= planted <= w.effect.upper  # type: ignore[operator]
+    assert w.effect.effect == pytest.approx(3.6399, abs=1e-3)  # the same figure on every engine
+    assert q.verdict == "no_effect"
+    assert list(log["action_id"]) == [worked["action_id"]] and log["verdict"].iloc[0] == "worked"
+    with Project(demo_on, read_only=True) as p:
+        r = compose(p, STANDARD["weekly_channel_review"], period="2025-W37", as_of=dt.date(2025, 12, 1))
+    assert [f.evidence["verdict"] for f in r.findings if f.kind == "action_verdict"] == ["worked"]

@@ -48,8 +48,8 @@ def test_last_campaign_is_the_latest_that_ended(demo_shop: Path) -> None:
     assert (r.start, r.end) == (dt.date(2025, 10, 7), dt.date(2025, 11, 11)) and "双11" in r.title["en"]
 
 
-def test_channel_managers_postmortem_holds_only_their_channel(demo_shop: Path, tmp_path: Path) -> None:
-    with Project(demo_shop, read_only=True) as p:
+def test_channel_managers_postmortem_holds_only_their_channel(demo_on: Path, tmp_path: Path) -> None:
+    with Project(demo_on, read_only=True) as p:
         names = {c.id: c.name for c in p.config.channels}
         camps = p.warehouse.ibis.table("campaigns").to_pandas()
         issued = issue_report(
