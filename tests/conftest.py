@@ -169,3 +169,62 @@ def copy_demo(demo_shop: Path, dest: Path) -> Path:
     """A private, writable copy of the ingested demo project (files and DuckDB warehouse)."""
     shutil.copytree(demo_shop, dest)
     return dest
+
+
+@pytest.fixture(scope="session")
+def demo_shop_pg(demo_shop: Path, pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The small demo ingested into a PostgreSQL database once per run: a template that ``pg_demo_copy``
+    clones (``CREATE DATABASE ... TEMPLATE``) for each test that needs it."""
+    from channelscope import Project
+
+    folder = tmp_path_factory.mktemp("demo-pg") / "shop"
+    shutil.copytree(demo_shop, folder, ignore=shutil.ignore_patterns("warehouse.duckdb*", "reports"))
+    name = f"cs_demo_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    _point_at(folder, pg_admin_url.rsplit("/", 1)[0] + "/" + name)
+    with Project(folder) as p:
+        p.ingest()
+    yield folder
+    with psycopg.connect(pg_admin_url, autocommit=True) as con:
+        con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _point_at(folder: Path, url: str) -> None:
+    import re
+
+    cfg = folder / "channelscope.yaml"
+    text = cfg.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^(\s*url:\s*).*$", lambda m: f"{m.group(1)}'{url}'", text, count=1)
+    cfg.write_text(text, encoding="utf-8")
+
+
+def pg_demo_copy(template: Path, dest: Path, pg_admin_url: str) -> Path:
+    """A private copy of the PostgreSQL demo (its folder, and a database cloned from the template's)."""
+    import yaml
+
+    url = yaml.safe_load((template / "channelscope.yaml").read_text(encoding="utf-8"))["warehouse"]["url"]
+    source = url.rsplit("/", 1)[1]
+    name = f"cs_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name} TEMPLATE {source}")
+    shutil.copytree(template, dest)
+    _point_at(dest, pg_admin_url.rsplit("/", 1)[0] + "/" + name)
+    return dest
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def demo_on(request: pytest.FixtureRequest, demo_shop: Path, tmp_path: Path) -> Iterator[Path]:
+    """The ingested demo on each backend, writable: a copy on DuckDB, a database cloned from the template on
+    PostgreSQL (dropped after the test)."""
+    if request.param == "duckdb":
+        yield copy_demo(demo_shop, tmp_path / "shop")
+        return
+    import yaml
+
+    admin = request.getfixturevalue("pg_admin_url")
+    folder = pg_demo_copy(request.getfixturevalue("demo_shop_pg"), tmp_path / "shop", admin)
+    yield folder
+    url = yaml.safe_load((folder / "channelscope.yaml").read_text(encoding="utf-8"))["warehouse"]["url"]
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")

@@ -1,4 +1,4 @@
-"""Reports on the demo: findings with the right cause in a shock's week and none in a quiet week; every number
+"""Reports on the demo (DuckDB and PostgreSQL): findings with the right cause in a shock's week and none in a quiet week; every number
 equal to the KPI layer's (parsed back from the HTML and the Excel); a channel manager's report holds only their
 channel; the PDF renders (pdftoppm) in both languages."""
 
@@ -27,10 +27,10 @@ def test_periods_resolve_from_the_issue_date() -> None:
     assert resolve_period("2025-W12", AS_OF) == (dt.date(2025, 3, 17), dt.date(2025, 3, 23))
 
 
-def test_shock_week_has_its_finding_with_the_right_cause(demo_shop: Path) -> None:
-    truth = json.loads((demo_shop / "ground_truth.json").read_text())
+def test_shock_week_has_its_finding_with_the_right_cause(demo_on: Path) -> None:
+    truth = json.loads((demo_on / "ground_truth.json").read_text())
     shock = next(a for a in truth["anomalies"] if a["kind"] == "traffic_drop")  # tmall, 2025-03-18..19
-    with Project(demo_shop, read_only=True) as p:
+    with Project(demo_on, read_only=True) as p:
         r = compose(p, STANDARD["weekly_channel_review"], period="2025-W12", as_of=AS_OF)
     anomalies = [f for f in r.findings if f.kind == "anomaly"]
     assert [f.channel for f in anomalies] == [shock["channel_id"]]
@@ -41,14 +41,14 @@ def test_shock_week_has_its_finding_with_the_right_cause(demo_shop: Path) -> Non
     assert "traffic" in f.text["en"] and "流量" in f.text["zh-CN"]
 
 
-def test_quiet_week_has_no_finding(demo_shop: Path) -> None:
-    with Project(demo_shop, read_only=True) as p:
+def test_quiet_week_has_no_finding(demo_on: Path) -> None:
+    with Project(demo_on, read_only=True) as p:
         r = compose(p, STANDARD["weekly_channel_review"], period="2025-W24", as_of=AS_OF)
     assert r.findings == []
 
 
-def test_numbers_equal_the_kpi_layer_in_html_and_excel(demo_shop: Path, tmp_path: Path) -> None:
-    with Project(demo_shop, read_only=True) as p:
+def test_numbers_equal_the_kpi_layer_in_html_and_excel(demo_on: Path, tmp_path: Path) -> None:
+    with Project(demo_on, read_only=True) as p:
         issued = issue_report(
             p,
             "monthly_business_review",
@@ -81,8 +81,8 @@ def test_numbers_equal_the_kpi_layer_in_html_and_excel(demo_shop: Path, tmp_path
     assert sheet.freeze_panes is not None
 
 
-def test_channel_scope_holds_only_its_channel(demo_shop: Path, tmp_path: Path) -> None:
-    with Project(demo_shop, read_only=True) as p:
+def test_channel_scope_holds_only_its_channel(demo_on: Path, tmp_path: Path) -> None:
+    with Project(demo_on, read_only=True) as p:
         names = {c.id: c.name for c in p.config.channels}
         issued = issue_report(
             p,

@@ -502,3 +502,6 @@ def main() -> None:
 from channelscope.cli.report import report_app as _report_app  # noqa: E402
 
 app.add_typer(_report_app, name="report")
+from channelscope.cli.action import action_app as _action_app  # noqa: E402
+
+app.add_typer(_action_app, name="action")

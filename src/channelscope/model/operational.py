@@ -1,7 +1,7 @@
 """Operational tables, declared once: what the running system records beside the canonical data.
 
 The alert lifecycle and its delivery outbox, scheduler runs, users, API tokens, web sessions, the access
-log and the cursors of incremental sources. They are declared here as data; the warehouse creates them
+log, the cursors of incremental sources and the action log (PDCA). They are declared here as data; the warehouse creates them
 (``Warehouse.ensure_tables``) with its engine's types, so no module outside ``warehouse/`` writes DDL.
 
 Column types are portable names (``string``, ``float64``, ``int32``, ``boolean``, ``timestamp``, ``date``,
@@ -227,6 +227,39 @@ _OPS += [
         "coverage as the share of actuals inside the interval), and rows of kind 'tracked' as actuals arrive.",
     ),
 ]
+_OPS.append(
+    OpTable(
+        "actions",
+        (
+            _c("action_id", _S, primary=True),
+            _c("what", _S, not_null=True),
+            _c("owner", _S, not_null=True),
+            _c("scope_kind", _S, not_null=True),  # channel | distributor | campaign
+            _c("scope_id", _S, not_null=True),
+            _c("channel_id", _S),  # the channel the scope belongs to (what a channel manager's scope checks)
+            _c("start_date", _S, not_null=True),  # YYYY-MM-DD, business dates
+            _c("deadline", _S, not_null=True),
+            _c("metric", _S, not_null=True),
+            _c("expected_change", _F),  # relative change of the metric the action should bring (0.1 = +10%)
+            _c("status", _S, not_null=True),  # planned | doing | done | cancelled
+            _c("origin", _S, not_null=True),  # manual | recommendation
+            _c("origin_json", _S),  # the finding an action came from (its text and evidence)
+            _c("note", _S),
+            _c("created_at", _T, not_null=True),
+            _c("created_by", _S),
+            _c("updated_at", _T),
+            _c("verdict", _S),  # worked | no_effect | worse | not_measurable (set by the check)
+            _c("effect", _F),  # measured relative change against the counterfactual
+            _c("effect_lower", _F),
+            _c("effect_upper", _F),
+            _c("checked_at", _T),
+            _c("check_json", _S),  # the check's evidence: method, controls, windows, counterfactual
+        ),
+        doc="The action log (PDCA): plan (what, owner, scope, dates, metric, expected change), do (status), "
+        "check (measured effect against comparable untreated channels, interval, verdict).",
+        indexes=(("status",), ("channel_id",)),
+    )
+)
 
 OPERATIONAL: dict[str, OpTable] = {t.name: t for t in _OPS}
 
@@ -234,3 +267,4 @@ OPERATIONAL: dict[str, OpTable] = {t.name: t for t in _OPS}
 ALERT_TABLES = ("alerts", "alert_deliveries")
 AUTH_TABLES = ("users", "api_tokens", "web_sessions", "access_log")
 FORECAST_TABLES = ("forecast_runs", "forecasts", "forecast_accuracy")
+ACTION_TABLES = ("actions",)

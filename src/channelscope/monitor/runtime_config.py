@@ -7,6 +7,9 @@ variable, never by value), so a bad schedule is reported with file, line and key
 schedule:
   sources: {"*": "0 * * * *", tmall_orders: "*/15 * * * *"}   # source name (or * = every other) -> cron
   alerts: {default: "5 * * * *", daily: "0 9 * * *"}           # alert group -> cron
+  reports:                                                     # issue a report and send it
+    - {report: weekly_channel_review, cron: "0 8 * * 1", notify: [ops_mail, ops_wecom], formats: [pdf, xlsx]}
+    - {report: daily_brief, cron: "30 8 * * *", notify: [tmall_team], channels: [tmall], language: zh-CN}
   catch_up: true          # after downtime, one run per job (not one per missed tick)
   timezone: Asia/Shanghai # of the cron expressions; default: the project's
 events:
@@ -38,6 +41,43 @@ def _check_cron(value: str) -> str:
     return value
 
 
+class ReportDelivery(BaseModel):
+    """A scheduled report: issued into the archive on ``cron``, sent through the alert notifiers ``notify``
+    (e-mail with the files attached; WeCom, DingTalk, Feishu, Slack and webhooks with a summary and a link)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    report: str = Field(description="report name (standard or reports/*.yaml)")
+    cron: str = Field(description="when it is issued (cron, in the schedule's time zone)")
+    notify: list[str] = Field(default_factory=list, description="notifier names of alerts.notifiers")
+    channels: list[str] = Field(default_factory=list, description="only these channels (a channel manager's)")
+    language: str | None = Field(None, description="zh-CN or en; default: the report's")
+    formats: list[str] = Field(default_factory=lambda: ["html", "pdf", "xlsx"], description="files issued")
+    link: str | None = Field(
+        None, description="public base URL of the server (https://bi.x.cn): messages link the archived report"
+    )
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return _check_cron(value)
+
+    @field_validator("language")
+    @classmethod
+    def _lang(cls, value: str | None) -> str | None:
+        if value not in (None, "zh-CN", "en"):
+            raise ValueError("language is zh-CN or en")
+        return value
+
+    @field_validator("formats")
+    @classmethod
+    def _formats(cls, value: list[str]) -> list[str]:
+        bad = [f for f in value if f not in ("html", "pdf", "xlsx")]
+        if bad or not value:
+            raise ValueError("formats are among html, pdf, xlsx")
+        return value
+
+
 class ScheduleConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -45,6 +85,7 @@ class ScheduleConfig(BaseModel):
         default_factory=dict, description="source name, or * for every source not named, -> cron expression"
     )
     alerts: dict[str, str] = Field(default_factory=dict, description="alert rule group -> cron expression")
+    reports: list[ReportDelivery] = Field(default_factory=list, description="reports issued and sent on a schedule")
     catch_up: bool = Field(True, description="after downtime, run each job once (never once per missed tick)")
     timezone: str | None = Field(None, description="time zone of the cron expressions; default: the project's")
 

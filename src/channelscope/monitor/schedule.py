@@ -2,7 +2,8 @@
 
 Jobs come from the ``schedule:`` section: ``ingest:<source>`` per named source, ``ingest:*`` for every
 other polled source (events sources are fed by the server, never polled), ``alerts:<group>`` per alert
-group, and ``alerts:deliver`` (the outbox's retries, every minute, when alerts are configured).
+group, ``alerts:deliver`` (the outbox's retries, every minute, when alerts are configured), and
+``report:<name>`` per scheduled report (issued into the archive and sent through the notifiers).
 
 Rules:
 - **No overlap**: a job still running when its next tick comes is not started again; the tick is
@@ -146,7 +147,25 @@ def jobs_from_config(project: Project) -> list[Job]:
         jobs.append(Job(f"alerts:{group}", cron, functools.partial(_check_alerts, project, group), order=1))
     if cfg.alerts and project.config.alerts is not None and project.config.alerts.notifiers:
         jobs.append(Job("alerts:deliver", "* * * * *", lambda: _deliver(project), order=2, quiet=True))
+    for spec in cfg.reports:
+        name = f"report:{spec.report}" + (f"@{'+'.join(spec.channels)}" if spec.channels else "")
+        jobs.append(Job(name, spec.cron, functools.partial(_send_report, project, spec), order=3))
     return jobs
+
+
+def _send_report(project: Project, spec: Any) -> str:
+    """Issue a scheduled report into the archive and send it (report/delivery.py)."""
+    from channelscope.report.delivery import deliver_report
+
+    sent = deliver_report(project, spec)
+    r = sent.issued.report
+    text = (
+        f"{r.name} {r.period_label()}: {len(r.findings)} findings, archive id {sent.issued.archive_id}; "
+        f"sent to {len(sent.results) - len(sent.failed)} of {len(sent.results)} notifiers"
+    )
+    if sent.failed:
+        raise JobFailed(f"{text}; {'; '.join(f'{k}: {v}' for k, v in sent.failed.items())}"[:500])
+    return text
 
 
 def _ingest(project: Project, sources: list[str]) -> str:

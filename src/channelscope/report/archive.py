@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from channelscope.project import Project
 
 FORMATS = ("html", "pdf", "xlsx")
+_INDEX_LOCK = threading.Lock()
 
 
 @dataclass
@@ -26,6 +28,8 @@ class Issued:
 
     report: Report
     files: dict[str, Path] = field(default_factory=dict)
+    #: its id in the archive (the line of ``index.jsonl``); None when written elsewhere (``out_dir``)
+    archive_id: int | None = None
 
 
 def issue_report(
@@ -77,6 +81,26 @@ def issue_report(
         "files": {k: str(v) for k, v in issued.files.items()},
     }
     if out_dir is None:
-        with (folder.parent / "index.jsonl").open("a", encoding="utf-8") as fh:
+        path = folder.parent / "index.jsonl"
+        with _INDEX_LOCK, path.open("a+", encoding="utf-8") as fh:
             fh.write(json.dumps(index, ensure_ascii=False) + "\n")
+            fh.seek(0)
+            issued.archive_id = sum(1 for _ in fh)
     return issued
+
+
+def read_index(folder: Path) -> list[dict]:
+    """The archive's index (``reports/archive/index.jsonl``), oldest first; each entry gets an ``id`` (its
+    1-based line number). A line that is not JSON is skipped."""
+    path = folder / "reports" / "archive" / "index.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and "files" in entry and "period" in entry:
+            out.append({**entry, "id": i})
+    return out

@@ -52,6 +52,7 @@ _PARTS: dict[str, Text] = {
 def resolve_period(text: str, as_of: dt.date) -> tuple[dt.date, dt.date]:
     """A report period: 'yesterday', 'last_week' (the ISO week before the one of ``as_of``), 'last_month',
     'this_month' (to ``as_of`` - 1), or any period ``parse_period`` knows (2025-11, 2025-W46, START..END).
+    A campaign's window ('last_campaign', 'campaign:<id>') needs the project: ``compose`` resolves it.
     ``as_of`` is the day the report is issued: its figures end the day before at the latest."""
     if text == "yesterday":
         day = as_of - dt.timedelta(days=1)
@@ -81,14 +82,27 @@ def compose(
     intersection with the definition's channels), in ``language``."""
     latest = project.latest_date()
     issued = as_of or ((latest + dt.timedelta(days=1)) if latest else dt.date.today())
-    start, end = resolve_period(period or definition.period, issued)
+    from channelscope.report.campaign import campaign_window
+
+    text = period or definition.period
+    window = campaign_window(project, text, issued)
+    campaign: dict[str, Any] = {}
+    if window is not None:
+        start, end, campaign = window
+    else:
+        start, end = resolve_period(text, issued)
     scope = _scope(definition.channels, channels)
     filters = {"channel": scope} if scope else {}
     lang = language or definition.language
     cmp_start, cmp_end = comparison_period(start, end, "previous")
+    title = dict(definition.title)
+    if campaign:
+        title = {
+            k: f"{v}：{campaign['name']}" if k == "zh-CN" else f"{v}: {campaign['name']}" for k, v in title.items()
+        }
     report = Report(
         name=definition.name,
-        title=definition.title,
+        title=title,
         language=lang,
         start=start,
         end=end,
@@ -130,11 +144,20 @@ def _unit(project: Project, metric: str) -> str:
 
 def _kpis(project: Project, section: Section, report: Report, filters: dict[str, Any]) -> tuple[SectionResult, list]:
     df = project.kpis(section.metrics, start=report.start, end=report.end, filters=filters, compare=section.compare)
+    prev_start, prev_end = (
+        comparison_period(report.start, report.end, section.compare)
+        if section.compare != "wow"
+        else (report.start - dt.timedelta(days=7), report.end - dt.timedelta(days=7))
+    )
+    # a comparison period before the first order is missing (no data), never 0
+    first = project.warehouse.ibis.table("orders").business_date.min().execute()
+    first = None if first is None or pd.isna(first) else pd.Timestamp(first).date()
+    before_data = first is None or prev_start < first
     rows = []
     for m in section.metrics:
         unit = _unit(project, m)
         value = _num(df, m)
-        prev = _num(df, f"{m}_prev")
+        prev = None if before_data else _num(df, f"{m}_prev")
         change = None if value is None or prev is None else value - prev
         rows.append(
             {
@@ -149,11 +172,6 @@ def _kpis(project: Project, section: Section, report: Report, filters: dict[str,
                 "change_pct": None if unit == "percent" or not prev or change is None else change / prev,
             }
         )
-    prev_start, prev_end = (
-        comparison_period(report.start, report.end, section.compare)
-        if section.compare != "wow"
-        else (report.start - dt.timedelta(days=7), report.end - dt.timedelta(days=7))
-    )
     title = {
         k: f"{_SECTION_TITLES['kpis'][k]}（{v}）" if k == "zh-CN" else f"{_SECTION_TITLES['kpis'][k]} ({v})"
         for k, v in _COMPARE_TITLES[section.compare].items()
@@ -164,6 +182,13 @@ def _kpis(project: Project, section: Section, report: Report, filters: dict[str,
             "en": f"Compared with {prev_start} to {prev_end}",
         }
     ]
+    if before_data:
+        notes.append(
+            {
+                "zh-CN": f"对比期早于最早的数据（{first}），对比值为空",
+                "en": f"The comparison period starts before the first data ({first}): no comparison",
+            }
+        )
     columns = [
         Column("label", {"zh-CN": "指标", "en": "Metric"}),
         Column("value", {"zh-CN": "本期", "en": "This period"}, "row"),
@@ -342,6 +367,26 @@ def _trend(project: Project, section: Section, report: Report, filters: dict[str
     return SectionResult("trend", title, None, [], [], chart), []
 
 
+def _actions(project: Project, section: Section, report: Report, filters: dict[str, Any]) -> tuple[SectionResult, list]:
+    from channelscope.report.actions import action_section
+
+    return action_section(project, report)
+
+
+def _uplift(project: Project, section: Section, report: Report, filters: dict[str, Any]) -> tuple[SectionResult, list]:
+    from channelscope.report.campaign import uplift_section
+
+    return uplift_section(project, report)
+
+
+def _campaign_roi(
+    project: Project, section: Section, report: Report, filters: dict[str, Any]
+) -> tuple[SectionResult, list]:
+    from channelscope.report.campaign import roi_section
+
+    return roi_section(project, report)
+
+
 def _channel_names(project: Project) -> dict[str, str]:
     return {c.id: c.name or c.id for c in project.config.channels}
 
@@ -362,6 +407,9 @@ _SECTIONS = {
     "anomalies": _anomalies,
     "alerts": _alerts,
     "trend": _trend,
+    "actions": _actions,
+    "uplift": _uplift,
+    "campaign_roi": _campaign_roi,
 }
 
 __all__ = ["Finding", "compose", "resolve_period"]

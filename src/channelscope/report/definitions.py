@@ -15,8 +15,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from channelscope.errors import ConfigError
 
-SectionKind = Literal["kpis", "channels", "decomposition", "movers", "targets", "anomalies", "alerts", "trend"]
-PERIODS = ("yesterday", "last_week", "last_month", "this_month")
+SectionKind = Literal[
+    "kpis",
+    "channels",
+    "decomposition",
+    "movers",
+    "targets",
+    "anomalies",
+    "alerts",
+    "trend",
+    "actions",
+    "uplift",
+    "campaign_roi",
+]
+PERIODS = ("yesterday", "last_week", "last_month", "this_month", "last_campaign")
 
 
 class Section(BaseModel):
@@ -85,6 +97,7 @@ STANDARD: dict[str, ReportDefinition] = {
                 Section(kind="targets"),
                 Section(kind="trend", metrics=["gmv"]),
                 Section(kind="alerts"),
+                Section(kind="actions"),
             ],
         ),
         ReportDefinition(
@@ -104,6 +117,22 @@ STANDARD: dict[str, ReportDefinition] = {
                 Section(kind="targets"),
                 Section(kind="trend", metrics=["gmv"]),
                 Section(kind="alerts"),
+                Section(kind="actions"),
+            ],
+        ),
+        ReportDefinition(
+            name="campaign_postmortem",
+            title={"zh-CN": "活动复盘", "en": "Campaign post-mortem"},
+            period="last_campaign",
+            sections=[
+                Section(kind="kpis", metrics=["gmv", "paid_orders", "aov", "visitors", "conversion_rate", "ad_spend"]),
+                Section(kind="kpis", metrics=["gmv", "paid_orders", "aov"], compare="yoy"),
+                Section(kind="uplift"),
+                Section(kind="campaign_roi"),
+                Section(kind="channels", metrics=["gmv", "paid_orders", "aov", "conversion_rate", "roas"]),
+                Section(kind="decomposition"),
+                Section(kind="trend", metrics=["gmv"]),
+                Section(kind="actions"),
             ],
         ),
     )

@@ -38,9 +38,9 @@ log = logging.getLogger("channelscope.web.access")
 #: what each role may do; a channel_manager does what an analyst does, inside its scope
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({"read"}),
-    "analyst": frozenset({"read", "export", "alerts.write", "quarantine"}),
-    "channel_manager": frozenset({"read", "export", "alerts.write", "quarantine"}),
-    "admin": frozenset({"read", "export", "alerts.write", "quarantine", "users"}),
+    "analyst": frozenset({"read", "export", "alerts.write", "actions.write", "quarantine"}),
+    "channel_manager": frozenset({"read", "export", "alerts.write", "actions.write", "quarantine"}),
+    "admin": frozenset({"read", "export", "alerts.write", "actions.write", "quarantine", "users"}),
 }
 
 

@@ -17,7 +17,8 @@ from channelscope.monitor.secrets import Secrets
 
 
 def build_email(cfg: EmailNotifier, message: Message) -> EmailMessage:
-    """The MIME message: text/plain with an text/html alternative, UTF-8 subject."""
+    """The MIME message: text/plain with an text/html alternative, UTF-8 subject, and the message's files
+    (a report's PDF and Excel) as attachments."""
     mail = EmailMessage()
     mail["Subject"] = message.title
     mail["From"] = cfg.sender
@@ -28,6 +29,9 @@ def build_email(cfg: EmailNotifier, message: Message) -> EmailMessage:
     mail["X-Channelscope-Key"] = message.key
     mail.set_content(message.text)
     mail.add_alternative(message.html, subtype="html")
+    for name, mime, content in message.attachments:
+        maintype, _, subtype = mime.partition("/")
+        mail.add_attachment(content, maintype=maintype, subtype=subtype, filename=name)
     return mail
 
 

@@ -74,6 +74,8 @@ class Message:
     html: str
     channel_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    #: files sent with the message where the channel carries files (e-mail): (file name, MIME type, bytes)
+    attachments: tuple[tuple[str, str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)

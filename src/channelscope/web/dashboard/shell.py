@@ -37,6 +37,8 @@ PAGES: dict[str, tuple[str, str]] = {
     "/customers": ("nav_customers", "customers"),
     "/marketing": ("nav_marketing", "marketing"),
     "/alerts": ("nav_alerts", "alerts"),
+    "/reports": ("nav_reports", "reports"),
+    "/actions": ("nav_actions", "actions"),
     "/health": ("nav_health", "health"),
 }
 LABELS = ("dates", "channel", "distributor", "campaign")
