@@ -198,7 +198,7 @@ def move_case(project: Any, cid: str, to: str, *, by: str = "", note: str = "", 
             f"case {case['case_id']} is {case['status']}: it can become {', '.join(MOVES[case['status']])}, not {to}"
         )
     now = now or _now()
-    history = json.loads(case["history_json"] or "[]") + [{"status": to, "at": now.isoformat(), "by": by, "note": note}]
+    history = [*json.loads(case["history_json"] or "[]"), {"status": to, "at": now.isoformat(), "by": by, "note": note}]
     with _tx(project) as tx:
         tx.execute(
             "UPDATE compliance_cases SET status = ?, history_json = ?, updated_at = ? WHERE case_id = ?",

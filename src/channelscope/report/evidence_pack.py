@@ -49,10 +49,12 @@ def evidence_lines(project: Any, case: dict[str, Any]) -> pd.DataFrame:
             "depth",
             "region",
         ]
+        f = f.assign(business_date=pd.to_datetime(f["business_date"]).dt.date)
         return f.sort_values(["business_date", "order_id", "line_no"], ignore_index=True)[cols]
     o = project.table("orders")
     o = o.filter(o.order_id.isin(orders))
-    f = o.select("order_id", "business_date", "region", "net_amount_base", "discount_amount").to_pandas()
+    f = o.select("order_id", "business_date", "region", "net_amount_base").to_pandas()
+    f = f.assign(business_date=pd.to_datetime(f["business_date"]).dt.date)
     return f.sort_values(["business_date", "order_id"], ignore_index=True)
 
 

@@ -180,7 +180,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ChannelscopeError)
     async def _domain(request: Request, exc: ChannelscopeError) -> JSONResponse:
         status = (
-            404 if type(exc).__name__ == "AlertNotFound" else 409 if type(exc).__name__ == "LifecycleError" else 400
+            404
+            if type(exc).__name__ in ("AlertNotFound", "CaseNotFound")
+            else 409
+            if type(exc).__name__ in ("LifecycleError", "CaseTransitionError")
+            else 400
         )
         return _error(status, str(exc), exc.field)
 
@@ -264,6 +268,9 @@ def create_app(
 
     app.include_router(customers_router, prefix="/api")
     app.include_router(marketing_api.router, prefix="/api")
+    from channelscope.web.compliance_api import router as compliance_router
+
+    app.include_router(compliance_router, prefix="/api")
     app.include_router(login.router)
     if events:
         router = _optional("channelscope.monitor.events", "events_router")
