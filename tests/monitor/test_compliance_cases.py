@@ -119,3 +119,35 @@ def test_a_violation_after_notification_is_a_repeat(shop: Path) -> None:
         )
         out = refresh_cases(p)
         assert out["repeated"] == [row["case_id"]]
+
+
+def test_alert_kinds_for_new_and_repeated_violations(demo_shop: Path, tmp_path: Path) -> None:
+    import yaml
+
+    from channelscope.monitor.dispatch import check_and_notify
+
+    folder = copy_demo(demo_shop, tmp_path / "shop")
+    cfg = yaml.safe_load((folder / "channelscope.yaml").read_text(encoding="utf-8"))
+    cfg["alerts"]["rules"] = [
+        {"name": "price_new", "kind": "price_violation", "days": 120, "min_depth": 0.05, "severity": "warning"},
+        {"name": "price_repeat", "kind": "repeated_violation", "severity": "critical"},
+    ]
+    (folder / "channelscope.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    with Project(folder) as p:
+        truth = _truth(p)
+        report = check_and_notify(p, as_of=dt.date(2025, 11, 30), now=dt.datetime(2025, 12, 3, 2))
+        assert not report.errors
+        found = {(f.rule, f.scope["distributor_id"], f.scope["sku"]) for f in report.findings}
+        since = dt.date(2025, 11, 30) - dt.timedelta(days=119)
+        new = {
+            ("price_new", g["distributor_id"], g["sku"])
+            for g in truth["price_violation_groups"]
+            if dt.date.fromisoformat(g["last_seen"]) >= since and g["depth_worst"] >= 0.05
+        }
+        repeated = {
+            ("price_repeat", g["distributor_id"], g["sku"]) for g in truth["price_violation_groups"] if g["repeat_days"]
+        }
+        assert found == new | repeated
+        assert {r[1] for r in repeated} == {"wx-r02", "7012345602"}
+        rows = p.warehouse.execute("SELECT kind, distributor_id, severity FROM alerts ORDER BY kind, distributor_id")
+        assert ("repeated_violation", "wx-r02", "critical") in [tuple(r) for r in rows]
