@@ -211,3 +211,75 @@ def test_demo_score_has_its_components(demo: Project) -> None:
     assert worst in {"wx-r02", "7012345602", "7012345606", "wx-r03"}  # the repeat and deep cases
     clean = s[s["violation_lines"].eq(0) & s["out_of_region_orders"].eq(0)]
     assert (clean["score"] == 100).all() and len(clean) > 5
+
+
+# ---- the network (analysis/network.py), against plain SQL ---------------------------------------------
+
+PAID = "(o.paid_at IS NOT NULL OR o.status IN ('paid', 'shipped', 'completed', 'refunded'))"
+
+
+def _sql(p: Project, sql: str) -> list[tuple]:
+    return [tuple(r) for r in p.warehouse.execute(sql)]
+
+
+def test_demo_network_tree_equals_sql(demo: Project) -> None:
+    tree = demo.analysis.network.tree().set_index("distributor_id")
+    own = {
+        d: (int(n), Decimal(str(s)), int(c))
+        for d, n, s, c in _sql(
+            demo,
+            f"SELECT o.distributor_id, count(*), sum(o.net_amount_base), count(DISTINCT o.customer_key) FROM orders o "
+            f"WHERE {PAID} AND o.distributor_id IS NOT NULL GROUP BY 1",
+        )
+    }
+    for d, (n, s, c) in own.items():
+        assert (tree.loc[d, "orders"], tree.loc[d, "customers"]) == (n, c)
+        assert tree.loc[d, "sales"] == pytest.approx(float(s), abs=0.005)
+    sub = _sql(
+        demo,
+        f"SELECT coalesce(d.parent_id, d.distributor_id), sum(o.net_amount_base) FROM orders o JOIN distributors d "
+        f"ON o.distributor_id = d.distributor_id WHERE {PAID} GROUP BY 1",
+    )
+    for d, s in sub:  # a two-level network: a tier-1 subtree is itself and its children
+        assert tree.loc[d, "subtree_sales"] == pytest.approx(float(s), abs=0.01)
+    com = dict(_sql(demo, "SELECT distributor_id, sum(amount_base) FROM fees WHERE fee_type = 'commission' GROUP BY 1"))
+    for d, v in com.items():
+        if d is not None:
+            assert tree.loc[d, "commission"] == pytest.approx(float(v), abs=0.005)
+    assert set(tree["level"]) == {1, 2} and tree.loc["wx-r01-01", "level"] == 2
+    levels = demo.analysis.network.levels()
+    assert levels["distributors"].sum() == len(tree) and levels["sales"].sum() == pytest.approx(
+        sum(float(s) for _, s, _ in own.values()), abs=0.05
+    )
+
+
+def test_demo_activity_and_live_sessions_equal_sql(demo: Project) -> None:
+    import datetime as dt
+
+    states, funnel = demo.analysis.network.activity(as_of=dt.date(2025, 11, 30))
+    active = {
+        r[0]
+        for r in _sql(
+            demo,
+            f"SELECT DISTINCT o.distributor_id FROM orders o WHERE {PAID} AND o.distributor_id IS NOT NULL "
+            "AND o.business_date BETWEEN DATE '2025-11-01' AND DATE '2025-11-30'",
+        )
+    }
+    assert set(states.loc[states["state"].isin(["active", "new"]), "distributor_id"]) == active
+    assert funnel.set_index("step").loc["active", "distributors"] == len(active)
+    sessions = demo.analysis.network.live_sessions()
+    want = {
+        (s, d): (int(n), float(g))
+        for s, d, n, g in _sql(
+            demo,
+            f"SELECT c.campaign_id, o.distributor_id, count(*), sum(o.net_amount_base) FROM orders o JOIN campaigns c "
+            f"ON o.channel_id = c.channel_id AND o.ordered_at BETWEEN c.starts_at AND c.ends_at "
+            f"JOIN distributors d ON d.distributor_id = o.distributor_id "
+            f"WHERE c.kind = 'live_session' AND {PAID} AND d.kind IN ('live_host', 'kol') GROUP BY 1, 2",
+        )
+    }
+    got = {(r.session, r.distributor_id): (int(r.orders), float(r.gmv)) for r in sessions.itertuples()}
+    assert got.keys() == want.keys() and len(want) >= 5
+    for k, (n, g) in want.items():
+        assert got[k][0] == n and got[k][1] == pytest.approx(g, abs=0.005)
+    assert sessions["gpm"].isna().all() and (sessions["missing"] != "").all()  # the demo has no viewers: empty

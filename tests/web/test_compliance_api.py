@@ -131,3 +131,36 @@ def test_compliance_cli(shop: Path, tmp_path: Path) -> None:
         timeout=300,
     )
     assert r2.returncode == 2 and "zzzz" in r2.stderr + r2.stdout
+
+
+def test_network_api_scopes(shop: Path) -> None:
+    from channelscope.web.app import create_app
+
+    app = create_app(shop, scheduler=False, events=False, dashboard=False)
+    for name, spec in USERS.items():
+        app.state.store.add_user(
+            name, spec["role"], PASSWORD, channels=spec.get("channels", ()), distributors=spec.get("distributors", ())
+        )
+    family = {"wx-r01", *(f"wx-r01-{i:02d}" for i in range(1, 10))}
+    with TestClient(app) as c:
+        tokens = {u: app.state.store.create_token(u) for u in USERS}
+
+        def get(path: str, user: str = "analyst") -> Any:
+            r = c.get(f"/api/network/{path}", headers={"Authorization": f"Bearer {tokens[user]}"})
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        tree = pd.DataFrame(get("tree")["rows"]).set_index("distributor_id")
+        assert len(tree) == 52 and tree.loc["wx-r01", "level"] == 1
+        kids = tree[tree["parent_id"] == "wx-r01"]
+        assert tree.loc["wx-r01", "subtree_sales"] == pytest.approx(
+            tree.loc["wx-r01", "sales"] + kids["sales"].sum(), abs=0.02
+        )
+        mine = pd.DataFrame(get("tree", "r01")["rows"])
+        assert set(mine["distributor_id"]) == family & set(tree.index) and "wx-r02" not in set(mine["distributor_id"])
+        hosts = pd.DataFrame(get("live-hosts", "dy")["rows"])
+        assert len(hosts) == 6 and hosts["distributor_id"].str.isdigit().all()
+        assert get("live-hosts", "r01")["rows"] == []
+        act = get("activity")
+        assert act["funnel"][0]["distributors"] == 52 and get("activity", "r01")["funnel"] == []
+        assert len(get("live-sessions")["rows"]) >= 5

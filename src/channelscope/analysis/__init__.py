@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from channelscope.analysis.customers import CustomerAnalyses
     from channelscope.analysis.forecast import ForecastRun
     from channelscope.analysis.media_mix import MediaMixFit
+    from channelscope.analysis.network import NetworkAnalyses
     from channelscope.analysis.planned_events import PlannedEvent
     from channelscope.project import Project
 
@@ -47,6 +48,13 @@ class Analyses:
         from channelscope.analysis.compliance import ComplianceAnalyses
 
         return ComplianceAnalyses(self._project)
+
+    @property
+    def network(self) -> NetworkAnalyses:
+        """The distributor network: tree, levels, activity, cannibalization, live hosts (``analysis.network``)."""
+        from channelscope.analysis.network import NetworkAnalyses
+
+        return NetworkAnalyses(self._project)
 
     @property
     def customers(self) -> CustomerAnalyses:

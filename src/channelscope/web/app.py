@@ -268,9 +268,11 @@ def create_app(
 
     app.include_router(customers_router, prefix="/api")
     app.include_router(marketing_api.router, prefix="/api")
+    from channelscope.web.compliance_api import network_router
     from channelscope.web.compliance_api import router as compliance_router
 
     app.include_router(compliance_router, prefix="/api")
+    app.include_router(network_router, prefix="/api")
     app.include_router(login.router)
     if events:
         router = _optional("channelscope.monitor.events", "events_router")

@@ -167,3 +167,54 @@ def move(request: Request, case_id: str, body: CaseMove) -> dict[str, Any]:
     case = _case(project, user, case_id)
     out = move_case(project, case["case_id"], body.status, by=user.username, note=body.note)
     return {"scope": user.scope(), "case_id": out["case_id"], "status": out["status"]}
+
+
+network_router = APIRouter(prefix="/network", tags=["network"], dependencies=[Depends(_known_query_params)])
+
+
+def _network_rows(project: Project, user: User, df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the user's scope: their nodes and everything below them, or their channels' distributors."""
+    dists, chans = scope_of(project, user)
+    if dists is not None:
+        df = df[df["distributor_id"].isin(dists)]
+    if chans is not None:
+        d = project.table("distributors").select("distributor_id", "channel_id").to_pandas()
+        df = df[df["distributor_id"].isin(set(d.loc[d["channel_id"].isin(chans), "distributor_id"]))]
+    return df
+
+
+def _network(request: Request) -> tuple[Project, User, Any]:
+    user = request_user()
+    project = _project(request)
+    service.require(project, user, "read")
+    rp = service.reader(project)
+    return rp, user, rp.analysis.network
+
+
+@network_router.get("/tree", summary="The distributor tree: level, sales, commission, customers per node and subtree")
+def tree(request: Request) -> dict[str, Any]:
+    rp, user, n = _network(request)
+    df = service._cached(rp, user, "network.tree", (), n.tree)
+    return {"scope": user.scope(), "currency": "base", "rows": records(_network_rows(rp, user, df))}
+
+
+@network_router.get("/activity", summary="Active, new, silent distributors and the activation funnel")
+def activity(request: Request) -> dict[str, Any]:
+    rp, user, n = _network(request)
+    states, funnel = service._cached(rp, user, "network.activity", (), n.activity)
+    rows = _network_rows(rp, user, states)
+    return {"scope": user.scope(), "rows": records(rows), "funnel": records(funnel) if not user.scoped else []}
+
+
+@network_router.get("/live-hosts", summary="Live hosts: GMV, orders, refund rate, commission and its ROI")
+def live_hosts(request: Request) -> dict[str, Any]:
+    rp, user, n = _network(request)
+    df = service._cached(rp, user, "network.live_hosts", (), n.live_hosts)
+    return {"scope": user.scope(), "currency": "base", "rows": records(_network_rows(rp, user, df))}
+
+
+@network_router.get("/live-sessions", summary="Live sessions per host: GMV, orders, viewers, GPM, conversion")
+def live_sessions(request: Request) -> dict[str, Any]:
+    rp, user, n = _network(request)
+    df = service._cached(rp, user, "network.live_sessions", (), n.live_sessions)
+    return {"scope": user.scope(), "currency": "base", "rows": records(_network_rows(rp, user, df))}
