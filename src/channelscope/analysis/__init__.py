@@ -4,7 +4,7 @@ Modules: ``commerce_calendar`` (holidays, 调休 and festival phases: one calend
 ``forecast`` (backtested, reconciled forecasts), ``seasonal`` (the robust seasonal model behind anomaly alerts), ``seasonal_quality`` (its
 precision and recall against known shocks), ``planned_events`` (the festival and campaign calendar
 the models expect), ``funnel`` (impressions -> paid orders), ``distributors`` (activity and
-minimum-price lines), ``customers`` (cohorts, repurchase, RFM, CLV, cross-channel; over the customer
+minimum-price lines), ``compliance`` (到手价, 乱价, 窜货, commissions, score), ``customers`` (cohorts, repurchase, RFM, CLV, cross-channel; over the customer
 frame of ``metrics.customers``). ``Project.analysis`` exposes them as methods (``Analyses``); ``web`` adds only
 scope and caching, ``monitor`` only judges values against an analysis' expectation.
 
@@ -24,9 +24,11 @@ if TYPE_CHECKING:
     from channelscope.analysis.allocator import Allocation
     from channelscope.analysis.attribution import AttributionResult
     from channelscope.analysis.commerce_calendar import CommerceEvent
+    from channelscope.analysis.compliance import ComplianceAnalyses
     from channelscope.analysis.customers import CustomerAnalyses
     from channelscope.analysis.forecast import ForecastRun
     from channelscope.analysis.media_mix import MediaMixFit
+    from channelscope.analysis.network import NetworkAnalyses
     from channelscope.analysis.planned_events import PlannedEvent
     from channelscope.project import Project
 
@@ -39,6 +41,20 @@ class Analyses:
 
     def __init__(self, project: Project) -> None:
         self._project = project
+
+    @property
+    def compliance(self) -> ComplianceAnalyses:
+        """Channel order: 到手价, price violations, cross-region orders, commissions, score (``analysis.compliance``)."""
+        from channelscope.analysis.compliance import ComplianceAnalyses
+
+        return ComplianceAnalyses(self._project)
+
+    @property
+    def network(self) -> NetworkAnalyses:
+        """The distributor network: tree, levels, activity, cannibalization, live hosts (``analysis.network``)."""
+        from channelscope.analysis.network import NetworkAnalyses
+
+        return NetworkAnalyses(self._project)
 
     @property
     def customers(self) -> CustomerAnalyses:

@@ -472,6 +472,9 @@ app.add_typer(_customers_app, name="customers")
 from channelscope.cli.marketing import marketing_app as _marketing_app  # noqa: E402
 
 app.add_typer(_marketing_app, name="marketing")
+from channelscope.cli.compliance import compliance_app as _compliance_app  # noqa: E402
+
+app.add_typer(_compliance_app, name="compliance")
 
 
 def main() -> None:

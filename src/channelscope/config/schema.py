@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from channelscope.config.commerce_calendar import CommerceCalendarConfig
+from channelscope.config.compliance import ComplianceConfig
 from channelscope.monitor.config import AlertsConfig
 from channelscope.monitor.runtime_config import EventsConfig, ScheduleConfig
 
@@ -226,6 +227,7 @@ class ProjectConfig(Strict):
     schedule: ScheduleConfig | None = None
     events: EventsConfig | None = None
     web: WebConfig = Field(default_factory=WebConfig)
+    compliance: ComplianceConfig = Field(default_factory=ComplianceConfig)
 
     @model_validator(mode="after")
     def _references(self) -> ProjectConfig:

@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from channelscope.demo import canonical as C
+from channelscope.demo import channel_order as CO
 from channelscope.demo import demand as D
 from channelscope.demo import exports as X
 from channelscope.demo import ground_truth as G
@@ -74,13 +75,21 @@ def generate_demo(folder: Path | str, size: Size = "small", seed: int = 7) -> De
     demand = D.demand(rng, SIZES[size], O.expected_aov_cents(products))
     fx = O.fx_rates(rng)
     sales = O.simulate(rng, demand, products, fx, dists)
+    planted = CO.inject(seed, sales)  # own random stream: the draws above and below are unchanged
     ledgers = X.platform_exports(rng, sales, folder, status_maps(), BAD_SHARE, REPEAT_SHARE)
     ledgers += C.order_exports(rng, sales, folder, BAD_SHARE, REPEAT_SHARE)
     refund_ledger, done = C.refunds_export(sales, folder)
     ledgers.append(refund_ledger)
     tables = C.reference_tables(rng, sales, demand, folder)
+    owed_fees = tables["fees"]
+    tables["fees"] = CO.adjust_commissions(owed_fees, planted)
+    C.write(tables["fees"], folder, "exports/canonical/fees.csv", "fees")
+    for name, frame in CO.frames(planted).items():
+        C.write(frame, folder, f"exports/canonical/{name}.csv", name)
     (folder / "channelscope.yaml").write_text(project_yaml(dists, size, seed), encoding="utf-8")
     truth = G.build(sales, demand, ledgers, tables, done, size, seed)
+    valid = G.final_views(ledgers)[0].index
+    truth["channel_order"] = CO.truth(sales, valid, planted, tables["fees"], owed_fees)
     (folder / "ground_truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
     write_inventory(folder, seed, sales.orders, sales.lines, products)  # new files, own RNG stream
     files = sorted(
@@ -116,6 +125,17 @@ SOURCES = (
     {"name": "traffic", "path": "exports/canonical/traffic.csv", "preset": "canonical_traffic"},
     {"name": "ad_spend", "path": "exports/canonical/ad_spend.csv", "preset": "canonical_ad_spend"},
     {"name": "fees", "path": "exports/canonical/fees.csv", "preset": "canonical_fees"},
+    {"name": "price_list", "path": "exports/canonical/price_list.csv", "preset": "canonical_price_list"},
+    {
+        "name": "distributor_regions",
+        "path": "exports/canonical/distributor_regions.csv",
+        "preset": "canonical_distributor_regions",
+    },
+    {
+        "name": "distributor_warnings",
+        "path": "exports/canonical/distributor_warnings.csv",
+        "preset": "canonical_distributor_warnings",
+    },
 )
 
 
@@ -191,6 +211,13 @@ def project_yaml(dists: list[W.DistributorSpec], size: str, seed: int) -> str:
         ],
         "sources": [dict(s) for s in SOURCES],
         "alerts": DEMO_ALERTS,
+        "compliance": {
+            "exemptions": [
+                {"name": n, "start": s.isoformat(), "end": e.isoformat(), "allowed_depth": d}
+                for n, s, e, d in CO.EXEMPTIONS
+            ],
+            "commission": {"override_rate": W.TIER1_OVERRIDE, "tolerance": CO.COMMISSION_TOLERANCE},
+        },
         "schedule": {"sources": {"*": "0 * * * *"}, "alerts": {"default": "5 * * * *"}},
     }
     head = (

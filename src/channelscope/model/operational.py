@@ -161,6 +161,33 @@ _OPS: list[OpTable] = [
         doc="Every authorization decision of the web app.",
     ),
     OpTable(
+        "compliance_cases",
+        (
+            _c("case_id", _S, primary=True),
+            _c("kind", _S, not_null=True),  # price | region
+            _c("distributor_id", _S, not_null=True),
+            _c("sku", _S),
+            _c("status", _S, not_null=True),  # open | notified | acknowledged | resolved | appealed
+            _c("severity", _S, not_null=True),
+            _c("action", _S),  # warning | fine | suspend_commission | terminate (the policy's rung)
+            _c("fine", _F),
+            _c("lines", _I),
+            _c("units", _I),
+            _c("depth_worst", _F),
+            _c("repeat_days", _I),
+            _c("value", _F),  # yuan under MAP (price) or shipped out of region (region)
+            _c("first_seen", _S),
+            _c("last_seen", _S),
+            _c("evidence_json", _S),  # the order lines (order_id, line_no) the case holds: the pack rebuilds from them
+            _c("rule_json", _S),  # the rule and policy applied, as they were when the case was opened
+            _c("history_json", _S),  # every transition: status, at, by, note
+            _c("opened_at", _T, not_null=True),
+            _c("updated_at", _T, not_null=True),
+        ),
+        doc="Compliance cases (乱价, 窜货) with their lifecycle, like alerts.",
+        indexes=(("distributor_id",), ("status",)),
+    ),
+    OpTable(
         "source_state",
         (_c("source", _S, primary=True), _c("cursor", _S), _c("updated_at", _T)),
         doc="The cursor of each incremental source (REST, SQL).",
@@ -268,3 +295,4 @@ ALERT_TABLES = ("alerts", "alert_deliveries")
 AUTH_TABLES = ("users", "api_tokens", "web_sessions", "access_log")
 FORECAST_TABLES = ("forecast_runs", "forecasts", "forecast_accuracy")
 ACTION_TABLES = ("actions",)
+CASE_TABLES = ("compliance_cases",)

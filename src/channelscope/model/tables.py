@@ -120,6 +120,46 @@ _T: list[Table] = [
         doc="What the brand sells, at its list price and unit cost (base currency).",
     ),
     Table(
+        "price_list",
+        "dimension",
+        (
+            _c("sku", "string", True),
+            _c("valid_from", "date", True, "first day the prices hold (business date)"),
+            _c("valid_to", "date", doc="last day the prices hold; empty = until further notice"),
+            _c("min_advertised_price", MONEY, True, "MAP, base currency, per unit"),
+            _c("msrp", MONEY, doc="manufacturer's suggested retail price, base currency, per unit"),
+            *_LOAD,
+        ),
+        key=("sku", "valid_from"),
+        doc="The brand's price list over time: MAP and MSRP per SKU with validity dates (prices change).",
+    ),
+    Table(
+        "distributor_regions",
+        "dimension",
+        (
+            _c("distributor_id", "string", True),
+            _c("region", "string", True, "province (or city) as orders carry it"),
+            _c("valid_from", "date", True),
+            _c("valid_to", "date", doc="empty = until further notice"),
+            *_LOAD,
+        ),
+        key=("distributor_id", "region", "valid_from"),
+        doc="Where each distributor may sell, with dates; a distributor without rows is not restricted.",
+    ),
+    Table(
+        "distributor_warnings",
+        "dimension",
+        (
+            _c("distributor_id", "string", True),
+            _c("sku", "string", doc="the SKU the warning names; empty = every SKU"),
+            _c("warned_at", "date", True, "business date the warning was issued"),
+            _c("reference", "string"),
+            *_LOAD,
+        ),
+        key=("distributor_id", "warned_at", "reference"),
+        doc="Price warnings issued to distributors outside channelscope (letters, e-mails), loaded as data.",
+    ),
+    Table(
         "customers",
         "dimension",
         (

@@ -20,7 +20,9 @@ from channelscope.monitor.rules import (
     AnomalyRule,
     ChangeRule,
     FreshnessRule,
+    PriceViolationRule,
     QuarantineRateRule,
+    RepeatedViolationRule,
     SilenceRule,
     TargetRule,
     ThresholdRule,
@@ -758,6 +760,68 @@ def _silence(run: _Run, rule: SilenceRule) -> list[Finding]:
     return out
 
 
+def _violation_groups(run: _Run) -> pd.DataFrame:
+    v = run.project.analysis.compliance.violations()
+    if v.empty:
+        return v
+    v = v.assign(last_seen=pd.to_datetime(v["last_seen"]).dt.date, first_seen=pd.to_datetime(v["first_seen"]).dt.date)
+    return v[v["first_seen"] <= run.as_of]
+
+
+def _violation_finding(run: _Run, rule: Any, r: Any, title: dict[str, str], value: float) -> Finding:
+    scope = {"distributor_id": str(r.distributor_id), "sku": str(r.sku)}
+    evidence = {
+        "lines": int(r.lines),
+        "units": int(r.units),
+        "depth_worst": float(r.depth_worst),
+        "worst_order": str(r.worst_order),
+        "first_seen": r.first_seen.isoformat(),
+        "last_seen": r.last_seen.isoformat(),
+        "repeat_days": int(r.repeat_days),
+        "first_warning": None if pd.isna(r.first_warning) else str(r.first_warning)[:10],
+        "as_of": run.as_of.isoformat(),
+    }
+    return _finding(
+        rule, scope, r.last_seen.isoformat(), value, None, None, None, title, E.join_text(title), evidence, False
+    )
+
+
+def _price_violation(run: _Run, rule: PriceViolationRule) -> list[Finding]:
+    """New violations: distributor x SKU groups whose last violation lies in the last ``days`` days."""
+    v = _violation_groups(run)
+    if v.empty:
+        return []
+    since = run.as_of - dt.timedelta(days=rule.days - 1)
+    v = v[(v["last_seen"] >= since) & (v["depth_worst"] >= rule.min_depth)]
+    out = []
+    for r in v.itertuples():  # one row per distributor x SKU (aggregates)
+        title = E.both(
+            f"Distributor {r.distributor_id} sold {r.sku} under MAP: {int(r.lines)} lines, worst {r.depth_worst:.1%} "
+            f"under (last {r.last_seen})",
+            f"经销商 {r.distributor_id} 低于最低限价销售 {r.sku}：{int(r.lines)} 行，最深低 {r.depth_worst:.1%}（最近 {r.last_seen}）",
+        )
+        out.append(_violation_finding(run, rule, r, title, float(r.depth_worst)))
+    return out
+
+
+def _repeated_violation(run: _Run, rule: RepeatedViolationRule) -> list[Finding]:
+    """Violations that go on after a warning."""
+    v = _violation_groups(run)
+    if v.empty:
+        return []
+    v = v[v["repeat_days"] >= rule.min_repeat_days]
+    out = []
+    for r in v.itertuples():  # one row per distributor x SKU (aggregates)
+        warned = str(r.first_warning)[:10]
+        title = E.both(
+            f"Distributor {r.distributor_id} repeats selling {r.sku} under MAP after the warning of {warned}: "
+            f"{int(r.repeat_days)} days",
+            f"经销商 {r.distributor_id} 在 {warned} 警告后仍低于最低限价销售 {r.sku}：{int(r.repeat_days)} 天",
+        )
+        out.append(_violation_finding(run, rule, r, title, float(r.repeat_days)))
+    return out
+
+
 _EVALUATORS: dict[str, Callable[[_Run, Any], list[Finding]]] = {
     "threshold": _threshold,
     "target": _target,
@@ -766,4 +830,6 @@ _EVALUATORS: dict[str, Callable[[_Run, Any], list[Finding]]] = {
     "freshness": _freshness,
     "quarantine_rate": _quarantine_rate,
     "silence": _silence,
+    "price_violation": _price_violation,
+    "repeated_violation": _repeated_violation,
 }

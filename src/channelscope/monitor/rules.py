@@ -217,6 +217,23 @@ class SilenceRule(_Rule):
     channels: list[str] = Field(default_factory=list, description="default: every channel")
 
 
+class PriceViolationRule(_Rule):
+    """Fires per distributor x SKU sold under MAP (``analysis.compliance``) with a violation in the last
+    ``days`` days up to as_of: one alert per last violation day (a later violation is a new alert)."""
+
+    kind: Literal["price_violation"]
+    days: int = Field(7, ge=1)
+    min_depth: float = Field(0.0, ge=0, le=1, description="only violations at least this far under MAP")
+
+
+class RepeatedViolationRule(_Rule):
+    """Fires per distributor x SKU still violating after a warning (``distributor_warnings``): the value is
+    the number of violation days after the first warning."""
+
+    kind: Literal["repeated_violation"]
+    min_repeat_days: int = Field(1, ge=1)
+
+
 _KINDS: dict[str, type[_Rule]] = {
     "threshold": ThresholdRule,
     "target": TargetRule,
@@ -225,6 +242,8 @@ _KINDS: dict[str, type[_Rule]] = {
     "freshness": FreshnessRule,
     "quarantine_rate": QuarantineRateRule,
     "silence": SilenceRule,
+    "price_violation": PriceViolationRule,
+    "repeated_violation": RepeatedViolationRule,
 }
 #: data alerts: about the state of the warehouse now, resolved when the condition clears
 DATA_KINDS = ("freshness", "quarantine_rate", "silence")
@@ -267,7 +286,15 @@ def _located(value: Any, handler: Any) -> Any:
 
 
 RuleConfig = Annotated[
-    ThresholdRule | TargetRule | ChangeRule | AnomalyRule | FreshnessRule | QuarantineRateRule | SilenceRule,
+    ThresholdRule
+    | TargetRule
+    | ChangeRule
+    | AnomalyRule
+    | FreshnessRule
+    | QuarantineRateRule
+    | SilenceRule
+    | PriceViolationRule
+    | RepeatedViolationRule,
     Field(discriminator="kind"),
     WrapValidator(_located),
 ]

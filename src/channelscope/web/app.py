@@ -181,9 +181,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(request: Request, exc: ChannelscopeError) -> JSONResponse:
         status = (
             404
-            if type(exc).__name__ in ("AlertNotFound", "ActionNotFound", "ReportNotFound")
+            if type(exc).__name__ in ("AlertNotFound", "ActionNotFound", "ReportNotFound", "CaseNotFound")
             else 409
-            if type(exc).__name__ == "LifecycleError"
+            if type(exc).__name__ in ("LifecycleError", "CaseTransitionError")
             else 400
         )
         return _error(status, str(exc), exc.field)
@@ -271,6 +271,11 @@ def create_app(
     from channelscope.web.actions_api import router as actions_router
 
     app.include_router(actions_router, prefix="/api")
+    from channelscope.web.compliance_api import network_router
+    from channelscope.web.compliance_api import router as compliance_router
+
+    app.include_router(compliance_router, prefix="/api")
+    app.include_router(network_router, prefix="/api")
     app.include_router(login.router)
     if events:
         router = _optional("channelscope.monitor.events", "events_router")

@@ -1,5 +1,6 @@
 """Distributors: the leaderboard (GMV, commission, refund rate, active days, lines sold below the minimum
-advertised price) and the top 15 by GMV."""
+advertised price), the top 15 by GMV, and the network sections (tree, compliance score, violations by depth,
+cases inbox, live hosts: ``pages/network.py``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dash.development.base_component import Component
 
 from channelscope.web.dashboard.data import PageContext
 from channelscope.web.dashboard.i18n import is_missing, t
+from channelscope.web.dashboard.pages.network import sections as network_sections
 from channelscope.web.dashboard.widgets import (
     COLORS,
     empty,
@@ -57,6 +59,7 @@ def render(ctx: PageContext) -> Component:
                 _table(ctx, rows, sort),
                 id_="distributors-panel",
             ),
+            *network_sections(ctx),
         ]
     )
 

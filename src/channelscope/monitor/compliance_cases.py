@@ -1,0 +1,207 @@
+"""Compliance cases (乱价, 窜货) with a lifecycle like alerts: open -> notified -> acknowledged -> resolved, or
+appealed. ``refresh_cases`` opens one case per distributor x SKU with price violations and one per distributor
+with cross-region orders, applies the enforcement policy of ``compliance`` in channelscope.yaml, and keeps the
+order lines it holds so its evidence pack can be rebuilt from the warehouse at any later date."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pandas as pd
+
+from channelscope.analysis.compliance import SEVERITY, policy_step
+from channelscope.errors import ChannelscopeError
+from channelscope.model.operational import CASE_TABLES
+from channelscope.warehouse import Warehouse
+from channelscope.warehouse.base import Tx
+
+STATUSES = ("open", "notified", "acknowledged", "resolved", "appealed")
+#: allowed transitions
+MOVES: dict[str, tuple[str, ...]] = {
+    "open": ("notified", "resolved"),
+    "notified": ("acknowledged", "appealed", "resolved"),
+    "acknowledged": ("resolved", "appealed"),
+    "appealed": ("notified", "resolved"),
+    "resolved": ("open",),
+}
+
+
+class CaseNotFound(ChannelscopeError):
+    """No case has this id."""
+
+
+class CaseTransitionError(ChannelscopeError):
+    """The requested status change is not allowed from the case's status."""
+
+
+def _lock(project: Any) -> Any:
+    lock = getattr(project, "write_lock", None)
+    return lock if lock is not None else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _tx(project: Any) -> Iterator[Tx]:
+    with _lock(project):
+        wh: Warehouse = project.warehouse
+        wh.ensure_tables(*CASE_TABLES)
+        with wh.transaction() as tx:
+            yield tx
+
+
+def case_id(kind: str, distributor: str, sku: str | None, first_seen: str) -> str:
+    return hashlib.sha1(f"{kind}|{distributor}|{sku or ''}|{first_seen}".encode()).hexdigest()[:12]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _rows(tx: Tx, where: str = "", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    from channelscope.model.operational import OPERATIONAL
+
+    cols = OPERATIONAL["compliance_cases"].names
+    rows = tx.execute(f"SELECT {', '.join(cols)} FROM compliance_cases {where}", list(params))
+    return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def refresh_cases(project: Any, *, now: dt.datetime | None = None) -> dict[str, list[str]]:
+    """Open or update the cases from today's violations and cross-region orders; returns the ids of the new
+    cases, the updated ones, and the cases whose violations recur after they were notified (repeats)."""
+    c = project.analysis.compliance
+    cfg = c.config
+    now = now or _now()
+    groups = c.violations()
+    lines = c.violation_lines()
+    regions = c.cross_region_orders()
+    wanted: list[dict[str, Any]] = []
+    for g in groups.itertuples():  # aggregates: one row per distributor x SKU
+        step = policy_step(float(g.depth_worst), int(g.repeat_days), cfg)
+        mine = lines[(lines["distributor_id"] == g.distributor_id) & (lines["sku"] == g.sku)]
+        wanted.append(
+            {
+                "case_id": case_id("price", g.distributor_id, g.sku, str(g.first_seen)[:10]),
+                "kind": "price",
+                "distributor_id": g.distributor_id,
+                "sku": g.sku,
+                "severity": SEVERITY[step.action],
+                "action": step.action,
+                "fine": step.fine,
+                "lines": int(g.lines),
+                "units": int(g.units),
+                "depth_worst": float(g.depth_worst),
+                "repeat_days": int(g.repeat_days),
+                "value": float(g.value_under_map),
+                "first_seen": str(g.first_seen)[:10],
+                "last_seen": str(g.last_seen)[:10],
+                "evidence_json": json.dumps(
+                    [[o, int(n)] for o, n in zip(mine["order_id"], mine["line_no"], strict=True)]
+                ),
+                "rule_json": json.dumps(
+                    {
+                        "rule": "price_below_map",
+                        "exemptions": [e.model_dump(mode="json") for e in cfg.exemptions],
+                        "policy": [s.model_dump(mode="json") for s in cfg.policy],
+                        "applied": step.model_dump(mode="json"),
+                    },
+                    ensure_ascii=False,
+                ),
+            }
+        )
+    for did, g in regions.groupby("distributor_id", sort=True):  # one case per distributor
+        wanted.append(
+            {
+                "case_id": case_id("region", str(did), None, str(g["business_date"].min())[:10]),
+                "kind": "region",
+                "distributor_id": str(did),
+                "sku": None,
+                "severity": "warning",
+                "action": "warning",
+                "fine": None,
+                "lines": len(g),
+                "units": None,
+                "depth_worst": None,
+                "repeat_days": None,
+                "value": float(pd.to_numeric(g["net_amount_base"]).sum()),
+                "first_seen": str(g["business_date"].min())[:10],
+                "last_seen": str(g["business_date"].max())[:10],
+                "evidence_json": json.dumps([[o, None] for o in g["order_id"]]),
+                "rule_json": json.dumps({"rule": "outside_authorized_regions"}),
+            }
+        )
+    out: dict[str, list[str]] = {"opened": [], "updated": [], "repeated": []}
+    with _tx(project) as tx:
+        have = {r["case_id"]: r for r in _rows(tx)}
+        for w in wanted:
+            old = have.get(w["case_id"])
+            if old is None:
+                row = {
+                    **w,
+                    "status": "open",
+                    "history_json": json.dumps([{"status": "open", "at": now.isoformat()}]),
+                    "opened_at": now,
+                    "updated_at": now,
+                }
+                cols = list(row)
+                tx.execute(
+                    f"INSERT INTO compliance_cases ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                    list(row.values()),
+                )
+                out["opened"].append(w["case_id"])
+            elif (old["lines"], old["last_seen"]) != (w["lines"], w["last_seen"]):
+                changes = {k: v for k, v in w.items() if k != "case_id"} | {"updated_at": now}
+                sets = ", ".join(f"{k} = ?" for k in changes)
+                tx.execute(f"UPDATE compliance_cases SET {sets} WHERE case_id = ?", [*changes.values(), w["case_id"]])
+                out["updated"].append(w["case_id"])
+                if old["status"] != "open":
+                    out["repeated"].append(w["case_id"])
+    return out
+
+
+def list_cases(project: Any, *, status: str | None = None, distributors: Sequence[str] | None = None) -> pd.DataFrame:
+    """The cases, newest first; ``distributors`` limits them (a scoped user's node and children)."""
+    with _lock(project):
+        wh: Warehouse = project.warehouse
+        if not wh.has_tables(*CASE_TABLES):
+            return pd.DataFrame(columns=["case_id", "kind", "distributor_id", "sku", "status"])
+        with wh.reading() as tx:
+            rows = _rows(tx)
+    f = pd.DataFrame(rows)
+    if f.empty:
+        return f
+    if status:
+        f = f[f["status"] == status]
+    if distributors is not None:
+        f = f[f["distributor_id"].isin(list(distributors))]
+    return f.sort_values(["opened_at", "case_id"], ascending=[False, True], ignore_index=True)
+
+
+def get_case(project: Any, cid: str) -> dict[str, Any]:
+    f = list_cases(project)
+    hit = f[f["case_id"].str.startswith(cid)] if not f.empty else f
+    if len(hit) != 1:
+        raise CaseNotFound(f"no compliance case '{cid}'" if hit.empty else f"case id '{cid}' is ambiguous")
+    return dict(hit.iloc[0])
+
+
+def move_case(project: Any, cid: str, to: str, *, by: str = "", note: str = "", now: dt.datetime | None = None) -> dict:
+    """Change a case's status (notify, acknowledge, resolve, appeal), recording who, when and why."""
+    if to not in STATUSES:
+        raise CaseTransitionError(f"unknown case status '{to}'; valid: {', '.join(STATUSES)}")
+    case = get_case(project, cid)
+    if to not in MOVES[case["status"]]:
+        raise CaseTransitionError(
+            f"case {case['case_id']} is {case['status']}: it can become {', '.join(MOVES[case['status']])}, not {to}"
+        )
+    now = now or _now()
+    history = [*json.loads(case["history_json"] or "[]"), {"status": to, "at": now.isoformat(), "by": by, "note": note}]
+    with _tx(project) as tx:
+        tx.execute(
+            "UPDATE compliance_cases SET status = ?, history_json = ?, updated_at = ? WHERE case_id = ?",
+            [to, json.dumps(history, ensure_ascii=False), now, case["case_id"]],
+        )
+    return {**case, "status": to, "history_json": json.dumps(history, ensure_ascii=False)}

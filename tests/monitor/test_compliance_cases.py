@@ -1,0 +1,153 @@
+"""Compliance cases on the demo: opened from the planted breaches with the policy's action, a lifecycle like
+alerts, repeats after notification, and the evidence pack (PDF looked at through pdftoppm, and Excel) listing
+exactly the case's orders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import openpyxl
+import pytest
+from tests.conftest import REPO, copy_demo
+
+from channelscope import Project
+from channelscope.monitor.compliance_cases import (
+    CaseTransitionError,
+    get_case,
+    list_cases,
+    move_case,
+    refresh_cases,
+)
+from channelscope.report.evidence_pack import render_evidence
+
+SHOTS = REPO / "build" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def shop(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_demo(demo_shop, tmp_path_factory.mktemp("cases") / "shop")
+
+
+def _truth(p: Project) -> dict:
+    return json.loads((p.folder / "ground_truth.json").read_text(encoding="utf-8"))["channel_order"]
+
+
+def test_cases_open_with_the_policy_and_move_through_their_lifecycle(shop: Path) -> None:
+    with Project(shop) as p:
+        out = refresh_cases(p, now=dt.datetime(2025, 12, 3, 10))
+        truth = _truth(p)
+        groups = {(g["distributor_id"], g["sku"]) for g in truth["price_violation_groups"]}
+        regions = {r["distributor_id"] for r in truth["cross_region_orders"]}
+        cases = list_cases(p)
+        price = cases[cases["kind"] == "price"]
+        assert set(zip(price["distributor_id"], price["sku"], strict=True)) == groups
+        assert set(cases.loc[cases["kind"] == "region", "distributor_id"]) == regions
+        assert len(out["opened"]) == len(groups) + len(regions)
+        assert refresh_cases(p) == {"opened": [], "updated": [], "repeated": []}  # nothing new: nothing changes
+        # the deep, repeated case reaches suspension; a single shallow line only a warning
+        by = price.set_index(["distributor_id", "sku"])
+        deep = by.loc[next(g for g in groups if g[0] == "wx-r03")]
+        assert deep["action"] == "suspend_commission" and deep["severity"] == "critical"
+        assert set(by["action"]) >= {"warning", "suspend_commission"}
+        cid = str(deep["case_id"])
+        move_case(p, cid, "notified", by="lead", note="letter sent")
+        with pytest.raises(CaseTransitionError):
+            move_case(p, cid, "open")
+        move_case(p, cid, "appealed", by="wx-r03")
+        move_case(p, cid, "resolved", by="lead")
+        case = get_case(p, cid[:6])
+        assert case["status"] == "resolved"
+        assert [h["status"] for h in json.loads(case["history_json"])] == ["open", "notified", "appealed", "resolved"]
+
+
+def test_evidence_pack_pdf_lists_exactly_the_case_orders(shop: Path, tmp_path: Path) -> None:
+    if not shutil.which("pdftoppm"):
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    with Project(shop) as p:
+        refresh_cases(p)
+        cases = list_cases(p)
+        case = get_case(
+            p, str(cases[(cases["kind"] == "price") & (cases["distributor_id"] == "wx-r02")].iloc[0]["case_id"])
+        )
+        truth = _truth(p)
+        want = sorted(
+            {
+                v["order_id"]
+                for v in truth["price_violations"]
+                if (v["distributor_id"], v["sku"]) == ("wx-r02", case["sku"])
+            }
+        )
+        pdf = render_evidence(p, case, "pdf", "zh-CN")
+        xlsx = render_evidence(p, case, "xlsx", "en")
+    (tmp_path / "pack.pdf").write_bytes(pdf)
+    subprocess.run(
+        ["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1", str(tmp_path / "pack.pdf"), str(tmp_path / "pack")],
+        check=True,
+    )
+    png = next(tmp_path.glob("pack*.png"))
+    assert png.stat().st_size > 10_000
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(png, SHOTS / "evidence_pack.png")
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(tmp_path / "pack.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    import re
+
+    listed = sorted(set(re.findall(r"wechat_resellers:WX\d+|douyin:\d+", text)))
+    assert listed == want and len(want) == 5
+    assert "QH-GS03-GIFT" in text or case["sku"] in text
+    (tmp_path / "pack.xlsx").write_bytes(xlsx)
+    wb = openpyxl.load_workbook(tmp_path / "pack.xlsx")
+    cells = {str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None}
+    assert sorted(c for c in cells if re.fullmatch(r"wechat_resellers:WX\d+", c)) == want
+
+
+def test_a_violation_after_notification_is_a_repeat(shop: Path) -> None:
+    with Project(shop) as p:
+        refresh_cases(p)
+        cases = list_cases(p)
+        row = cases[(cases["kind"] == "region") & (cases["distributor_id"] == "wx-r01")].iloc[0]
+        move_case(p, str(row["case_id"]), "notified")
+        # a later cross-region order of wx-r01 (shipped to a third province) arrives
+        p.warehouse.execute(
+            "UPDATE orders SET region = '新疆' WHERE order_id = (SELECT max(order_id) FROM orders "
+            "WHERE distributor_id = 'wx-r01' AND business_date > DATE '2025-09-01')"
+        )
+        out = refresh_cases(p)
+        assert out["repeated"] == [row["case_id"]]
+
+
+def test_alert_kinds_for_new_and_repeated_violations(demo_shop: Path, tmp_path: Path) -> None:
+    import yaml
+
+    from channelscope.monitor.dispatch import check_and_notify
+
+    folder = copy_demo(demo_shop, tmp_path / "shop")
+    cfg = yaml.safe_load((folder / "channelscope.yaml").read_text(encoding="utf-8"))
+    cfg["alerts"]["rules"] = [
+        {"name": "price_new", "kind": "price_violation", "days": 120, "min_depth": 0.05, "severity": "warning"},
+        {"name": "price_repeat", "kind": "repeated_violation", "severity": "critical"},
+    ]
+    (folder / "channelscope.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    with Project(folder) as p:
+        truth = _truth(p)
+        report = check_and_notify(p, as_of=dt.date(2025, 11, 30), now=dt.datetime(2025, 12, 3, 2))
+        assert not report.errors
+        found = {(f.rule, f.scope["distributor_id"], f.scope["sku"]) for f in report.findings}
+        since = dt.date(2025, 11, 30) - dt.timedelta(days=119)
+        new = {
+            ("price_new", g["distributor_id"], g["sku"])
+            for g in truth["price_violation_groups"]
+            if dt.date.fromisoformat(g["last_seen"]) >= since and g["depth_worst"] >= 0.05
+        }
+        repeated = {
+            ("price_repeat", g["distributor_id"], g["sku"]) for g in truth["price_violation_groups"] if g["repeat_days"]
+        }
+        assert found == new | repeated
+        assert {r[1] for r in repeated} == {"wx-r02", "7012345602"}
+        rows = p.warehouse.execute("SELECT kind, distributor_id, severity FROM alerts ORDER BY kind, distributor_id")
+        assert ("repeated_violation", "wx-r02", "critical") in [tuple(r) for r in rows]
