@@ -13,9 +13,9 @@ from tests.conftest import write_project
 from tests.monitor.receivers import SECRET, SMTP_PASSWORD, SMTP_USER, TOKEN, Receiver, SmtpReceiver, make_certificate
 
 from channelscope.config import load_config
+from channelscope.config.notifiers import EmailNotifier
 from channelscope.errors import ConfigError
 from channelscope.monitor.notify import DeliveryError, send
-from channelscope.monitor.notify.config import EmailNotifier
 from channelscope.monitor.notify.message import render_alert, render_digest
 from channelscope.monitor.secrets import MissingSecret, Secrets, redact
 
@@ -42,7 +42,7 @@ ALERT: dict[str, Any] = {
 def robot_config(kind: str, *, timeout: float = 2.0) -> Any:
     from pydantic import TypeAdapter
 
-    from channelscope.monitor.notify.config import NotifierConfig
+    from channelscope.config.notifiers import NotifierConfig
 
     data: dict[str, Any] = {"kind": kind, "timeout": timeout}
     if kind == "webhook":

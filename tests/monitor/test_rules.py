@@ -11,9 +11,10 @@ from tests.conftest import write_project
 
 from channelscope import ConfigError, Project
 from channelscope.config import load_config
+from channelscope.config.rules import ChangeRule, SilenceRule
 from channelscope.monitor.evaluate import base_range, evaluate_rules, period_range
 from channelscope.monitor.findings import Finding
-from channelscope.monitor.rules import ChangeRule, SilenceRule, check_rules
+from channelscope.monitor.rules import check_rules
 
 D = dt.date
 HEAD = """

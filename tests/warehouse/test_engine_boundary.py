@@ -130,20 +130,7 @@ LATER = {
 }
 
 
-@pytest.mark.parametrize(
-    "stage",
-    [
-        pytest.param(
-            s,
-            marks=pytest.mark.xfail(
-                strict=True, reason="config/schema.py still imports monitor.config and monitor.runtime_config"
-            ),
-        )
-        if s == "config"
-        else s
-        for s in sorted(LATER)
-    ],
-)
+@pytest.mark.parametrize("stage", sorted(LATER))
 def test_no_import_goes_back(stage: str) -> None:
     found = []
     for path in sorted((SRC / stage).rglob("*.py")):

@@ -8,10 +8,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from channelscope.config.alerts import AlertsConfig
 from channelscope.config.commerce_calendar import CommerceCalendarConfig
 from channelscope.config.compliance import ComplianceConfig
-from channelscope.monitor.config import AlertsConfig
-from channelscope.monitor.runtime_config import EventsConfig, ScheduleConfig
+from channelscope.config.runtime import EventsConfig, ScheduleConfig
 
 ChannelKind = Literal["own_store", "marketplace", "social", "live_stream", "distributor", "offline"]
 DistributorKind = Literal["reseller", "affiliate", "kol", "live_host", "store"]

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from channelscope.monitor.config import AlertsConfig, duration_seconds
+from channelscope.config.alerts import AlertsConfig, duration_seconds
 from channelscope.monitor.findings import Evaluation, Finding
 from channelscope.monitor.notify.message import SEVERITY_RANK, DeliveryError, Message, Units, render_digest
 from channelscope.monitor.secrets import Secrets, install_log_redaction, redact

@@ -13,10 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from dateutil.relativedelta import relativedelta
 
-from channelscope.errors import ConfigError
-from channelscope.monitor import evidence as E
-from channelscope.monitor.findings import Evaluation, Finding
-from channelscope.monitor.rules import (
+from channelscope.config.rules import (
     AnomalyRule,
     ChangeRule,
     FreshnessRule,
@@ -26,9 +23,12 @@ from channelscope.monitor.rules import (
     SilenceRule,
     TargetRule,
     ThresholdRule,
-    check_rules,
     duration_hours,
 )
+from channelscope.errors import ConfigError
+from channelscope.monitor import evidence as E
+from channelscope.monitor.findings import Evaluation, Finding
+from channelscope.monitor.rules import check_rules
 
 if TYPE_CHECKING:
     from channelscope.project import Project

@@ -17,8 +17,8 @@ from channelscope.errors import ConfigError
 from channelscope.report.archive import Issued, issue_report
 
 if TYPE_CHECKING:
+    from channelscope.config.runtime import ReportDelivery
     from channelscope.monitor.notify.message import Message
-    from channelscope.monitor.runtime_config import ReportDelivery
     from channelscope.project import Project
 
 _MIME = {
@@ -110,9 +110,9 @@ def report_message(issued: Issued, *, link: str | None, attach: bool) -> Message
 
 def deliver_report(project: Project, spec: ReportDelivery, *, as_of: dt.date | None = None) -> ReportSent:
     """Check the due actions, issue ``spec``'s report into the archive and send it through its notifiers."""
+    from channelscope.config.notifiers import EmailNotifier
     from channelscope.monitor.dispatch import alerts_config, secrets_of
     from channelscope.monitor.notify.attempt import send
-    from channelscope.monitor.notify.config import EmailNotifier
     from channelscope.monitor.notify.message import DeliveryError
 
     notifiers = alerts_config(project).notifiers

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from channelscope.monitor.notify.config import (
+from channelscope.config.notifiers import (
     DingTalkNotifier,
     EmailNotifier,
     FeishuNotifier,

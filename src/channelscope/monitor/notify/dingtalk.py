@@ -12,8 +12,8 @@ import hmac
 import time
 from urllib.parse import quote_plus
 
+from channelscope.config.notifiers import DingTalkNotifier
 from channelscope.monitor.notify._http import json_answer, post, truncate_bytes
-from channelscope.monitor.notify.config import DingTalkNotifier
 from channelscope.monitor.notify.message import DeliveryError, Message
 from channelscope.monitor.secrets import Secrets
 

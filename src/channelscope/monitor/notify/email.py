@@ -11,7 +11,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from channelscope.monitor.notify.config import EmailNotifier
+from channelscope.config.notifiers import EmailNotifier
 from channelscope.monitor.notify.message import DeliveryError, Message
 from channelscope.monitor.secrets import Secrets
 

@@ -12,8 +12,8 @@ import hmac
 import time
 from typing import Any
 
+from channelscope.config.notifiers import FeishuNotifier
 from channelscope.monitor.notify._http import json_answer, post, truncate_bytes
-from channelscope.monitor.notify.config import FeishuNotifier
 from channelscope.monitor.notify.message import DeliveryError, Message
 from channelscope.monitor.secrets import Secrets
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from channelscope.config.notifiers import SlackNotifier
 from channelscope.monitor.notify._http import post
-from channelscope.monitor.notify.config import SlackNotifier
 from channelscope.monitor.notify.message import DeliveryError, Message
 from channelscope.monitor.secrets import Secrets
 

@@ -12,8 +12,8 @@ import hmac
 import json
 import time
 
+from channelscope.config.notifiers import WebhookNotifier
 from channelscope.monitor.notify._http import post
-from channelscope.monitor.notify.config import WebhookNotifier
 from channelscope.monitor.notify.message import Message
 from channelscope.monitor.secrets import Secrets
 

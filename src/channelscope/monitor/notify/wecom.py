@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from channelscope.config.notifiers import WeComNotifier
 from channelscope.monitor.notify._http import json_answer, post, truncate_bytes
-from channelscope.monitor.notify.config import WeComNotifier
 from channelscope.monitor.notify.message import DeliveryError, Message
 from channelscope.monitor.secrets import Secrets
 

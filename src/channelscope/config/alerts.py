@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from channelscope.monitor.notify.config import NotifierConfig, Route
-from channelscope.monitor.rules import RuleConfig
+from channelscope.config.notifiers import NotifierConfig, Route
+from channelscope.config.rules import RuleConfig
 
 _DURATION = re.compile(r"^\d+[smhd]$")
 
