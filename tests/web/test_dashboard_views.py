@@ -313,3 +313,19 @@ def test_funnel_total_row_shows_no_rate_across_different_channels(project: Proje
 
     assert rate("add_to_cart").endswith("%") and rate("paid_orders").endswith("%")
     assert rate("orders") == "–" and rate("kept_orders") == "–"
+
+
+def test_trends_by_distributor_draws_the_orders_without_one(project: Project) -> None:
+    """GMV by distributor: the orders without a distributor (Tmall, JD...) are the largest member; they are a
+    line named (none) / 未归属, not a legend entry left out, and the lines add up to the total."""
+    from channelscope.web.dashboard.pages import trends
+
+    for lang, none in (("en", "(none)"), ("zh-CN", "未归属")):
+        opts = {"metric": "gmv", "by": "distributor", "grain": "month"}
+        view = View(dt.date(2025, 11, 1), dt.date(2025, 11, 30), {}, lang, opts)
+        ctx = PageContext(project, User("admin", "admin"), view)
+        fig = _find(trends.render(ctx), "trend-chart").figure  # type: ignore[union-attr]
+        names = [tr.name for tr in fig.data]
+        assert names[0] == none and len(names) == trends.TOP
+        nov = project.kpis(["gmv"], by=["distributor"], start=ctx.start, end=ctx.end)
+        assert list(fig.data[0].y) == [float(nov[nov["distributor"].isna()]["gmv"].iloc[0])]
