@@ -43,8 +43,8 @@ def sort_frame(df: pd.DataFrame, sort: str, columns: list[str]) -> pd.DataFrame:
 
 
 def alert_rows(df: pd.DataFrame, lang: str, channel_name: Any) -> pd.DataFrame:
-    """The inbox's columns from ``service.alerts_table``: severity, title in ``lang``, channel name, period,
-    when (last seen), status."""
+    """The inbox's columns from ``service.alerts_table`` (decoded as the page decodes them): severity, title in
+    ``lang``, channel name, period, when (last seen, UTC), status."""
     rows = []
     for r in df.to_dict("records"):
         title = r.get("title", r.get("title_json"))
@@ -64,15 +64,6 @@ def alert_rows(df: pd.DataFrame, lang: str, channel_name: Any) -> pd.DataFrame:
                 "period": r.get("period") or "",
                 "when": None if when is None or (not isinstance(when, str) and pd.isna(when)) else pd.Timestamp(when),
                 "status": r.get("status"),
-                "rule": r.get("rule"),
-                "metric": r.get("metric"),
-                "value": r.get("value"),
-                "expected": r.get("expected"),
-                "channel_id": r.get("channel_id"),
-                "title_json": title,
-                "last_seen_at": r.get("last_seen_at"),
-                "first_seen_at": r.get("first_seen_at"),
-                "opened_at": r.get("opened_at"),
             }
         )
     return pd.DataFrame(rows)
