@@ -26,10 +26,24 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_kpi_json_is_an_envelope_with_basis_coverage_and_data_as_of(demo_shop: Path) -> None:
-    out = run("kpi", "-p", str(demo_shop), "-m", "gmv", "-m", "refund_rate", "-b", "channel", *NOV, "--format", "json")
+    """The three coverage cases through the CLI: Tmall sends no order lines (no margin), JD no refunds, the
+    WeChat resellers no traffic: empty values (null), each with its reason, in JSON and under the table."""
+    metrics = ["-m", "gmv", "-m", "refund_rate", "-m", "conversion_rate", "-m", "contribution_margin_rate"]
+    out = run("kpi", "-p", str(demo_shop), *metrics, "-b", "channel", *NOV, "--format", "json")
     body = json.loads(out.stdout)
     rows = {r["channel"]: r for r in body["rows"]}
     assert rows["jd"]["refund_rate"] is None  # no refund feed: empty, never 0
+    assert rows["tmall"]["contribution_margin_rate"] is None and rows["wechat_resellers"]["conversion_rate"] is None
+    reasons = {(c["metric"], c["channel"], c["reason"]) for c in body["coverage"]}
+    assert {
+        ("contribution_margin_rate", "tmall", "no_order_lines"),
+        ("refund_rate", "jd", "no_refunds"),
+        ("conversion_rate", "wechat_resellers", "no_traffic"),
+    } <= reasons
+    table = run("kpi", "-p", str(demo_shop), *metrics, "-b", "channel", *NOV, "--lang", "en").stdout
+    assert "no data (never 0; left out of totals)" in table
+    for why in ("no COGS", "refunds unknown", "no visitors"):
+        assert why in table
     assert "支付金额" in body["basis"]["gmv"]["zh-CN"] and "payment time" in body["basis"]["gmv"]["en"]
     assert body["basis"]["refund_rate"]["fields"]["needs"] == ["refunds"]
     assert ("refund_rate", "jd", "no_refunds") in {(c["metric"], c["channel"], c["reason"]) for c in body["coverage"]}

@@ -373,7 +373,7 @@ def test_alerts_and_ledger_export_what_the_dashboard_shows(client: TestClient) -
     r = client.get("/api/alerts/export", params={"lang": "en", "sort": "channel"}, headers=h)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     df = pd.read_csv(io.BytesIO(r.content), encoding="utf-8-sig", keep_default_na=False)
-    assert list(df.columns) == ["Severity", "Alert", "Channel", "Period", "Opened", "Status"]
+    assert list(df.columns) == ["Severity", "Alert", "Channel", "Period", "Last seen (Asia/Shanghai)", "Status"]
     shown = client.get("/api/alerts", params={"limit": 1000}, headers=h).json()["rows"]
     assert len(df) == len(shown) == 4
     named = [c for c in df["Channel"] if c]
@@ -392,6 +392,21 @@ def test_alerts_and_ledger_export_what_the_dashboard_shows(client: TestClient) -
     x = client.get("/api/ingestion/ledger/export", params={"format": "xlsx", "sort": "-rows_in"}, headers=h)
     assert x.status_code == 200
     ledger = pd.read_excel(io.BytesIO(x.content))
-    assert list(ledger.columns) == ["开始时间", "数据源", "文件", "状态", "输入行数", "已加载", "已隔离", "重复"]
+    assert list(ledger.columns) == [
+        "开始（Asia/Shanghai）",
+        "数据源",
+        "文件",
+        "状态",
+        "输入行数",
+        "已加载",
+        "已隔离",
+        "重复",
+    ]
     assert ledger["输入行数"].tolist() == sorted(ledger["输入行数"], reverse=True) and len(ledger) <= 30
     assert (ledger["输入行数"] == ledger["已加载"] + ledger["已隔离"] + ledger["重复"]).all()
+    # times in the project's time zone (stored in UTC): the 30 newest batches' start, as the page shows them
+    newest = sql(client, "SELECT started_at FROM batches ORDER BY started_at DESC LIMIT 30").started_at
+    utc = pd.to_datetime(newest)
+    utc = utc.dt.tz_localize("UTC") if utc.dt.tz is None else utc
+    local = set(utc.dt.tz_convert("Asia/Shanghai").dt.strftime("%Y-%m-%d %H:%M"))
+    assert set(ledger["开始（Asia/Shanghai）"]) == local

@@ -545,9 +545,10 @@ def test_an_alert_opens_its_evidence_and_decomposition(page: Any, site: Site, la
     assert site.errors == []
 
 
-def test_a_quarantine_reason_opens_its_rows(page: Any, site: Site) -> None:
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_a_quarantine_reason_opens_its_rows(page: Any, site: Site, lang: str) -> None:
     login(page, site)
-    page.goto(f"{site.base}/health")
+    page.goto(f"{site.base}/health?lang={lang}")
     page.wait_for_selector("#reasons-table")
     reasons = site.api("ingestion/status")["quarantine_by_reason"]
     top = max(reasons, key=lambda r: r["rows"])
@@ -559,7 +560,7 @@ def test_a_quarantine_reason_opens_its_rows(page: Any, site: Site) -> None:
     n = page.locator("#quarantine-rows tbody tr").count()
     assert n == min(top["rows"], 50)
     page.wait_for_load_state("networkidle")
-    page.screenshot(path=str(SHOTS / "health-rows.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"health-rows{'-en' if lang == 'en' else ''}.png"), full_page=True)
     first = page.locator("#quarantine-rows tbody tr").first.inner_text()
     assert all(p.strip() in first for p in top["reason"].replace("line N", "…").split("…") if p.strip())
     assert site.errors == []
@@ -670,4 +671,81 @@ def test_a_channel_manager_sees_their_scope_and_an_out_of_scope_link_says_so(pag
     assert "channel=jd" not in page.url
     tmall = api_value(site, "gmv", "tm", start="2025-11-01", end="2025-11-30")
     expect(page.locator("#card-gmv-value")).to_have_attribute("data-value", repr(tmall))
+    assert site.errors == []
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_every_page_in_each_language(page: Any, site: Site, lang: str) -> None:
+    """Every page (and the drill-down views: a metric by a cut, an alert's evidence) in zh-CN and en,
+    screenshotted whole for a person to look at: labels in the page's language, names not ids, no 0 where
+    an input is missing."""
+    login(page, site)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    views = {
+        **{path: (name, ready) for path, (name, ready) in PAGES.items()},
+        "/trends?metric=visitors&by=channel_kind&grain=week": ("trends-cut", "#trend-missing"),
+        "/trends?metric=gmv&by=distributor&grain=week": ("trends-distributor", "#trend-chart .main-svg"),
+        f"/alerts?status=all&alert={site.alerts[0]}": ("alert-detail", "#alert-detail"),
+    }
+    suffix = "-en" if lang == "en" else "-zh"
+    for path, (name, ready) in views.items():
+        sep = "&" if "?" in path else "?"
+        page.goto(f"{site.base}{path}{sep}{NOV}&lang={lang}")
+        page.wait_for_selector(ready, state="attached")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(SHOTS / f"{name}{suffix}.png"), full_page=True)
+        body = page.locator("body").inner_text()
+        assert ("数据截至" if lang == "zh-CN" else "Data as of") in body, name
+        assert "[wechat_resellers]" not in body and "[tmall]" not in body, name  # names, never ids in brackets
+    assert site.errors == []
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_missing_stages_and_cuts_read_no_data_with_the_reason(page: Any, site: Site, lang: str) -> None:
+    """The funnel chart draws JD's unknown kept orders as 数据缺失 / no data with the reason (never a 0 bar)
+    and names the channels it leaves out; visitors by channel kind leave the distributor network out with
+    its reason instead of a line at 0."""
+    login(page, site)
+    word, no_refunds = ("no data", "no refunds") if lang == "en" else ("数据缺失", "没有退款数据")
+    page.goto(f"{site.base}/funnel?{NOV}&lang={lang}")
+    page.wait_for_selector("#funnel-chart .main-svg")
+    note = page.locator("#funnel-chart .annotation-text").first
+    expect(note).to_contain_text(word)
+    expect(note).to_contain_text(no_refunds)
+    expect(page.locator("#funnel-left-out")).to_contain_text("微信分销")
+    page.goto(f"{site.base}/trends?{NOV}&metric=visitors&by=channel_kind&lang={lang}")
+    page.wait_for_selector("#trend-chart .main-svg")
+    expect(page.locator("#trend-missing")).to_contain_text(word)
+    expect(page.locator("#trend-chart .legendtext").first).to_be_attached()
+    legend = page.locator("#trend-chart .legendtext").all_text_contents()
+    assert legend == (
+        ["Live stream", "Marketplace", "Own store"] if lang == "en" else ["直播电商", "平台店铺", "自营店铺"]
+    )
+    assert site.errors == []
+
+
+def test_alerts_and_ledger_sort_and_export_what_is_shown(page: Any, site: Site) -> None:
+    import csv
+    import io
+
+    login(page, site)
+    page.goto(f"{site.base}/alerts?status=all&lang=en")
+    page.wait_for_selector("#alerts-table")
+    page.click("#sort-channel")
+    page.wait_for_url("**sort=-channel**")
+    expect(page.locator("#alerts-export-csv")).to_have_attribute("href", re.compile("sort=-channel"))
+    href = page.locator("#alerts-export-csv").get_attribute("href")
+    assert href.startswith("/api/alerts/export?") and "sort=-channel" in href
+    r = page.request.get(site.base + href)
+    assert r.status == 200 and "attachment" in r.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.body().decode("utf-8-sig"))))
+    shown_titles = page.locator("#alerts-table a.alert-title").all_inner_texts()
+    assert [x["Alert"] for x in rows] == shown_titles  # the same rows, in the same order
+    page.goto(f"{site.base}/health?lang=zh-CN&sort=-rows_in")
+    page.wait_for_selector("#ledger-table")
+    cells = page.locator("#ledger-table tbody span[id$='-rows_in']").all()
+    values = [float(x.get_attribute("data-value")) for x in cells]
+    assert values == sorted(values, reverse=True)
+    x = page.request.get(site.base + page.locator("#ledger-export-xlsx").get_attribute("href"))
+    assert x.status == 200 and x.body()[:2] == b"PK"
     assert site.errors == []

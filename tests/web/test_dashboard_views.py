@@ -288,3 +288,44 @@ def _all(component: object, prefix: str, suffix: str) -> list:
 
     walk(component)
     return out
+
+
+def test_funnel_total_row_shows_no_rate_across_different_channels(project: Project) -> None:
+    """The funnel table's total row: a step's rate only where both stages sum the same channels. Orders over
+    add-to-cart would divide the resellers' orders by other channels' carts, kept over paid would leave JD's
+    unknown kept orders out of one side only: both read –, while visitors -> add to cart and orders -> paid
+    keep theirs."""
+    from channelscope.web.dashboard.pages import funnel
+
+    ctx = PageContext(project, User("admin", "admin"), View(dt.date(2025, 11, 1), dt.date(2025, 11, 30), {}, "en", {}))
+    table = _find(funnel.render(ctx), "funnel-table")
+
+    def rate(col: str) -> str:
+        cell = _find(table, f"funnel-total-{col}")
+        todo: list = [table]
+        while todo:
+            c = todo.pop()
+            kids = getattr(c, "children", None)
+            if isinstance(kids, list) and any(k is cell for k in kids):
+                return str(kids[1].children).strip()
+            todo += kids if isinstance(kids, list) else ([kids] if kids is not None else [])
+        raise AssertionError(col)
+
+    assert rate("add_to_cart").endswith("%") and rate("paid_orders").endswith("%")
+    assert rate("orders") == "–" and rate("kept_orders") == "–"
+
+
+def test_trends_by_distributor_draws_the_orders_without_one(project: Project) -> None:
+    """GMV by distributor: the orders without a distributor (Tmall, JD...) are the largest member; they are a
+    line named (none) / 未归属, not a legend entry left out, and the lines add up to the total."""
+    from channelscope.web.dashboard.pages import trends
+
+    for lang, none in (("en", "(none)"), ("zh-CN", "未归属")):
+        opts = {"metric": "gmv", "by": "distributor", "grain": "month"}
+        view = View(dt.date(2025, 11, 1), dt.date(2025, 11, 30), {}, lang, opts)
+        ctx = PageContext(project, User("admin", "admin"), view)
+        fig = _find(trends.render(ctx), "trend-chart").figure  # type: ignore[union-attr]
+        names = [tr.name for tr in fig.data]
+        assert names[0] == none and len(names) == trends.TOP
+        nov = project.kpis(["gmv"], by=["distributor"], start=ctx.start, end=ctx.end)
+        assert list(fig.data[0].y) == [float(nov[nov["distributor"].isna()]["gmv"].iloc[0])]

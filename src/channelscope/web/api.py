@@ -435,7 +435,8 @@ def alerts_export(
     lang = "en" if lang == "en" else "zh-CN"
     df = service.alerts_table(_project(request), user, status=status, limit=1000, lang=lang)
     rows = X.sort_frame(X.alert_rows(df, lang, _channel_namer(request)), sort, list(X.ALERT_COLUMNS))
-    return _table_file(request, user, X.shown(rows, X.ALERT_COLUMNS, lang), format, "alerts")
+    tz = _project(request).config.project.timezone
+    return _table_file(request, user, X.shown(rows, X.ALERT_COLUMNS, lang, tz), format, "alerts")
 
 
 @router.post("/alerts/{alert_id}/acknowledge", tags=["alerts"], summary="Acknowledge an alert")
@@ -486,7 +487,8 @@ def ledger_export(
     ledger = ledger if isinstance(ledger, pd.DataFrame) else pd.DataFrame(ledger)
     rows = X.sort_frame(ledger.head(30).reset_index(drop=True), sort, list(X.LEDGER_COLUMNS))  # the rows shown
     lang = "en" if lang == "en" else "zh-CN"
-    return _table_file(request, user, X.shown(rows, X.LEDGER_COLUMNS, lang), format, "ledger")
+    tz = _project(request).config.project.timezone
+    return _table_file(request, user, X.shown(rows, X.LEDGER_COLUMNS, lang, tz), format, "ledger")
 
 
 @router.get("/ingestion/quarantine", tags=["ingestion"], summary="Quarantined rows with reasons (paginated)")

@@ -15,11 +15,11 @@ ALERT_COLUMNS: dict[str, tuple[str, str]] = {
     "title": ("告警", "Alert"),
     "channel": ("渠道", "Channel"),
     "period": ("周期", "Period"),
-    "when": ("发生时间", "Opened"),
+    "when": ("最近发生", "Last seen"),
     "status": ("状态", "Status"),
 }
 LEDGER_COLUMNS: dict[str, tuple[str, str]] = {
-    "started_at": ("开始时间", "Started"),
+    "started_at": ("开始", "Started"),
     "source": ("数据源", "Source"),
     "file": ("文件", "File"),
     "status": ("状态", "Status"),
@@ -43,8 +43,8 @@ def sort_frame(df: pd.DataFrame, sort: str, columns: list[str]) -> pd.DataFrame:
 
 
 def alert_rows(df: pd.DataFrame, lang: str, channel_name: Any) -> pd.DataFrame:
-    """The inbox's columns from ``service.alerts_table``: severity, title in ``lang``, channel name, period,
-    when (last seen), status."""
+    """The inbox's columns from ``service.alerts_table`` (decoded as the page decodes them): severity, title in
+    ``lang``, channel name, period, when (last seen, UTC), status."""
     rows = []
     for r in df.to_dict("records"):
         title = r.get("title", r.get("title_json"))
@@ -64,24 +64,20 @@ def alert_rows(df: pd.DataFrame, lang: str, channel_name: Any) -> pd.DataFrame:
                 "period": r.get("period") or "",
                 "when": None if when is None or (not isinstance(when, str) and pd.isna(when)) else pd.Timestamp(when),
                 "status": r.get("status"),
-                "rule": r.get("rule"),
-                "metric": r.get("metric"),
-                "value": r.get("value"),
-                "expected": r.get("expected"),
-                "channel_id": r.get("channel_id"),
-                "title_json": title,
-                "last_seen_at": r.get("last_seen_at"),
-                "first_seen_at": r.get("first_seen_at"),
-                "opened_at": r.get("opened_at"),
             }
         )
     return pd.DataFrame(rows)
 
 
-def shown(df: pd.DataFrame, columns: dict[str, tuple[str, str]], lang: str) -> pd.DataFrame:
-    """Only the shown columns, headed in ``lang``; times as ``YYYY-MM-DD HH:MM``."""
+def shown(df: pd.DataFrame, columns: dict[str, tuple[str, str]], lang: str, timezone: str) -> pd.DataFrame:
+    """Only the shown columns, headed in ``lang``; times in the project's ``timezone`` (named in the header),
+    ``YYYY-MM-DD HH:MM``, as the page shows them."""
+    from channelscope.web.dashboard.data import local_time
+
     out = df.reindex(columns=list(columns)).copy()
+    heads = {k: v[1] if lang == "en" else v[0] for k, v in columns.items()}
     for c in out.columns:
         if c in ("when", "started_at"):
-            out[c] = out[c].map(lambda v: "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d %H:%M"))
-    return out.rename(columns={k: v[1] if lang == "en" else v[0] for k, v in columns.items()})
+            out[c] = out[c].map(lambda v: "" if local_time(v, timezone) == "–" else local_time(v, timezone))
+            heads[c] = f"{heads[c]} ({timezone})" if lang == "en" else f"{heads[c]}（{timezone}）"
+    return out.rename(columns=heads)

@@ -97,14 +97,23 @@ def bar(ctx: PageContext, path: str, anchor: dt.date | None) -> html.Div:
             dcc.Link(t(f"cmp_{key}", lang), href=href, id=f"vs-{key}", className="pill active" if vs == key else "pill")
         )
     items.append(
-        html.Div([html.Span(t("compare_with", lang) + "：", className="muted"), *options], className="pills", id="vs")
+        html.Div(
+            [html.Span(t("compare_with", lang) + (":" if lang == "en" else "："), className="muted"), *options],
+            className="pills",
+            id="vs",
+        )
     )
     items.append(as_of(ctx))
     if ctx.user.scoped:
         names = [ctx.channel_name(c) for c in ctx.user.channels] + [
             ctx.distributor_name(d) for d in ctx.user.distributors
         ]
-        items.append(html.Div(f"{t('your_scope', lang)}：{'、'.join(names)}", className="scope-note", id="scope-note"))
+        text = (
+            f"{t('your_scope', lang)}: {', '.join(names)}"
+            if lang == "en"
+            else f"{t('your_scope', lang)}：{'、'.join(names)}"
+        )
+        items.append(html.Div(text, className="scope-note", id="scope-note"))
     return html.Div(items, className="context-bar", id="context-bar")
 
 

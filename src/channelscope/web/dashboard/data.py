@@ -136,6 +136,15 @@ class PageContext:
         """The campaign's name (双11预售), or its id when the warehouse has none."""
         return campaign_names(self.project).get(str(campaign_id), str(campaign_id))
 
+    def local_time(self, value: Any) -> str:
+        """A stored UTC timestamp in the project's time zone, ``YYYY-MM-DD HH:MM``; ``–`` when missing."""
+        return local_time(value, self.project.config.project.timezone)
+
+    def with_zone(self, label: str) -> str:
+        """A time column's header naming the project's time zone: ``开始（Asia/Shanghai）``."""
+        tz = self.project.config.project.timezone
+        return f"{label} ({tz})" if self.lang == "en" else f"{label}（{tz}）"
+
     def member_name(self, dim: str, member: Any) -> str:
         """The name of a member of ``dim`` (channel, distributor, campaign names; other dimensions as they are)."""
         if member is None or (isinstance(member, float) and pd.isna(member)):
@@ -205,3 +214,12 @@ _CAMPAIGNS: dict[int, tuple[Any, dict[str, str]]] = {}
 def latest_date(project: Project) -> dt.date | None:
     """The latest business date with orders: the default end of the range (a date, not a number shown)."""
     return service.reader(project).latest_date()
+
+
+def local_time(value: Any, timezone: str) -> str:
+    """A stored timestamp (UTC, naive or aware) in ``timezone``, ``YYYY-MM-DD HH:MM``; ``–`` when missing."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "–"
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+    return str(ts.tz_convert(timezone).strftime("%Y-%m-%d %H:%M"))

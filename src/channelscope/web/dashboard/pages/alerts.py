@@ -60,7 +60,7 @@ def render(ctx: PageContext) -> Component:
     sort = ctx.view.option("sort", "")
     for r in rows:
         r["channel"] = ctx.channel_name(r.get("channel_id")) if r.get("channel_id") else ""
-        r["when_text"] = "" if _when(r.get("when")) == "–" else _when(r.get("when"))
+        r["when_text"] = "" if ctx.local_time(r.get("when")) == "–" else ctx.local_time(r.get("when"))
         r["period"] = r.get("period") or ""
     if sort.lstrip("-") == "severity":
         rank = {"critical": 0, "warning": 1, "info": 2}
@@ -242,7 +242,7 @@ def _table(ctx: PageContext, rows: list[dict[str, Any]], sort: str = "") -> html
         ("title", t("alert", ctx.lang), title),
         ("channel", t("channel", ctx.lang), lambda r: r.get("channel") or "–"),
         ("period", t("period", ctx.lang), lambda r: r.get("period") or "–"),
-        ("when", t("opened", ctx.lang), lambda r: _when(r.get("when"))),
+        ("when", ctx.with_zone(t("opened", ctx.lang)), lambda r: ctx.local_time(r.get("when"))),
         ("status", t("status", ctx.lang), status),
         ("actions", t("actions", ctx.lang), actions),
     ]
@@ -261,12 +261,6 @@ def _button(text: str, alert_id: str, to: str, cls: str) -> html.Button:
         className=cls,
         **data_attrs(alert=alert_id, to=to),
     )
-
-
-def _when(value: Any) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "–"
-    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
 
 
 def register(app: Dash, project: Project) -> None:

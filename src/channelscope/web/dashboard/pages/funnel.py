@@ -116,10 +116,11 @@ def like_for_like(
         gaps = [r for r in chosen if is_missing(r.get(stage))]
         if gaps:
             metric = STAGE_METRIC.get(stage, stage)
+            colon, sep = (": ", "; ") if ctx.lang == "en" else ("：", "；")
             reasons = [
-                f"{ctx.channel_name(r['channel'])}: {coverage.get((metric, str(r['channel'])), '')}" for r in gaps
+                f"{ctx.channel_name(r['channel'])}{colon}{coverage.get((metric, str(r['channel'])), '')}" for r in gaps
             ]
-            missing[stage] = "; ".join(reasons)
+            missing[stage] = sep.join(reasons)
             drawn[stage] = None
         else:
             drawn[stage] = float(sum(float(r[stage]) for r in chosen))
@@ -222,6 +223,9 @@ def _table(ctx: PageContext, rows: list[dict[str, Any]], total: dict[str, Any]) 
     for r in rows:
         r["channel_name"] = ctx.channel_name(r["channel"])
     rows = sort_rows(rows, sort.replace("channel", "channel_name") if sort.lstrip("-") == "channel" else sort, SORTABLE)
+    # the channels each stage's total sums: the total row's rate of a step is shown only when both stages sum
+    # the same channels (like for like), never paid orders of all channels over the visitors of some
+    summed = {col: frozenset(str(r["channel"]) for r in rows if not is_missing(r.get(col))) for col, _ in STAGES}
     rows.append({"channel": "total", **total})
     coverage = ctx.coverage(sorted(set(STAGE_METRIC.values())))
 
@@ -230,7 +234,8 @@ def _table(ctx: PageContext, rows: list[dict[str, Any]], total: dict[str, Any]) 
             why = coverage.get((STAGE_METRIC.get(col, col), str(r["channel"])))
             parts: list[Any] = [number(f"funnel-{r['channel']}-{col}", r.get(col), "count", ctx.nf, missing=why)]
             if prev:
-                rate = _rate(r.get(col), r.get(prev))
+                like = r["channel"] != "total" or summed[col] == summed[prev]
+                rate = _rate(r.get(col), r.get(prev)) if like else None
                 parts.append(html.Span(f" {ctx.nf.value(rate, 'percent')}", className="muted"))
             return html.Span(parts)
 

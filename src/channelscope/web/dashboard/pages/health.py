@@ -129,7 +129,7 @@ def _freshness(ctx: PageContext, rows: list[dict[str, Any]]) -> Component:
     columns = [
         ("source", t("source", ctx.lang), lambda r: r["source"]),
         ("state", t("state", ctx.lang), state),
-        ("last_loaded", t("last_loaded", ctx.lang), lambda r: _when(r.get("last_loaded"))),
+        ("last_loaded", ctx.with_zone(t("last_loaded", ctx.lang)), lambda r: ctx.local_time(r.get("last_loaded"))),
         ("age_hours", t("age_hours", ctx.lang), age),
         ("expect_every", t("expect_every", ctx.lang), lambda r: r.get("expect_every") or "–"),
         ("rows", t("rows", ctx.lang), lambda r: number(f"fresh-{r['source']}-rows", r.get("rows"), "count", ctx.nf)),
@@ -216,7 +216,7 @@ def _ledger(ctx: PageContext, ledger: pd.DataFrame) -> Component:
         return lambda r: number(f"batch-{r.get('batch_id')}-{col}", r.get(col), "count", ctx.nf)
 
     columns = [
-        ("started_at", t("started", ctx.lang), lambda r: _when(r.get("started_at"))),
+        ("started_at", ctx.with_zone(t("started", ctx.lang)), lambda r: ctx.local_time(r.get("started_at"))),
         ("source", t("source", ctx.lang), lambda r: r.get("source")),
         ("file", t("file", ctx.lang), lambda r: html.Span(_tail(str(r.get("file") or "")), title=str(r.get("file")))),
         ("status", t("status", ctx.lang), lambda r: html.Span(r.get("status"), className=f"badge {r.get('status')}")),
@@ -239,9 +239,3 @@ def _ledger(ctx: PageContext, ledger: pd.DataFrame) -> Component:
 
 def _tail(path: str, width: int = 42) -> str:
     return path if len(path) <= width else "…" + path[-(width - 1) :]
-
-
-def _when(value: Any) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "–"
-    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")

@@ -104,7 +104,11 @@ def _card(
     if left_out and not is_missing(value):  # a like-for-like total: say which channels it leaves out
         parts.append(
             html.Div(
-                f"{t('left_out', ctx.lang)}: {'、'.join(left_out)}", className="coverage-note", id=f"card-{m}-coverage"
+                f"{t('left_out', ctx.lang)}: {'; '.join(left_out)}"
+                if ctx.lang == "en"
+                else f"{t('left_out', ctx.lang)}：{'、'.join(left_out)}",
+                className="coverage-note",
+                id=f"card-{m}-coverage",
             )
         )
     target = targets.get(m)

@@ -25,6 +25,7 @@ DIMENSIONS = (
 )
 GRAINS = ("day", "week", "month", "quarter")
 COMPARES = ("previous", "yoy", "wow")
+ALL = object()  # the one line of a chart without a dimension
 TOP = 8  # members drawn; the rest are summed as "other" only for additive metrics, so they are left out
 
 
@@ -150,12 +151,16 @@ def _chart(ctx: PageContext, frame: pd.DataFrame, metric: str, by: str, compare:
         sizes = frame.groupby(by, dropna=False)[metric].apply(lambda s: s.abs().sum()).sort_values(ascending=False)
         known = frame.groupby(by, dropna=False)[metric].apply(lambda s: s.notna().any())
         sizes = sizes[known.reindex(sizes.index).fillna(False).astype(bool)]  # a member with no data: not a line at 0
-        members = list(sizes.index[:TOP])
+        members: list[object] = list(sizes.index[:TOP])
     else:
-        members = [None]
+        members = [ALL]
     for i, member in enumerate(members):
-        rows = frame if member is None else frame[frame[by] == member]
-        name = ctx.member_name(by, member) if by else ctx.label(metric)
+        if member is ALL:
+            rows, name = frame, ctx.label(metric)
+        elif pd.isna(member):  # rows without a member (orders without a distributor): a line of their own
+            rows, name = frame[frame[by].isna()], t("no_member", ctx.lang)
+        else:
+            rows, name = frame[frame[by] == member], ctx.member_name(by, member)
         color = COLORS[i % len(COLORS)]
         fig.add_trace(
             go.Scatter(
