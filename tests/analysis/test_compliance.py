@@ -283,3 +283,15 @@ def test_demo_activity_and_live_sessions_equal_sql(demo: Project) -> None:
     for k, (n, g) in want.items():
         assert got[k][0] == n and got[k][1] == pytest.approx(g, abs=0.005)
     assert sessions["gpm"].isna().all() and (sessions["missing"] != "").all()  # the demo has no viewers: empty
+
+
+def test_demo_score_trend_follows_the_repeats(demo: Project) -> None:
+    t = demo.analysis.compliance.score_trend(months=4)
+    assert list(dict.fromkeys(t["month"])) == ["2025-08", "2025-09", "2025-10", "2025-11"]
+    host = t[t["distributor_id"] == "7012345602"].set_index("month")
+    # its planted repeat after the warning lands in September: the score drops, then recovers as it ages
+    assert host.loc["2025-09", "repeat_days"] > host.loc["2025-08", "repeat_days"]
+    assert host.loc["2025-09", "score"] < host.loc["2025-08", "score"] < host.loc["2025-11", "score"]
+    last = t[t["month"] == "2025-11"].set_index("distributor_id")["score"]
+    now = demo.analysis.compliance.score().set_index("distributor_id")["score"]
+    assert (last.sort_index() == now.sort_index()).all()
