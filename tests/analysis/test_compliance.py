@@ -295,3 +295,31 @@ def test_demo_score_trend_follows_the_repeats(demo: Project) -> None:
     last = t[t["month"] == "2025-11"].set_index("distributor_id")["score"]
     now = demo.analysis.compliance.score().set_index("distributor_id")["score"]
     assert (last.sort_index() == now.sort_index()).all()
+
+
+def test_a_warehouse_without_the_channel_order_tables_uses_the_product_prices(tmp_path: Path) -> None:
+    """A warehouse made before price_list, distributor_regions and distributor_warnings existed, opened read-only
+    (it cannot create them): the products' own minimum price is the MAP, nobody is region-restricted."""
+    import duckdb
+
+    folder = write_project(
+        tmp_path / "p", CONFIG.replace("  - {name: prices, path: data/prices.csv, preset: canonical_price_list}\n", "")
+    )
+    data = folder / "data"
+    data.mkdir()
+    (data / "products.csv").write_text(PRODUCTS.replace("A,Cream,120,30,", "A,Cream,120,30,85"), encoding="utf-8")
+    (data / "orders.csv").write_text(ORDERS, encoding="utf-8")
+    (data / "lines.csv").write_text(LINES, encoding="utf-8")
+    with Project(folder) as p:
+        p.ingest()
+    con = duckdb.connect(str(folder / "warehouse.duckdb"))
+    for name in ("price_list", "distributor_regions", "distributor_warnings"):
+        con.execute(f"DROP TABLE {name}")
+    con.close()
+    with Project(folder, read_only=True) as p:
+        c = p.analysis.compliance
+        # MAP 85 all year: H1 (83.83) and H3 (70, 17.6% under: beyond the 10% 双11 allowance) are violations;
+        # H2 (76, 10.6% under) too
+        assert sorted(c.violation_lines()["order_id"]) == ["dist:H1", "dist:H2", "dist:H3"]
+        assert c.cross_region_orders().empty
+        assert c.score()["repeat_days"].tolist() == [0]

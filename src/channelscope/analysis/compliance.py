@@ -44,6 +44,19 @@ def _yuan(cents: ir.IntegerValue) -> ir.DecimalValue:
     return (cents.cast("decimal(18,0)") * ibis.literal("0.01", type="decimal(18,2)")).cast(MONEY)
 
 
+def _optional(tables: Any, name: str) -> ir.Table:
+    """A channel-order table (price_list, distributor_regions, distributor_warnings), or an empty table of its
+    schema in a warehouse made before these tables existed (opened read-only, it cannot create them): no price
+    list means the products' own minimum prices, no regions means nobody is restricted."""
+    try:
+        return tables.table(name)
+    except Exception:  # the engine's "no such table" differs per backend
+        from channelscope.model.tables import TABLES
+
+        schema = TABLES[name].schema()
+        return ibis.memtable(pd.DataFrame({c: pd.Series(dtype="object") for c in schema.names}), schema=schema)
+
+
 def _scoped_orders(
     tables: Any, distributors: Sequence[str] | None, channels: Sequence[str] | None, end: dt.date | None = None
 ) -> ir.Table:
@@ -128,7 +141,7 @@ def _price_periods(tables: Any) -> ir.Table:
     """The price list as non-overlapping periods per SKU: a row holds from its valid_from until its valid_to or
     the day before the SKU's next valid_from, whichever comes first (the later list wins an overlap). Computed
     over the price list only, so the lines need one range join and no window."""
-    pl = tables.table("price_list")
+    pl = _optional(tables, "price_list")
     nxt = pl.valid_from.lead().over(ibis.window(group_by=pl.sku, order_by=pl.valid_from))
     far = ibis.date(FAR_FUTURE.isoformat())
     until = pl.valid_to.fill_null(far)
@@ -192,7 +205,7 @@ def violation_lines(tables: Any, config: ComplianceConfig, **kw: Any) -> ir.Tabl
 
 def _first_warning(tables: Any, groups: ir.Table) -> ir.Table:
     """Per (distributor_id, sku) of ``groups``: the first warning that names the SKU or every SKU."""
-    w = tables.table("distributor_warnings").select(_d="distributor_id", _s="sku", _at="warned_at")
+    w = _optional(tables, "distributor_warnings").select(_d="distributor_id", _s="sku", _at="warned_at")
     j = groups.join(w, [groups.distributor_id == w._d, w._s.isnull() | (w._s == groups.sku)])
     return j.group_by(["distributor_id", "sku"]).aggregate(first_warning=j._at.min())
 
@@ -238,7 +251,7 @@ def cross_region_orders(tables: Any, **scope: Any) -> ir.Table:
     row in ``distributor_regions`` is not restricted."""
     o = _scoped_orders(tables, scope.get("distributors"), scope.get("channels"), scope.get("end"))
     o = o.filter(o.region.notnull())
-    r = tables.table("distributor_regions")
+    r = _optional(tables, "distributor_regions")
     restricted = r.select("distributor_id").distinct()
     o = o.filter(o.distributor_id.isin(restricted.distributor_id))
     a = r.select(_d="distributor_id", _r="region", _f="valid_from", _t="valid_to")
