@@ -283,3 +283,43 @@ def test_demo_activity_and_live_sessions_equal_sql(demo: Project) -> None:
     for k, (n, g) in want.items():
         assert got[k][0] == n and got[k][1] == pytest.approx(g, abs=0.005)
     assert sessions["gpm"].isna().all() and (sessions["missing"] != "").all()  # the demo has no viewers: empty
+
+
+def test_demo_score_trend_follows_the_repeats(demo: Project) -> None:
+    t = demo.analysis.compliance.score_trend(months=4)
+    assert list(dict.fromkeys(t["month"])) == ["2025-08", "2025-09", "2025-10", "2025-11"]
+    host = t[t["distributor_id"] == "7012345602"].set_index("month")
+    # its planted repeat after the warning lands in September: the score drops, then recovers as it ages
+    assert host.loc["2025-09", "repeat_days"] > host.loc["2025-08", "repeat_days"]
+    assert host.loc["2025-09", "score"] < host.loc["2025-08", "score"] < host.loc["2025-11", "score"]
+    last = t[t["month"] == "2025-11"].set_index("distributor_id")["score"]
+    now = demo.analysis.compliance.score().set_index("distributor_id")["score"]
+    assert (last.sort_index() == now.sort_index()).all()
+
+
+def test_a_warehouse_without_the_channel_order_tables_uses_the_product_prices(tmp_path: Path) -> None:
+    """A warehouse made before price_list, distributor_regions and distributor_warnings existed, opened read-only
+    (it cannot create them): the products' own minimum price is the MAP, nobody is region-restricted."""
+    import duckdb
+
+    folder = write_project(
+        tmp_path / "p", CONFIG.replace("  - {name: prices, path: data/prices.csv, preset: canonical_price_list}\n", "")
+    )
+    data = folder / "data"
+    data.mkdir()
+    (data / "products.csv").write_text(PRODUCTS.replace("A,Cream,120,30,", "A,Cream,120,30,85"), encoding="utf-8")
+    (data / "orders.csv").write_text(ORDERS, encoding="utf-8")
+    (data / "lines.csv").write_text(LINES, encoding="utf-8")
+    with Project(folder) as p:
+        p.ingest()
+    con = duckdb.connect(str(folder / "warehouse.duckdb"))
+    for name in ("price_list", "distributor_regions", "distributor_warnings"):
+        con.execute(f"DROP TABLE {name}")
+    con.close()
+    with Project(folder, read_only=True) as p:
+        c = p.analysis.compliance
+        # MAP 85 all year: H1 (83.83) and H3 (70, 17.6% under: beyond the 10% 双11 allowance) are violations;
+        # H2 (76, 10.6% under) too
+        assert sorted(c.violation_lines()["order_id"]) == ["dist:H1", "dist:H2", "dist:H3"]
+        assert c.cross_region_orders().empty
+        assert c.score()["repeat_days"].tolist() == [0]

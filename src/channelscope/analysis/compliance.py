@@ -44,7 +44,22 @@ def _yuan(cents: ir.IntegerValue) -> ir.DecimalValue:
     return (cents.cast("decimal(18,0)") * ibis.literal("0.01", type="decimal(18,2)")).cast(MONEY)
 
 
-def _scoped_orders(tables: Any, distributors: Sequence[str] | None, channels: Sequence[str] | None) -> ir.Table:
+def _optional(tables: Any, name: str) -> ir.Table:
+    """A channel-order table (price_list, distributor_regions, distributor_warnings), or an empty table of its
+    schema in a warehouse made before these tables existed (opened read-only, it cannot create them): no price
+    list means the products' own minimum prices, no regions means nobody is restricted."""
+    try:
+        return tables.table(name)
+    except Exception:  # the engine's "no such table" differs per backend
+        from channelscope.model.tables import TABLES
+
+        schema = TABLES[name].schema()
+        return ibis.memtable(pd.DataFrame({c: pd.Series(dtype="object") for c in schema.names}), schema=schema)
+
+
+def _scoped_orders(
+    tables: Any, distributors: Sequence[str] | None, channels: Sequence[str] | None, end: dt.date | None = None
+) -> ir.Table:
     o = tables.table("orders")
     # paid as GMV counts it (支付金额): a payment time, whatever the status became after (metrics.query)
     o = o.filter(o.paid_at.notnull() | is_paid(o.status), o.distributor_id.notnull())
@@ -52,6 +67,8 @@ def _scoped_orders(tables: Any, distributors: Sequence[str] | None, channels: Se
         o = o.filter(o.distributor_id.isin(list(distributors)))
     if channels is not None:
         o = o.filter(o.channel_id.isin(list(channels)))
+    if end is not None:
+        o = o.filter(o.business_date <= ibis.date(str(end)))
     return o
 
 
@@ -62,12 +79,13 @@ def paid_lines(
     distributors: Sequence[str] | None = None,
     channels: Sequence[str] | None = None,
     all_orders: bool = False,
+    end: dt.date | None = None,
 ) -> ir.Table:
     """One row per order line of paid distributor orders (every order with ``all_orders``): order_id,
     line_no, channel_id, distributor_id, sku, business_date, region, quantity, line_amount (after line
     discounts), order_discount_share, paid (yuan, base currency), paid_cents, unit_paid (yuan, rounded
     half up). See the module docstring for the allocation rule."""
-    o = tables.table("orders") if all_orders else _scoped_orders(tables, distributors, channels)
+    o = tables.table("orders") if all_orders else _scoped_orders(tables, distributors, channels, end)
     o = o.select(
         "order_id",
         "channel_id",
@@ -119,26 +137,33 @@ def paid_lines(
     )
 
 
+def _price_periods(tables: Any) -> ir.Table:
+    """The price list as non-overlapping periods per SKU: a row holds from its valid_from until its valid_to or
+    the day before the SKU's next valid_from, whichever comes first (the later list wins an overlap). Computed
+    over the price list only, so the lines need one range join and no window."""
+    pl = _optional(tables, "price_list")
+    nxt = pl.valid_from.lead().over(ibis.window(group_by=pl.sku, order_by=pl.valid_from))
+    far = ibis.date(FAR_FUTURE.isoformat())
+    until = pl.valid_to.fill_null(far)
+    next_day = ibis.ifelse(nxt.isnull(), far, nxt - ibis.interval(days=1))
+    return pl.select(
+        _sku=pl.sku,
+        _from=pl.valid_from,
+        _to=ibis.ifelse(next_day < until, next_day, until),
+        _map=pl.min_advertised_price,
+        _msrp=pl.msrp,
+    )
+
+
 def _price_at(tables: Any, lines: ir.Table) -> ir.Table:
-    """``lines`` with the MAP and MSRP (fen) valid on each line's business date: the price list row with the
-    latest valid_from covering the date; the product's own minimum price where the price list has none."""
-    pl = tables.table("price_list").select(
-        _sku="sku", _from="valid_from", _to="valid_to", _map="min_advertised_price", _msrp="msrp"
-    )
-    j = lines.left_join(
-        pl,
-        [
-            lines.sku == pl._sku,
-            lines.business_date >= pl._from,
-            lines.business_date <= pl._to.fill_null(ibis.date(FAR_FUTURE.isoformat())),
-        ],
-    )
-    rank = ibis.row_number().over(ibis.window(group_by=[j.order_id, j.line_no], order_by=ibis.desc(j._from)))
-    j = j.mutate(_rank=rank).filter(lambda t: t._rank == 0)
+    """``lines`` with the MAP and MSRP (fen) valid on each line's business date (``_price_periods``); the
+    product's own minimum price and list price where the price list has none."""
+    pl = _price_periods(tables)
+    j = lines.left_join(pl, [lines.sku == pl._sku, lines.business_date >= pl._from, lines.business_date <= pl._to])
     prod = tables.table("products").select(_psku="sku", _pmap="min_advertised_price", _plist="list_price")
     j = j.left_join(prod, j.sku == prod._psku)
     return j.mutate(map_cents=_cents(j._map.fill_null(j._pmap)), msrp_cents=_cents(j._msrp.fill_null(j._plist))).drop(
-        "_sku", "_from", "_to", "_map", "_msrp", "_rank", "_psku", "_pmap", "_plist"
+        "_sku", "_from", "_to", "_map", "_msrp", "_psku", "_pmap", "_plist"
     )
 
 
@@ -180,7 +205,7 @@ def violation_lines(tables: Any, config: ComplianceConfig, **kw: Any) -> ir.Tabl
 
 def _first_warning(tables: Any, groups: ir.Table) -> ir.Table:
     """Per (distributor_id, sku) of ``groups``: the first warning that names the SKU or every SKU."""
-    w = tables.table("distributor_warnings").select(_d="distributor_id", _s="sku", _at="warned_at")
+    w = _optional(tables, "distributor_warnings").select(_d="distributor_id", _s="sku", _at="warned_at")
     j = groups.join(w, [groups.distributor_id == w._d, w._s.isnull() | (w._s == groups.sku)])
     return j.group_by(["distributor_id", "sku"]).aggregate(first_warning=j._at.min())
 
@@ -224,9 +249,9 @@ def cross_region_orders(tables: Any, **scope: Any) -> ir.Table:
     """Paid orders of distributors that have authorized regions, shipped to a region without an authorization
     valid on the order's business date. Orders without a region are not judged. A distributor without any
     row in ``distributor_regions`` is not restricted."""
-    o = _scoped_orders(tables, scope.get("distributors"), scope.get("channels"))
+    o = _scoped_orders(tables, scope.get("distributors"), scope.get("channels"), scope.get("end"))
     o = o.filter(o.region.notnull())
-    r = tables.table("distributor_regions")
+    r = _optional(tables, "distributor_regions")
     restricted = r.select("distributor_id").distinct()
     o = o.filter(o.distributor_id.isin(restricted.distributor_id))
     a = r.select(_d="distributor_id", _r="region", _f="valid_from", _t="valid_to")
@@ -316,31 +341,69 @@ def commissions(
     ]
 
 
-def score(tables: Any, config: ComplianceConfig, *, as_of: dt.date | None = None, **kw: Any) -> pd.DataFrame:
+def score(
+    tables: Any,
+    config: ComplianceConfig,
+    *,
+    as_of: dt.date | None = None,
+    groups: pd.DataFrame | None = None,
+    **kw: Any,
+) -> pd.DataFrame:
     """Compliance score (0-100) per distributor with paid orders, and the points each component takes:
     violations (share of lines under MAP), depth (worst depth), recency (days since the last violation
     against ``recency_days``), repeats (violation days after a warning) and out_of_region (share of paid
     value shipped outside the authorized regions). Weights from ``compliance.score``."""
-    lines = priced_lines(tables, config, **kw)
-    per = lines.group_by("distributor_id").aggregate(
-        lines=lines.count(),
-        violation_lines=ibis.ifelse(lines.violation, 1, 0).sum(),
-        depth_worst=lines.depth.max(where=lines.violation),
-        last_violation=lines.business_date.max(where=lines.violation),
-    )
-    o = _scoped_orders(tables, kw.get("distributors"), kw.get("channels"))
+    o = _scoped_orders(tables, kw.get("distributors"), kw.get("channels"), kw.get("end"))
+    ol = tables.table("order_lines").select("order_id").join(o.select("order_id", "distributor_id"), "order_id")
+    counts = ol.group_by("distributor_id").aggregate(lines=ol.count())
     value = o.group_by("distributor_id").aggregate(paid_value=o.net_amount_base.sum(), last_order=o.business_date.max())
-    x = cross_region_orders(tables, distributors=kw.get("distributors"), channels=kw.get("channels"))
+    x = cross_region_orders(tables, distributors=kw.get("distributors"), channels=kw.get("channels"), end=kw.get("end"))
     out_v = x.group_by("distributor_id").aggregate(
         out_of_region_value=x.net_amount_base.sum(), out_of_region_orders=x.count()
     )
-    frame = value.left_join(per, "distributor_id").drop("distributor_id_right")
+    frame = value.left_join(counts, "distributor_id").drop("distributor_id_right")
     frame = frame.left_join(out_v, "distributor_id").drop("distributor_id_right").to_pandas()
-    v = violations(tables, config, **kw)
-    reps = v.groupby("distributor_id")["repeat_days"].sum() if not v.empty else pd.Series(dtype="int64")
+    # the violation figures per distributor, from the per-SKU aggregates (one priced pass over the lines)
+    v = violations(tables, config, **kw) if groups is None else groups
+    if v.empty:
+        per = pd.DataFrame(columns=["violation_lines", "depth_worst", "last_violation", "repeat_days"])
+    else:
+        g = v.groupby("distributor_id")
+        per = pd.DataFrame(
+            {
+                "violation_lines": g["lines"].sum(),
+                "depth_worst": g["depth_worst"].max(),
+                "last_violation": g["last_seen"].max(),
+                "repeat_days": g["repeat_days"].sum(),
+            }
+        )
+    frame = frame.merge(per, left_on="distributor_id", right_index=True, how="left")
+    reps = frame.set_index("distributor_id")["repeat_days"].fillna(0)
+    frame = frame.drop(columns=["repeat_days"])
     if as_of is None:
         as_of = pd.to_datetime(frame["last_order"]).max().date() if not frame.empty else dt.date.today()
     return score_frame(frame, reps, config, as_of)
+
+
+def score_trend(
+    tables: Any, config: ComplianceConfig, *, months: int = 6, as_of: dt.date | None = None, **kw: Any
+) -> pd.DataFrame:
+    """``score`` at each of the last ``months`` month ends up to ``as_of`` (default: the latest order day),
+    each over the data up to that day."""
+    if as_of is None:
+        o = _scoped_orders(tables, kw.get("distributors"), kw.get("channels"))
+        last = o.business_date.max().execute()
+        if last is None or pd.isna(last):
+            return pd.DataFrame(columns=["month", "distributor_id", "score"])
+        as_of = pd.Timestamp(last).date()
+    ends = [(pd.Timestamp(as_of) - pd.offsets.MonthEnd(k)).date() for k in range(months - 1, 0, -1)] + [as_of]
+    ends = [e for e in ends if e <= as_of]
+    parts = []
+    for end in ends:  # one query per month (aggregates)
+        s = score(tables, config, as_of=end, **{**kw, "end": end})
+        parts.append(s.assign(month=end.strftime("%Y-%m")))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["month", *[c for c in out.columns if c != "month"]]]
 
 
 def score_frame(frame: pd.DataFrame, repeats: pd.Series, config: ComplianceConfig, as_of: dt.date) -> pd.DataFrame:
@@ -431,8 +494,13 @@ class ComplianceAnalyses:
     def commissions(self) -> pd.DataFrame:
         return commissions(self._p, self.config, timezone=self._p.config.project.timezone, **self.scope)
 
-    def score(self, as_of: dt.date | None = None) -> pd.DataFrame:
-        return score(self._p, self.config, as_of=as_of, base_currency=self._base, **self.scope)
+    def score_trend(self, months: int = 6, as_of: dt.date | None = None) -> pd.DataFrame:
+        """The score at the end of each of the last ``months`` months (data up to that day): month, distributor,
+        score and its components; one engine query per month."""
+        return score_trend(self._p, self.config, months=months, as_of=as_of, base_currency=self._base, **self.scope)
+
+    def score(self, as_of: dt.date | None = None, groups: pd.DataFrame | None = None) -> pd.DataFrame:
+        return score(self._p, self.config, as_of=as_of, groups=groups, base_currency=self._base, **self.scope)
 
 
 SEVERITY = {"warning": "info", "fine": "warning", "suspend_commission": "critical", "terminate": "critical"}

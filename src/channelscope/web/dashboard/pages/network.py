@@ -30,9 +30,9 @@ def sections(ctx: PageContext) -> list[Component]:
     out.append(
         section(f"{t('net_tree', ctx.lang)} ({len(tree)})", _tree(ctx, tree.head(LIMIT * 2)), id_="network-panel")
     )
-    score = service._cached(rp, user, "compliance.score", (), comp.score)
-    out.append(section(t("cs_score_board", ctx.lang), _score(ctx, score.head(LIMIT)), id_="score-panel"))
     viol = service._cached(rp, user, "compliance.violations", (), comp.violations)
+    score = service._cached(rp, user, "compliance.score", (), lambda: comp.score(groups=viol))
+    out.append(section(t("cs_score_board", ctx.lang), _score(ctx, score.head(LIMIT)), id_="score-panel"))
     out.append(
         section(
             f"{t('cs_violations', ctx.lang)} ({len(viol)})", _violations(ctx, viol.head(LIMIT)), id_="violations-panel"
