@@ -239,11 +239,17 @@ def test_a_line_of_a_million_fields_is_rejected_fast_and_the_rest_load(tmp_path:
         res = p.ingest(["orders"])[0]
         assert res.status == "loaded", res.message
         assert (res.rows_in, res.loaded, res.quarantined, res.duplicates) == (7, 6, 1, 0)
-        assert sorted(int(r[0]) for r in p.warehouse.execute("SELECT source_order_id FROM orders")) == [1, 2, 3, 4, 5, 6]
+        assert sorted(int(r[0]) for r in p.warehouse.execute("SELECT source_order_id FROM orders")) == [
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+        ]
         q = p.quarantined(limit=None)
         (reasons,) = [json.loads(r) for r in q.reasons]
         assert reasons == [
-            "malformed line 5: "
-            f"{Path(res.file)}: 1,000,000 fields where the header has 8; a line this wide is not read"
+            f"malformed line 5: {Path(res.file)}: 1,000,000 fields where the header has 8; a line this wide is not read"
         ], reasons
         assert len(q.record.iloc[0]) < 1_000  # the quarantine keeps the line's start, not 2 MB

@@ -164,11 +164,25 @@ def _check_item(output: str, spec: dict[str, Any], item: Any) -> None:
         if not isinstance(one, dict) or one.get("property") != spec.get("property"):
             raise CallbackRejected(f"callback {output[:200]}: expected input {spec.get('id')}.{spec.get('property')}")
         if wildcard:
-            if not isinstance(one.get("id"), dict):
-                raise CallbackRejected(f"callback {output[:200]}: input {spec.get('id')} needs an object id")
+            _check_pattern_id(output, str(spec.get("id")), one.get("id"))
         elif one.get("id") != spec.get("id"):
             raise CallbackRejected(f"callback {output[:200]}: expected input {spec.get('id')}, got {one.get('id')!r}")
         _check_value(output, spec, one.get("value"))
+
+
+def _check_pattern_id(output: str, declared: str, given: Any) -> None:
+    """A component id matching a pattern-matching input: the same keys, the fixed parts equal, the wildcard
+    parts (``ALL``, ``MATCH``, ``ALLSMALLER``) plain texts or numbers."""
+    pattern = json.loads(declared)
+    if not isinstance(given, dict) or set(given) != set(pattern):
+        raise CallbackRejected(f"callback {output[:200]}: input {declared} needs an id with the keys {sorted(pattern)}")
+    for key, want in pattern.items():
+        value = given[key]
+        if isinstance(want, list):  # a wildcard
+            if not isinstance(value, str | int | float) or isinstance(value, bool):
+                raise CallbackRejected(f"callback {output[:200]}: id part {key} must be a text or a number")
+        elif value != want:
+            raise CallbackRejected(f"callback {output[:200]}: id part {key} must be {want!r}")
 
 
 def _check_value(output: str, spec: dict[str, Any], value: Any) -> None:
