@@ -74,6 +74,7 @@ class CallbackGuard:
             check_request(self.dash_app.callback_map, json.loads(body))
         except (ValueError, RecursionError) as exc:  # JSONDecodeError and CallbackRejected are ValueErrors
             reason = str(exc) if isinstance(exc, CallbackRejected) else "the body is not a JSON callback request"
+            log.warning("callback request rejected: %s", reason)
             await _answer(400, reason, scope, receive, send)
             return
         replayed = False
