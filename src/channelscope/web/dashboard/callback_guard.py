@@ -23,14 +23,14 @@ CALLBACK_PATH = "/_dash-update-component"
 SUITES_PATH = "/_dash-component-suites/"
 #: a callback request is small (ids, a URL, a few dropdown values); anything bigger is no renderer's
 MAX_BODY_BYTES = 1_000_000
-#: the JSON types a component property may carry, by property name (others: any JSON value)
+#: the JSON types a component property may carry, by "id.property" or by property name (others: any JSON value)
 PROPERTY_TYPES: dict[str, tuple[type, ...]] = {
+    "refresh.data": (int,),  # the shell's re-render counter (other stores may hold any JSON)
     "pathname": (str,),
     "search": (str,),
     "start_date": (str,),
     "end_date": (str,),
     "n_clicks": (int,),
-    "data": (int,),
     "clickData": (dict,),
     "value": (str, int, float, list),
 }
@@ -187,7 +187,8 @@ def _check_pattern_id(output: str, declared: str, given: Any) -> None:
 
 
 def _check_value(output: str, spec: dict[str, Any], value: Any) -> None:
-    allowed = PROPERTY_TYPES.get(str(spec.get("property")))
+    prop = str(spec.get("property"))
+    allowed = PROPERTY_TYPES.get(f"{spec.get('id')}.{prop}", PROPERTY_TYPES.get(prop))
     if value is None or allowed is None:
         return
     ok = isinstance(value, allowed) and not isinstance(value, bool)
