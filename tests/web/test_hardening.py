@@ -290,3 +290,52 @@ def test_chart_names_are_escaped() -> None:
     assert "<a" not in shown and "&lt;a href=" in shown
     assert fig.data[0].name == '&lt;a href="http://evil.example/"&gt;x&lt;/a&gt;'
     assert list(fig.data[0].y) == [1, 2]  # numbers stay numbers
+
+
+def test_the_api_connection_stays_usable_after_4xx_answers(client: TestClient) -> None:
+    """Issue 12: after each 500 the server dropped the keep-alive connection. On a real uvicorn server and one
+    raw keep-alive socket, hostile API requests get named 4xx answers without closing it (NUL, a huge offset, an
+    unknown or repeated parameter, year 0001, no token, a filter outside the scope), and a good request on the
+    same socket then answers 200."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    from tests.monitor.test_events_hostile import _exchange
+
+    from channelscope.cli.serve import proxy_options
+
+    app: Any = client.app
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **proxy_options(app))
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    token = auth(client, "dy01")["Authorization"]
+
+    def get_(target: str, authorization: str | None = token) -> bytes:
+        lines = [f"GET {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: keep-alive"]
+        lines += [f"Authorization: {authorization}"] if authorization else []
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+            for target, auth_header, want in (
+                ("/api/kpis?metric=gmv%00", token, 400),
+                ("/api/kpis?metric=gmv&offset=99999999999999", token, 422),
+                ("/api/kpis?metric=gmv&channel=jd", token, 400),
+                ("/api/explain?period=0001", token, 400),
+                ("/api/kpis?metric=gmv", None, 401),
+                ("/api/kpis?metric=gmv&filter=channel%3Djd", token, 403),
+            ):
+                status, headers = _exchange(sock, get_(target, auth_header))
+                assert status == want and headers.get("connection") != "close", (target, status, headers)
+            status, _ = _exchange(sock, get_("/api/kpis?metric=gmv&start=2025-11-01&end=2025-11-30"))
+            assert status == 200  # the same connection, after six refusals
+    finally:
+        server.should_exit = True
+        thread.join(30)

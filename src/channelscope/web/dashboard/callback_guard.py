@@ -23,14 +23,14 @@ CALLBACK_PATH = "/_dash-update-component"
 SUITES_PATH = "/_dash-component-suites/"
 #: a callback request is small (ids, a URL, a few dropdown values); anything bigger is no renderer's
 MAX_BODY_BYTES = 1_000_000
-#: the JSON types a component property may carry, by property name (others: any JSON value)
+#: the JSON types a component property may carry, by "id.property" or by property name (others: any JSON value)
 PROPERTY_TYPES: dict[str, tuple[type, ...]] = {
+    "refresh.data": (int,),  # the shell's re-render counter (other stores may hold any JSON)
     "pathname": (str,),
     "search": (str,),
     "start_date": (str,),
     "end_date": (str,),
     "n_clicks": (int,),
-    "data": (int,),
     "clickData": (dict,),
     "value": (str, int, float, list),
 }
@@ -74,6 +74,7 @@ class CallbackGuard:
             check_request(self.dash_app.callback_map, json.loads(body))
         except (ValueError, RecursionError) as exc:  # JSONDecodeError and CallbackRejected are ValueErrors
             reason = str(exc) if isinstance(exc, CallbackRejected) else "the body is not a JSON callback request"
+            log.warning("callback request rejected: %s", reason)
             await _answer(400, reason, scope, receive, send)
             return
         replayed = False
@@ -164,15 +165,30 @@ def _check_item(output: str, spec: dict[str, Any], item: Any) -> None:
         if not isinstance(one, dict) or one.get("property") != spec.get("property"):
             raise CallbackRejected(f"callback {output[:200]}: expected input {spec.get('id')}.{spec.get('property')}")
         if wildcard:
-            if not isinstance(one.get("id"), dict):
-                raise CallbackRejected(f"callback {output[:200]}: input {spec.get('id')} needs an object id")
+            _check_pattern_id(output, str(spec.get("id")), one.get("id"))
         elif one.get("id") != spec.get("id"):
             raise CallbackRejected(f"callback {output[:200]}: expected input {spec.get('id')}, got {one.get('id')!r}")
         _check_value(output, spec, one.get("value"))
 
 
+def _check_pattern_id(output: str, declared: str, given: Any) -> None:
+    """A component id matching a pattern-matching input: the same keys, the fixed parts equal, the wildcard
+    parts (``ALL``, ``MATCH``, ``ALLSMALLER``) plain texts or numbers."""
+    pattern = json.loads(declared)
+    if not isinstance(given, dict) or set(given) != set(pattern):
+        raise CallbackRejected(f"callback {output[:200]}: input {declared} needs an id with the keys {sorted(pattern)}")
+    for key, want in pattern.items():
+        value = given[key]
+        if isinstance(want, list):  # a wildcard
+            if not isinstance(value, str | int | float) or isinstance(value, bool):
+                raise CallbackRejected(f"callback {output[:200]}: id part {key} must be a text or a number")
+        elif value != want:
+            raise CallbackRejected(f"callback {output[:200]}: id part {key} must be {want!r}")
+
+
 def _check_value(output: str, spec: dict[str, Any], value: Any) -> None:
-    allowed = PROPERTY_TYPES.get(str(spec.get("property")))
+    prop = str(spec.get("property"))
+    allowed = PROPERTY_TYPES.get(f"{spec.get('id')}.{prop}", PROPERTY_TYPES.get(prop))
     if value is None or allowed is None:
         return
     ok = isinstance(value, allowed) and not isinstance(value, bool)
