@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tests.conftest import write_project
 
@@ -106,6 +106,8 @@ def run_cli(args: list[str]) -> int:
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(template=st.sampled_from(COMMANDS), value=VALUE)
+@example(template=["status", "--batches", "{}"], value="-1")  # a negative LIMIT reached the engine (found by this fuzz)
+@example(template=["quarantine", "show", "--limit", "{}"], value="-5")
 def test_no_command_ends_in_a_traceback(
     shop: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str], template: list[str], value: str
 ) -> None:

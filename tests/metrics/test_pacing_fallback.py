@@ -56,4 +56,4 @@ def test_explain_without_traffic_splits_orders_and_aov(tmp_path: Path, warehouse
     assert result.total["aov"] == pytest.approx(round(weight * math.log(1.5), 2))
     assert result.total["conversion_rate"] == 0 and result.total["undecomposed"] == 0
     (line,) = result.explain("en")[:1]
-    assert "paid orders +252.37" in line and "AOV +147.63" in line, line
+    assert "paid orders +¥252.37" in line and "AOV +¥147.63" in line, line

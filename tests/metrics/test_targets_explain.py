@@ -110,7 +110,7 @@ def test_explain_adds_up_from_the_warehouse(shop: Project) -> None:
     a = result.by_member.set_index("channel_id").loc["a"]
     # channel a: visitors doubled, conversion halved (5/100 -> 10/200 is equal!), AOV equal: all from visitors
     assert a.change == 200 and a.visitors == pytest.approx(200) and a.aov == pytest.approx(0)
-    assert result.explain("en")[0].startswith("GMV +42.9% (+300.00)")
+    assert result.explain("en")[0].startswith("GMV +42.9% (+¥300.00)")  # money in the base currency
 
 
 def test_bad_targets_are_named(tmp_path: Path) -> None:

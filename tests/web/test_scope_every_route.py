@@ -24,6 +24,7 @@ with warnings.catch_warnings():
 
 #: what a route may do: public (no login), self (the caller's own session), admin (admins only), read (rows,
 #: filtered to the scope, or a 403 for a scope it cannot filter), alert (changes one alert: role and scope),
+#: record (reads or changes one case, report or action by id: role and scope), write (creates a record: role),
 #: frame (the dashboard's machinery: signed-in, names only the scope's members), callback (see CALLBACKS)
 ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/openapi.json"): "frame",
@@ -65,6 +66,20 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/marketing/mmm"): "read",
     ("GET", "/api/marketing/uplift"): "read",
     ("GET", "/api/marketing/allocation"): "read",
+    ("GET", "/api/alerts/export"): "read",
+    ("GET", "/api/ingestion/ledger/export"): "read",
+    **{("GET", f"/api/compliance/{p}"): "read" for p in ("violations", "violation-lines", "regions", "commissions")},
+    ("GET", "/api/compliance/score"): "read",
+    ("GET", "/api/compliance/cases"): "read",
+    ("GET", "/api/compliance/cases/{case_id}/evidence.{fmt}"): "record",
+    ("POST", "/api/compliance/cases/{case_id}/status"): "record",
+    **{("GET", f"/api/network/{p}"): "read" for p in ("tree", "activity", "live-hosts", "live-sessions")},
+    ("GET", "/api/reports"): "read",
+    ("GET", "/api/reports/{report_id}/{fmt}"): "record",
+    ("GET", "/api/actions"): "read",
+    ("POST", "/api/actions"): "write",
+    ("POST", "/api/actions/{action_id}"): "record",
+    ("POST", "/api/actions/{action_id}/check"): "record",
     ("GET", "/login"): "public",
     ("GET", "/login.css"): "public",
     ("POST", "/events/orders"): "public",  # signed with the source's HMAC key, not a login
@@ -78,7 +93,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/_favicon.ico"): "frame",
     ("WS", "/_dash-ws-callback"): "frame",
     **{("GET", p): "frame" for p in ("/", "/trends", "/channels", "/distributors", "/funnel", "/forecast")},
-    **{("GET", p): "frame" for p in ("/customers", "/marketing", "/alerts", "/health")},
+    **{("GET", p): "frame" for p in ("/customers", "/marketing", "/alerts", "/health", "/reports", "/actions")},
 }
 #: every Dash callback, by the first component property it writes: page (renders data), url (only rewrites the
 #: address), alert (changes an alert: role and scope, like the API)
@@ -170,6 +185,9 @@ def _call(client: TestClient, method: str, path: str, user: str | None) -> Any:
         return client.get(path, params=values, headers=headers)
     concrete = path.replace("{package_name}", "dash").replace("{fingerprinted_path:path}", "dash.js")
     concrete = concrete.replace("{alert_id}", "nope").replace("{username}", "nobody")
+    for param in ("{case_id}", "{report_id}", "{action_id}"):
+        concrete = concrete.replace(param, "nope")
+    concrete = concrete.replace("{fmt}", "pdf")
     if method == "GET":
         return client.get(concrete, headers={**headers, "Accept": "application/json"}, follow_redirects=False)
     return client.post(concrete, json={}, headers=headers)
@@ -194,6 +212,10 @@ def test_every_route_for_every_user(client: TestClient, user: str | None) -> Non
             assert r.status_code == 403, where
         elif rule == "alert":
             assert r.status_code in (403, 404), where  # no such alert, or a role that may not change any
+        elif rule == "record":  # no such record, a role that may not, or a body the route cannot read
+            assert r.status_code in (403, 404, 422), where
+        elif rule == "write":  # an empty body: a role that may not write is refused first
+            assert r.status_code in ((403,) if role == "viewer" else (400, 403, 422)), where
         if names and r.status_code == 200:
             assert not leaks(r.text, names), (*where[:3], leaks(r.text, names))
 

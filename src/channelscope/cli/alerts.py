@@ -29,7 +29,7 @@ ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="project folde
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 StatusOpt = Annotated[str | None, typer.Option("--status", help="open, acknowledged or resolved")]
 ChannelOpt = Annotated[list[str] | None, typer.Option("--channel", "-c", help="only alerts of these channels")]
-LimitOpt = Annotated[int, typer.Option("--limit", help="at most this many (0 = all)")]
+LimitOpt = Annotated[int, typer.Option("--limit", min=0, help="at most this many (0 = all)")]
 ByOpt = Annotated[str | None, typer.Option("--by", help="who does it (default: the OS user)")]
 _STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 

@@ -157,7 +157,11 @@ def ingest(
 
 
 @app.command()
-def status(project: ProjectOpt = Path("."), batches: int = 15, as_json: JsonOpt = False) -> None:
+def status(
+    project: ProjectOpt = Path("."),
+    batches: Annotated[int, typer.Option(min=0, help="the last N loads in the ledger")] = 15,
+    as_json: JsonOpt = False,
+) -> None:
     """The batch ledger, table row counts, freshness of loads and of the data, quarantine by reason."""
     from channelscope.cli.numbers import data_freshness_frame, data_freshness_title
 
@@ -207,7 +211,7 @@ def quarantine_show(
     source: str | None = None,
     batch: str | None = None,
     reason: Annotated[str | None, typer.Option(help="text the reasons contain")] = None,
-    limit: int = 50,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many rows")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """Rejected rows with every reason and the input record (personal fields pseudonymized)."""
