@@ -233,6 +233,14 @@ def test_cli_action_add_update_check_list(shop: Path) -> None:
     listed = json.loads(run("list", "--json").stdout)
     row = next(r for r in listed if r["action_id"] == aid)
     assert row["status"] == "done" and row["verdict"] == out["verdict"]
+    made = run("from-report", "weekly_channel_review", "--period", "2025-W12", "--owner", "Li", "--json")
+    assert made.returncode == 0, made.stderr
+    from_finding = json.loads(made.stdout)  # the tmall traffic drop's recommendation
+    assert from_finding["channel_id"] == "tmall" and from_finding["origin"] == "recommendation"
+    assert from_finding["start_date"] == "2025-03-24" and from_finding["metric"] == "gmv"
+    assert (
+        0 < from_finding["expected_change"] < 1 and "traffic" in json.loads(from_finding["origin_json"])["text"]["en"]
+    )
     bad = run("add", "x", "--owner", "o", "--start", "2025-10-13", "--deadline", "2025-10-19", "--channel", "nope")
     assert bad.returncode == 2 and "unknown channel 'nope'" in bad.stderr + bad.stdout
 
