@@ -268,3 +268,41 @@ def test_pdca_on_both_backends(demo_on: Path, demo_shop: Path) -> None:
     with Project(demo_on, read_only=True) as p:
         r = compose(p, STANDARD["weekly_channel_review"], period="2025-W37", as_of=dt.date(2025, 12, 1))
     assert [f.evidence["verdict"] for f in r.findings if f.kind == "action_verdict"] == ["worked"]
+
+
+def test_distributor_and_campaign_scopes(shop: Path) -> None:
+    """A distributor is compared with the other distributors of its channel; a campaign over every channel has
+    no untreated channel, so it is not measurable and says why."""
+    with Project(shop) as p:
+        d = A.add_action(
+            p,
+            what="d",
+            owner="o",
+            scope_kind="distributor",
+            scope_id="wx-r01",
+            start="2025-10-06",
+            deadline="2025-10-19",
+        )
+        chk = A.check_action(p, d["action_id"])
+        with p.warehouse.reading() as tx:
+            same = {
+                r[0]
+                for r in tx.execute(
+                    "SELECT distributor_id FROM distributors WHERE channel_id = ?", ["wechat_resellers"]
+                )
+            }
+        c = A.add_action(
+            p,
+            what="c",
+            owner="o",
+            scope_kind="campaign",
+            scope_id="promo-2025-38",
+            start="2025-03-01",
+            deadline="2025-03-08",
+        )
+        whole = A.check_action(p, c["action_id"])
+    assert d["channel_id"] == "wechat_resellers"
+    controls = set(chk.evidence["controls"]["distributor"])
+    assert "wx-r01" not in controls and controls and controls <= same
+    assert chk.verdict in A.VERDICTS
+    assert whole.verdict == "not_measurable" and whole.reason == "campaign_without_channel"
