@@ -233,6 +233,14 @@ def test_cli_action_add_update_check_list(shop: Path) -> None:
     listed = json.loads(run("list", "--json").stdout)
     row = next(r for r in listed if r["action_id"] == aid)
     assert row["status"] == "done" and row["verdict"] == out["verdict"]
+    made = run("from-report", "weekly_channel_review", "--period", "2025-W12", "--owner", "Li", "--json")
+    assert made.returncode == 0, made.stderr
+    from_finding = json.loads(made.stdout)  # the tmall traffic drop's recommendation
+    assert from_finding["channel_id"] == "tmall" and from_finding["origin"] == "recommendation"
+    assert from_finding["start_date"] == "2025-03-24" and from_finding["metric"] == "gmv"
+    assert (
+        0 < from_finding["expected_change"] < 1 and "traffic" in json.loads(from_finding["origin_json"])["text"]["en"]
+    )
     bad = run("add", "x", "--owner", "o", "--start", "2025-10-13", "--deadline", "2025-10-19", "--channel", "nope")
     assert bad.returncode == 2 and "unknown channel 'nope'" in bad.stderr + bad.stdout
 
@@ -260,3 +268,41 @@ def test_pdca_on_both_backends(demo_on: Path, demo_shop: Path) -> None:
     with Project(demo_on, read_only=True) as p:
         r = compose(p, STANDARD["weekly_channel_review"], period="2025-W37", as_of=dt.date(2025, 12, 1))
     assert [f.evidence["verdict"] for f in r.findings if f.kind == "action_verdict"] == ["worked"]
+
+
+def test_distributor_and_campaign_scopes(shop: Path) -> None:
+    """A distributor is compared with the other distributors of its channel; a campaign over every channel has
+    no untreated channel, so it is not measurable and says why."""
+    with Project(shop) as p:
+        d = A.add_action(
+            p,
+            what="d",
+            owner="o",
+            scope_kind="distributor",
+            scope_id="wx-r01",
+            start="2025-10-06",
+            deadline="2025-10-19",
+        )
+        chk = A.check_action(p, d["action_id"])
+        with p.warehouse.reading() as tx:
+            same = {
+                r[0]
+                for r in tx.execute(
+                    "SELECT distributor_id FROM distributors WHERE channel_id = ?", ["wechat_resellers"]
+                )
+            }
+        c = A.add_action(
+            p,
+            what="c",
+            owner="o",
+            scope_kind="campaign",
+            scope_id="promo-2025-38",
+            start="2025-03-01",
+            deadline="2025-03-08",
+        )
+        whole = A.check_action(p, c["action_id"])
+    assert d["channel_id"] == "wechat_resellers"
+    controls = set(chk.evidence["controls"]["distributor"])
+    assert "wx-r01" not in controls and controls and controls <= same
+    assert chk.verdict in A.VERDICTS
+    assert whole.verdict == "not_measurable" and whole.reason == "campaign_without_channel"

@@ -71,6 +71,48 @@ def add_cmd(
     console.print(f"action {row['action_id']}: {row['what']} ({row['scope_kind']} {row['scope_id']})")
 
 
+@action_app.command("from-report")
+def from_report_cmd(
+    report: Annotated[str, typer.Argument(help="report name (see `channelscope report list`)")],
+    owner: Annotated[str, typer.Option(help="who does it")],
+    period: Annotated[str | None, typer.Option(help="the report's period (2025-W12, last_week...)")] = None,
+    finding: Annotated[
+        int, typer.Option(help="the finding's number among those with a recommendation (1 = first)")
+    ] = 1,
+    start: Annotated[str | None, typer.Option(help="first day (default: the day after the report's period)")] = None,
+    deadline: Annotated[str | None, typer.Option(help="last day (default: the recommendation's check date)")] = None,
+    lang: LangOpt = "zh-CN",
+    project: ProjectOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Plan an action from a report's recommendation: its channel, metric, expected effect and check date."""
+    import datetime as dt
+
+    from channelscope.cli.app import _project
+    from channelscope.errors import QueryError
+    from channelscope.plan.actions import action_from_finding
+    from channelscope.report import compose, get_definition
+
+    with _project(project) as p:
+        r = compose(p, get_definition(p.folder, report), period=period)
+        usable = [f for f in r.findings if f.recommendation and f.channel]
+        if not 1 <= finding <= len(usable):
+            raise QueryError(f"the report has {len(usable)} findings with a recommendation; --finding {finding}")
+        f = usable[finding - 1]
+        row = action_from_finding(
+            p,
+            f,
+            owner=owner,
+            start=start or (r.end + dt.timedelta(days=1)).isoformat(),
+            deadline=deadline,
+            language=lang,
+        )
+    if as_json:
+        _print(row)
+        return
+    console.print(f"action {row['action_id']}: {row['what']} ({row['scope_kind']} {row['scope_id']})")
+
+
 @action_app.command("list")
 def list_cmd(
     project: ProjectOpt = Path("."),

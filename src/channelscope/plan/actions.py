@@ -222,7 +222,9 @@ def action_from_finding(
         raise QueryError("this finding has no recommendation for a channel to act on")
     exp = finding.expected or {}
     metric = exp.get("metric") or "gmv"
-    base = finding.evidence.get("expected") or finding.evidence.get("value_before")
+    ev = finding.evidence
+    base = ev.get("gmv_expected") if metric == "gmv" else None
+    base = base or ev.get("expected") or ev.get("value_before")
     change = None
     if exp.get("size") is not None and base:
         change = float(exp["size"]) / float(base)

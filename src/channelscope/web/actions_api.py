@@ -53,7 +53,7 @@ def actions_table(project: Any, user: User, status: str | None = None) -> pd.Dat
     return df.reset_index(drop=True)
 
 
-def _own_action(project: Any, user: User, action_id: str) -> dict[str, Any]:
+def own_action(project: Any, user: User, action_id: str) -> dict[str, Any]:
     service.require(project, user, "actions.write")
     action = A.get_action(project, action_id)
     if not action_in_scope(user, action):
@@ -126,7 +126,7 @@ def add_action(request: Request, body: NewAction) -> dict[str, Any]:
 def update_action(request: Request, action_id: str, body: ActionUpdate) -> dict[str, Any]:
     user = request_user()
     p = request.app.state.project
-    action = _own_action(p, user, action_id)
+    action = own_action(p, user, action_id)
     row = A.update_action(
         p, action["action_id"], status=body.status, note=body.note, deadline=body.deadline, owner=body.owner
     )
@@ -137,7 +137,7 @@ def update_action(request: Request, action_id: str, body: ActionUpdate) -> dict[
 def check_action(request: Request, action_id: str) -> dict[str, Any]:
     user = request_user()
     p = request.app.state.project
-    action = _own_action(p, user, action_id)
+    action = own_action(p, user, action_id)
     chk = A.check_action(p, action["action_id"])
     return {
         "scope": user.scope(),

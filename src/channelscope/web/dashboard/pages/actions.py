@@ -214,13 +214,13 @@ def register(app: Dash, project: Project) -> None:
     def act(clicks: list[int | None], counter: int) -> Any:
         """Record a status, or check the effect, of the clicked action; then re-render the page."""
         from channelscope.plan import actions as A
-        from channelscope.web.actions_api import _own_action
+        from channelscope.web.actions_api import own_action
 
         trigger = callback_context.triggered_id
         if not trigger or not any(clicks) or not [c for c in callback_context.triggered if c.get("value")]:
             return no_update
         user = request_user()
-        action = _own_action(project, user, trigger["id"])
+        action = own_action(project, user, trigger["id"])
         if trigger["to"] == "check":
             A.check_action(project, action["action_id"])
         else:
