@@ -366,7 +366,11 @@ def score(
     # the violation figures per distributor, from the per-SKU aggregates (one priced pass over the lines)
     v = violations(tables, config, **kw) if groups is None else groups
     if v.empty:
-        per = pd.DataFrame(columns=["violation_lines", "depth_worst", "last_violation", "repeat_days"])
+        # no violation in the scope: an empty frame keyed like the distributors (a RangeIndex would not merge)
+        per = pd.DataFrame(
+            columns=["violation_lines", "depth_worst", "last_violation", "repeat_days"],
+            index=pd.Index([], dtype=frame["distributor_id"].dtype, name="distributor_id"),
+        )
     else:
         g = v.groupby("distributor_id")
         per = pd.DataFrame(
