@@ -413,6 +413,7 @@ class Project:
             channel_rules=src.channel_rules,
             key=self.key,
             time_range=_time_range(cfg, TABLES[mapping.table].kind),
+            time_range_text=_time_range_text(cfg, TABLES[mapping.table].kind),
         )
 
     def _after_sql(self, result: BatchResult, goods: list) -> list[str]:
@@ -785,6 +786,19 @@ def _hours(every: str | None) -> float | None:
         return None
     n, unit = int(every[:-1]), every[-1]
     return n * {"m": 1 / 60, "h": 1, "d": 24}[unit]
+
+
+def _time_range_text(cfg: Any, kind: str) -> str:
+    """The plausible range as a quarantine reason states it: the same words for every row and load (so the
+    reasons group), naming the settings that set it."""
+    earliest = min(cfg.cleaning.earliest_timestamp, cfg.calendar.first_date)
+    if kind != "fact":
+        return f"{earliest:%Y-%m-%d} to 2100-01-01 (cleaning.earliest_timestamp)"
+    hours = f"{cfg.cleaning.future_tolerance_hours:g}"
+    return (
+        f"{earliest:%Y-%m-%d} to {hours} h after the load (cleaning.earliest_timestamp, "
+        "cleaning.future_tolerance_hours)"
+    )
 
 
 def _time_range(cfg: Any, kind: str) -> tuple[str, str]:

@@ -61,10 +61,8 @@ def test_implausible_timestamps_are_quarantined(tmp_path: Path, warehouse_url: s
     (folder / "exports").mkdir()
     (folder / "exports" / "orders1.csv").write_text(_orders_csv(), encoding="utf-8")
     (folder / "exports" / "live1.jsonl").write_text(_live_jsonl(), encoding="utf-8")
-    before = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0) + dt.timedelta(hours=24)
     with Project(folder) as p:
         results = p.ingest()
-        after = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=24)
         by_source = {r.source: r for r in results}
         orders, live = by_source["orders"], by_source["live"]
         assert (orders.rows_in, orders.loaded, orders.quarantined) == (9, 1, 8)
@@ -82,11 +80,11 @@ def test_implausible_timestamps_are_quarantined(tmp_path: Path, warehouse_url: s
                                    ("4", "ordered_at", "epoch"), ("6", "ordered_at", "1899-12-30"),
                                    ("8", "ordered_at", "2999-01-01 00:00:00")):  # fmt: skip
             (reason,) = [r for r in reasons[oid] if r.startswith(column) and "missing" not in r]
-            head = f"{column}: '{value}' is outside the plausible range 2000-01-01 00:00:00 to "
-            tail = " UTC (cleaning.earliest_timestamp, cleaning.future_tolerance_hours)"
-            assert reason.startswith(head) and reason.endswith(tail), reason
-            latest = dt.datetime.fromisoformat(reason[len(head) : -len(tail)])  # now + 24 h, when the file loaded
-            assert before <= latest <= after, (before, reason, after)
+            # the same words for every row and load, so "quarantine by reason" groups them
+            assert reason == (
+                f"{column}: '{value}' is outside the plausible range 2000-01-01 to 24 h after the load "
+                "(cleaning.earliest_timestamp, cleaning.future_tolerance_hours)"
+            ), reason
         assert "ordered_at: cannot read '2025-01-05 10:00:00+99:99' as timestamp" in reasons["5"]
         # every KPI by grain still answers (a -infinity order made every one fail)
         for grain in ("day", "week", "month", "quarter", "year"):

@@ -65,6 +65,8 @@ class Context:
     #: plausible timestamps and dates (UTC text): outside them a value is unreadable, so its row is quarantined
     #: (cleaning.earliest_timestamp to now + cleaning.future_tolerance_hours)
     time_range: tuple[str, str] = ("2000-01-01 00:00:00", "2100-01-01 00:00:00")
+    #: the same range in a reason's words (no load time in it, so the reasons of many rows and loads group)
+    time_range_text: str = "2000-01-01 to 2100-01-01"
 
 
 def _source_text(spec: ColumnSpec, ctx: Context, column: str) -> str:
@@ -216,10 +218,9 @@ def parse_select(target: Target, ctx: Context) -> str:
             if kind in ("timestamp", "date") and spec.default is None:
                 # read, but outside the plausible range: say so, with the range and where it is set
                 unbounded = _typed(spec, kind, P.ident("_t_" + col), ctx, line_partition, bounded=False)
-                earliest, latest = ctx.time_range
                 outside = (
                     f"{col}: ''' || left({P.ident('_t_' + col)}, 80) || ''' is outside the plausible range "
-                    f"{earliest} to {latest} UTC (cleaning.earliest_timestamp, cleaning.future_tolerance_hours)"
+                    f"{ctx.time_range_text.replace(chr(39), '')}"
                 )
                 what = f"' || CASE WHEN {unbounded} IS NULL THEN '{what}' ELSE '{outside}' END || '"
         reasons.append(f"CASE WHEN {P.ident('_t_' + col)} IS NOT NULL AND {P.ident(col)} IS NULL THEN '{what}' END")
