@@ -604,6 +604,12 @@ class Project:
         key = "channel_id" if by == "channel" else by  # the decomposition calls a channel mix by its id
         after = self.kpis(parts, by=[by], start=start, end=end, filters=filters).rename(columns={by: key})
         before = self.kpis(parts, by=[by], start=b_start, end=b_end, filters=filters).rename(columns={by: key})
+        left_out: list[str] = []
+        if metric == "net_sales":
+            # a member without a refund feed has unknown net sales: left out (like for like), never read as 0
+            unknown = set(before.loc[before["refunds"].isna(), key]) | set(after.loc[after["refunds"].isna(), key])
+            left_out = sorted(str(m) for m in unknown)
+            before, after = before[~before[key].isin(unknown)], after[~after[key].isin(unknown)]
         no_traffic = orders_basis(before, after)
         if no_traffic:
             # no visitors anywhere: split the change into orders x AOV rather than "not decomposable"
@@ -614,7 +620,10 @@ class Project:
             import dataclasses
 
             result = dataclasses.replace(result, basis="orders")
-        return result, {"period": (start, end), "vs": (b_start, b_end), "basis": result.basis}
+        info = {"period": (start, end), "vs": (b_start, b_end), "basis": result.basis}
+        if left_out:
+            info["left_out"] = {"members": left_out, "reason": "no_refunds"}
+        return result, info
 
     # ---- status and quarantine --------------------------------------------------------------
 

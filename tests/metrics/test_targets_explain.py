@@ -163,3 +163,29 @@ targets:
     )
     with pytest.raises(ConfigError, match="only"):
         _ = Project(write_project(tmp_path / "b", bad)).catalog
+
+
+def test_explain_net_sales_leaves_out_a_channel_without_refunds(demo_shop: Path) -> None:
+    """JD sends no refund feed: its net sales are unknown, so explain leaves it out (and says so) instead of
+    decomposing its GMV as net sales with refunds read as 0; the total is the other channels' change."""
+    with Project(demo_shop, read_only=True) as p:
+        result, info = p.explain("2025-11", vs="previous", metric="net_sales")
+        assert info["left_out"] == {"members": ["jd"], "reason": "no_refunds"}
+        assert "jd" not in set(result.by_member["channel_id"])
+        paid = "(o.paid_at IS NOT NULL OR o.status IN ('paid', 'shipped', 'completed', 'refunded'))"
+
+        def net(start: str, end: str) -> float:
+            g = p.warehouse.execute(
+                f"SELECT coalesce(sum(o.net_amount_base), 0) FROM orders o WHERE {paid} AND o.channel_id <> 'jd' "
+                f"AND o.business_date BETWEEN DATE '{start}' AND DATE '{end}'"
+            )[0][0]
+            r = p.warehouse.execute(
+                "SELECT coalesce(sum(amount_base), 0) FROM refunds WHERE channel_id <> 'jd' "
+                f"AND business_date BETWEEN DATE '{start}' AND DATE '{end}'"
+            )[0][0]
+            return float(g) - float(r)
+
+        change = net("2025-11-01", "2025-11-30") - net("2025-10-01", "2025-10-31")
+        assert float(result.total["change"]) == pytest.approx(change, abs=0.01)
+        gmv, gmv_info = p.explain("2025-11", vs="previous", metric="gmv")
+        assert "left_out" not in gmv_info and "jd" in set(gmv.by_member["channel_id"])

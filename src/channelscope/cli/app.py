@@ -339,6 +339,14 @@ def explain(
     for line in result.explain(locale):
         console.print(line, markup=False)
     console.print(_frame_table(table, "LMDI" if locale == "en" else "因素分解 (LMDI)"))
+    if periods.get("left_out"):
+        members = ", ".join(periods["left_out"]["members"])
+        console.print(
+            f"left out (no refund feed: net sales unknown, never 0): {members}"
+            if locale == "en"
+            else f"未计入（没有退款数据：净销售额未知，不计 0）：{members}",
+            markup=False,
+        )
 
 
 @app.command()

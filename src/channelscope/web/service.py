@@ -378,6 +378,8 @@ def explain_change(
             "total": result.total,
             "by_member": result.by_member,
             "sentences": {"zh-CN": result.explain("zh-CN"), "en": result.explain("en")},
+            # members whose net sales are unknown (no refund feed): left out, never decomposed as 0
+            "left_out": periods.get("left_out"),
         }
 
     key = tuple(sorted((k, tuple(v)) for k, v in flt.items()))  # values too: tmall and jd differ
