@@ -620,7 +620,7 @@ class Project:
             import dataclasses
 
             result = dataclasses.replace(result, basis="orders")
-        info = {"period": (start, end), "vs": (b_start, b_end), "basis": result.basis}
+        info: dict[str, Any] = {"period": (start, end), "vs": (b_start, b_end), "basis": result.basis}
         if left_out:
             info["left_out"] = {"members": left_out, "reason": "no_refunds"}
         return result, info
