@@ -713,6 +713,9 @@ class Project:
         self, *, source: str | None = None, batch: str | None = None, reason: str | None = None, limit: int | None = 100
     ) -> pd.DataFrame:
         """Quarantined rows (newest batches first) with their reasons and input record."""
+        for name, value in (("source", source), ("batch", batch), ("reason", reason)):
+            if value and "\x00" in value:  # the SQL engines reject a NUL mid-statement: a named error instead
+                raise QueryError(f"{name}: contains a NUL character")
         q = self.warehouse.ibis.table("quarantine")
         q = q.filter(q.resolved_batch_id.isnull())
         if source:

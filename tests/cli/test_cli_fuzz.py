@@ -108,6 +108,7 @@ def run_cli(args: list[str]) -> int:
 @given(template=st.sampled_from(COMMANDS), value=VALUE)
 @example(template=["status", "--batches", "{}"], value="-1")  # a negative LIMIT reached the engine (found by this fuzz)
 @example(template=["quarantine", "show", "--limit", "{}"], value="-5")
+@example(template=["quarantine", "show", "--source", "{}"], value="\x00")  # a NUL reached DuckDB's parser
 def test_no_command_ends_in_a_traceback(
     shop: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str], template: list[str], value: str
 ) -> None:

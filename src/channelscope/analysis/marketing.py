@@ -255,7 +255,8 @@ def promotion_costs(project: Project) -> dict[str, float]:
     o = o.filter(paid_order(o) & o.campaign_id.isin(list(promos["campaign_id"])) & (o.net_amount != 0))
     rate = o.net_amount_base.cast("float64") / o.net_amount.cast("float64")
     agg = o.group_by("campaign_id").aggregate(discount=(o.discount_amount.cast("float64").fill_null(0) * rate).sum())
-    given = dict(zip(*[agg.execute()[k] for k in ("campaign_id", "discount")], strict=True))
+    frame = agg.execute()  # once: two runs of a GROUP BY may list the groups in different orders
+    given = dict(zip(frame["campaign_id"], frame["discount"], strict=True))
     tz = project.config.project.timezone
     out = {}
     for row in promos.itertuples(index=False):
