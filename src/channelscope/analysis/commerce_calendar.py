@@ -26,22 +26,10 @@ from dataclasses import dataclass
 import chinese_calendar
 import pandas as pd
 
-from channelscope.clean.calendar import SPRING_FESTIVAL
+from channelscope.clean.calendar import PRIME_DAY, SPRING_FESTIVAL
 from channelscope.config.commerce_calendar import CommerceCalendarConfig, CommerceEventConfig, EventPhaseConfig
 
-# 春节 dates: the one table in clean/calendar.py (SPRING_FESTIVAL, imported above)
-#: Amazon Prime Day, as announced each year (first and last day).
-PRIME_DAY = {
-    2018: ("07-16", "07-17"),
-    2019: ("07-15", "07-16"),
-    2020: ("10-13", "10-14"),
-    2021: ("06-21", "06-22"),
-    2022: ("07-12", "07-13"),
-    2023: ("07-11", "07-12"),
-    2024: ("07-16", "07-17"),
-    2025: ("07-08", "07-11"),
-    2026: ("07-14", "07-17"),
-}
+# 春节 and Prime Day dates: the one table each in clean/calendar.py (SPRING_FESTIVAL, PRIME_DAY, imported above)
 #: platforms whose channels sell abroad (Black Friday and Prime Day apply to them by default)
 OVERSEAS_PLATFORMS = ("shopify", "amazon", "shopee", "lazada", "aliexpress", "tiktok_shop")
 
