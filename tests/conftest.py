@@ -10,6 +10,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -95,23 +96,78 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(10)
 
 
+BACKENDS = ("duckdb", "postgres")
+DUCKDB_URL = "duckdb:///warehouse.duckdb"
+
+
+@contextmanager
+def scratch_database(admin_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database (optionally cloned from ``template``), dropped on exit."""
+    with _database(admin_url, None) as url:
+        yield url
+
+
+@contextmanager
+def _database(admin_url: str, template: str | None) -> Iterator[str]:
+    name = f"cs_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as con:
+            con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture
 def pg_url(pg_admin_url: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    name = f"cs_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name}")
-    yield pg_admin_url.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(pg_admin_url, autocommit=True) as con:
-        con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with scratch_database(pg_admin_url) as url:
+        yield url
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
+@pytest.fixture(params=BACKENDS)
 def warehouse_url(request: pytest.FixtureRequest) -> str:
     """The warehouse URL of the backend under test (the suite runs once per backend)."""
     if request.param == "duckdb":
-        return "duckdb:///warehouse.duckdb"
+        return DUCKDB_URL
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend matrix for a module's shared fixtures (one project per engine and module): pass it with
+    ``request`` to ``backend_url`` or ``demo_project``."""
+    return str(request.param)
+
+
+@contextmanager
+def backend_url(request: pytest.FixtureRequest, backend: str) -> Iterator[str]:
+    """The warehouse URL for ``backend``: the project's DuckDB file, or a scratch PostgreSQL database dropped on
+    exit (the suite's server, or one the tests start where none runs)."""
+    if backend == "duckdb":
+        yield DUCKDB_URL
+        return
+    with scratch_database(request.getfixturevalue("pg_admin_url")) as url:
+        yield url
+
+
+@contextmanager
+def demo_project(request: pytest.FixtureRequest, backend: str, dest: Path) -> Iterator[Path]:
+    """A writable copy of the ingested demo (small, seed 7) on ``backend``: the files and DuckDB warehouse
+    copied, or a database cloned from the run's PostgreSQL template (dropped on exit)."""
+    if backend == "duckdb":
+        yield copy_demo(request.getfixturevalue("demo_shop"), dest)
+        return
+    import yaml
+
+    admin = request.getfixturevalue("pg_admin_url")
+    template = request.getfixturevalue("demo_shop_pg")
+    url = yaml.safe_load((template / "channelscope.yaml").read_text(encoding="utf-8"))["warehouse"]["url"]
+    with _database(admin, url.rsplit("/", 1)[1]) as clone:
+        shutil.copytree(template, dest)
+        _point_at(dest, clone)
+        yield dest
 
 
 def write_project(folder: Path, body: str, warehouse_url: str = "duckdb:///warehouse.duckdb") -> Path:
@@ -158,10 +214,11 @@ def _build_demo_shop(root: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_shop(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    """A read-only ingested demo project (small, seed 7). Copy it with ``copy_demo`` before writing to it."""
+def demo_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A read-only ingested demo project (small, seed 7). Copy it with ``copy_demo`` before writing to it.
+    Under xdist the workers share one (built under a lock); without xdist (``-p no:xdist``) the run has its own."""
     base = tmp_path_factory.getbasetemp()
-    root = base if worker_id == "master" else base.parent
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     return _build_demo_shop(root / "shared-demo")
 
 
@@ -173,21 +230,17 @@ def copy_demo(demo_shop: Path, dest: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_shop_pg(demo_shop: Path, pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The small demo ingested into a PostgreSQL database once per run: a template that ``pg_demo_copy``
+    """The small demo ingested into a PostgreSQL database once per run: a template that ``demo_project``
     clones (``CREATE DATABASE ... TEMPLATE``) for each test that needs it."""
     from channelscope import Project
 
     folder = tmp_path_factory.mktemp("demo-pg") / "shop"
     shutil.copytree(demo_shop, folder, ignore=shutil.ignore_patterns("warehouse.duckdb*", "reports"))
-    name = f"cs_demo_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name}")
-    _point_at(folder, pg_admin_url.rsplit("/", 1)[0] + "/" + name)
-    with Project(folder) as p:
-        p.ingest()
-    yield folder
-    with psycopg.connect(pg_admin_url, autocommit=True) as con:
-        con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with scratch_database(pg_admin_url) as url:
+        _point_at(folder, url)
+        with Project(folder) as p:
+            p.ingest()
+        yield folder
 
 
 def _point_at(folder: Path, url: str) -> None:
@@ -199,32 +252,9 @@ def _point_at(folder: Path, url: str) -> None:
     cfg.write_text(text, encoding="utf-8")
 
 
-def pg_demo_copy(template: Path, dest: Path, pg_admin_url: str) -> Path:
-    """A private copy of the PostgreSQL demo (its folder, and a database cloned from the template's)."""
-    import yaml
-
-    url = yaml.safe_load((template / "channelscope.yaml").read_text(encoding="utf-8"))["warehouse"]["url"]
-    source = url.rsplit("/", 1)[1]
-    name = f"cs_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name} TEMPLATE {source}")
-    shutil.copytree(template, dest)
-    _point_at(dest, pg_admin_url.rsplit("/", 1)[0] + "/" + name)
-    return dest
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def demo_on(request: pytest.FixtureRequest, demo_shop: Path, tmp_path: Path) -> Iterator[Path]:
+@pytest.fixture(params=BACKENDS)
+def demo_on(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
     """The ingested demo on each backend, writable: a copy on DuckDB, a database cloned from the template on
     PostgreSQL (dropped after the test)."""
-    if request.param == "duckdb":
-        yield copy_demo(demo_shop, tmp_path / "shop")
-        return
-    import yaml
-
-    admin = request.getfixturevalue("pg_admin_url")
-    folder = pg_demo_copy(request.getfixturevalue("demo_shop_pg"), tmp_path / "shop", admin)
-    yield folder
-    url = yaml.safe_load((folder / "channelscope.yaml").read_text(encoding="utf-8"))["warehouse"]["url"]
-    with psycopg.connect(admin, autocommit=True) as con:
-        con.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+    with demo_project(request, str(request.param), tmp_path / "shop") as folder:
+        yield folder

@@ -9,45 +9,25 @@ reason, where the ground truth counts 0 refunds: both say "nothing known", the K
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
-import psycopg
 import pytest
-from tests.conftest import copy_demo
+from tests.conftest import demo_project
 
 from channelscope import Project
-from channelscope.clean.pseudonymize import write_new_key
-from channelscope.demo import generate_demo
 
 NO_REFUND_FEED = {"jd"}  # the demo's JD export has no refund columns
 
 
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def shop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    folder = tmp_path_factory.mktemp("truth") / "shop"
-    url = dbname = None
-    if request.param == "duckdb":
-        copy_demo(request.getfixturevalue("demo_shop"), folder)
-    else:
-        generate_demo(folder, "small", seed=7)
-        write_new_key(folder / "secrets" / "pseudonym.key")
-        admin = request.getfixturevalue("pg_admin_url")
-        dbname = f"cs_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(admin, autocommit=True) as con:
-            con.execute(f"CREATE DATABASE {dbname}")
-        url = admin.rsplit("/", 1)[0] + "/" + dbname
-    p = Project(folder, warehouse_url=url)
-    if request.param == "postgres":
-        p.ingest()
-    yield p
-    p.close()
-    if dbname:
-        with psycopg.connect(request.getfixturevalue("pg_admin_url"), autocommit=True) as con:
-            con.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+@pytest.fixture(scope="module")
+def shop(request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    with demo_project(request, backend, tmp_path_factory.mktemp("truth") / "shop") as folder:
+        p = Project(folder)
+        yield p
+        p.close()
 
 
 def truth(p: Project) -> dict:

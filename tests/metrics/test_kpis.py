@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psycopg
 import pytest
-from tests.conftest import copy_demo
+from tests.conftest import demo_project
 
 from channelscope import Project, QueryError
-from channelscope.clean.pseudonymize import write_new_key
-from channelscope.demo import generate_demo
 
 START, END = dt.date(2025, 1, 1), dt.date(2025, 6, 30)
 PAID = "(paid_at IS NOT NULL OR status IN ('paid', 'shipped', 'completed', 'refunded'))"  # 支付金额
@@ -23,31 +19,15 @@ PAID_O = "(o.paid_at IS NOT NULL OR o.status IN ('paid', 'shipped', 'completed',
 RANGE = f"BETWEEN DATE '{START}' AND DATE '{END}'"
 
 
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    """The small demo brand, ingested once per backend."""
-    folder = tmp_path_factory.mktemp("kpi") / "shop"
-    url = None
-    dbname = None
-    if request.param == "duckdb":  # the run's shared ingest of the same demo, copied
-        copy_demo(request.getfixturevalue("demo_shop"), folder)
-    else:
-        generate_demo(folder, "small", seed=7)
-        write_new_key(folder / "secrets" / "pseudonym.key")
-    if request.param == "postgres":
-        admin = request.getfixturevalue("pg_admin_url")
-        dbname = f"cs_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(admin, autocommit=True) as con:
-            con.execute(f"CREATE DATABASE {dbname}")
-        url = admin.rsplit("/", 1)[0] + "/" + dbname
-    p = Project(folder, warehouse_url=url)
-    if request.param == "postgres":
-        p.ingest()
-    yield p
-    p.close()
-    if dbname:
-        with psycopg.connect(request.getfixturevalue("pg_admin_url"), autocommit=True) as con:
-            con.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+@pytest.fixture(scope="module")
+def project(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Project]:
+    """The small demo brand, ingested once per run and backend, copied."""
+    with demo_project(request, backend, tmp_path_factory.mktemp("kpi") / "shop") as folder:
+        p = Project(folder)
+        yield p
+        p.close()
 
 
 def sql_frame(p: Project, sql: str, cols: list[str]) -> pd.DataFrame:

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
-import psycopg
 import pytest
-from tests.conftest import copy_demo, write_project
+from tests.conftest import backend_url, copy_demo, write_project
 
 from channelscope import Project
 from channelscope.monitor.evaluate import evaluate_rules
@@ -86,29 +84,20 @@ def _rows() -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(orders), pd.DataFrame(traffic)
 
 
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def shop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    url, dbname = "duckdb:///warehouse.duckdb", None
-    if request.param == "postgres":
-        admin = request.getfixturevalue("pg_admin_url")
-        dbname = f"cs_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(admin, autocommit=True) as con:
-            con.execute(f"CREATE DATABASE {dbname}")
-        url = admin.rsplit("/", 1)[0] + "/" + dbname
-    folder = write_project(tmp_path_factory.mktemp("alerts") / "shop", BODY, url)
-    (folder / "exports").mkdir()
-    orders, traffic = _rows()
-    csv = orders.drop(columns="date").to_csv(index=False)
-    csv += "BAD1,a,u1,not a date,,paid,40\nBAD2,a,u2,also bad,,paid,40\n"  # two rows for the quarantine
-    (folder / "exports" / "orders.csv").write_text(csv)
-    traffic.to_csv(folder / "exports" / "traffic.csv", index=False)
-    p = Project(folder)
-    p.ingest()
-    yield p
-    p.close()
-    if dbname:
-        with psycopg.connect(request.getfixturevalue("pg_admin_url"), autocommit=True) as con:
-            con.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+@pytest.fixture(scope="module")
+def shop(request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    with backend_url(request, backend) as url:
+        folder = write_project(tmp_path_factory.mktemp("alerts") / "shop", BODY, url)
+        (folder / "exports").mkdir()
+        orders, traffic = _rows()
+        csv = orders.drop(columns="date").to_csv(index=False)
+        csv += "BAD1,a,u1,not a date,,paid,40\nBAD2,a,u2,also bad,,paid,40\n"  # two rows for the quarantine
+        (folder / "exports" / "orders.csv").write_text(csv)
+        traffic.to_csv(folder / "exports" / "traffic.csv", index=False)
+        p = Project(folder)
+        p.ingest()
+        yield p
+        p.close()
 
 
 @pytest.fixture(scope="module")

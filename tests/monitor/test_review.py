@@ -15,14 +15,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
-import psycopg
 import pytest
-from tests.conftest import copy_demo, write_project
+from tests.conftest import backend_url, copy_demo, write_project
 
 from channelscope import Project
 from channelscope.errors import ConfigError
@@ -71,24 +69,15 @@ def _orders() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def shop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    url, dbname = "duckdb:///warehouse.duckdb", None
-    if request.param == "postgres":
-        admin = request.getfixturevalue("pg_admin_url")
-        dbname = f"cs_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(admin, autocommit=True) as con:
-            con.execute(f"CREATE DATABASE {dbname}")
-        url = admin.rsplit("/", 1)[0] + "/" + dbname
-    folder = write_project(tmp_path_factory.mktemp("review") / "shop", BODY, url)
-    (folder / "exports").mkdir()
-    _orders().to_csv(folder / "exports" / "orders.csv", index=False)
-    with Project(folder) as p:
-        p.ingest()
-    yield folder
-    if dbname:
-        with psycopg.connect(request.getfixturevalue("pg_admin_url"), autocommit=True) as con:
-            con.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+@pytest.fixture(scope="module")
+def shop(request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with backend_url(request, backend) as url:
+        folder = write_project(tmp_path_factory.mktemp("review") / "shop", BODY, url)
+        (folder / "exports").mkdir()
+        _orders().to_csv(folder / "exports" / "orders.csv", index=False)
+        with Project(folder) as p:
+            p.ingest()
+        yield folder
 
 
 def test_two_targets_of_one_channel_are_two_alerts(shop: Path) -> None:
