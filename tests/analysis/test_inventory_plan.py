@@ -52,9 +52,14 @@ def test_demo_stockouts_are_flagged_before_they_happen(demo_shop: Path, tmp_path
     truth = json.loads((demo_shop / "inventory_truth.json").read_text(encoding="utf-8"))
     assert len(truth["stockouts"]) == 3 and all(s["lost_sales"] > 0 for s in truth["stockouts"])
     ex = demo_shop / "exports" / "canonical"
-    with Project(demo_shop, read_only=True) as p:
-        got = inventory_plan(p, on_hand=ex / "inventory.csv", lead_times=ex / "lead_times.csv").set_index("sku")
+    with Project(demo_shop, read_only=True) as p:  # the demo loads its stock and lead times into the warehouse
+        got = inventory_plan(p).set_index("sku")
+        from_files = inventory_plan(p, on_hand=ex / "inventory.csv", lead_times=ex / "lead_times.csv")
         last = p.latest_date()
+        stock = p.warehouse.ibis.table("inventory").to_pandas()
+    pd.testing.assert_frame_equal(from_files.set_index("sku"), got)
+    files = pd.read_csv(ex / "inventory.csv")
+    assert len(stock) == len(files) and int(stock["on_hand"].sum()) == int(files["on_hand"].sum())
     flagged = set(got.index[got["at_risk"]])
     for s in truth["stockouts"]:
         assert s["sku"] in flagged, s

@@ -197,7 +197,10 @@ def inventory_cmd(
         Path | None, typer.Option("--on-hand", help="CSV date,sku,location,on_hand (default: the inventory table)")
     ] = None,
     lead_times: Annotated[
-        Path | None, typer.Option("--lead-times", help="CSV sku,lead_time_days[,case_pack,on_order]")
+        Path | None,
+        typer.Option(
+            "--lead-times", help="CSV sku,lead_time_days[,case_pack,on_order] (default: the lead_times table)"
+        ),
     ] = None,
     service_level: Annotated[float, typer.Option("--service-level")] = 0.95,
     review_days: Annotated[int, typer.Option("--review-days")] = 7,

@@ -126,6 +126,8 @@ SOURCES = (
     {"name": "ad_spend", "path": "exports/canonical/ad_spend.csv", "preset": "canonical_ad_spend"},
     {"name": "fees", "path": "exports/canonical/fees.csv", "preset": "canonical_fees"},
     {"name": "price_list", "path": "exports/canonical/price_list.csv", "preset": "canonical_price_list"},
+    {"name": "inventory", "path": "exports/canonical/inventory.csv", "preset": "canonical_inventory"},
+    {"name": "lead_times", "path": "exports/canonical/lead_times.csv", "preset": "canonical_lead_times"},
     {
         "name": "distributor_regions",
         "path": "exports/canonical/distributor_regions.csv",

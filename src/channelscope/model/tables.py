@@ -134,6 +134,20 @@ _T: list[Table] = [
         doc="The brand's price list over time: MAP and MSRP per SKU with validity dates (prices change).",
     ),
     Table(
+        "lead_times",
+        "dimension",
+        (
+            _c("sku", "string", True),
+            _c("supplier", "string", doc="who replenishes the SKU"),
+            _c("lead_time_days", "int32", True, "days from a purchase order to stock on hand"),
+            _c("case_pack", "int32", doc="units per case: orders are rounded up to whole cases"),
+            _c("on_order", "int64", doc="units already ordered and not yet received"),
+            *_LOAD,
+        ),
+        key=("sku",),
+        doc="Replenishment per SKU: supplier, lead time, case pack and units on order (the inventory plan's input).",
+    ),
+    Table(
         "distributor_regions",
         "dimension",
         (

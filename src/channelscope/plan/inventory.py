@@ -156,11 +156,19 @@ def on_hand_of(project: Project, path: Path | None = None) -> pd.DataFrame:
     return t.filter(t.date == last).select("date", "sku", "location", "on_hand").execute()
 
 
-def lead_times_of(path: Path | None) -> pd.DataFrame:
+def lead_times_of(path: Path) -> pd.DataFrame:
     """Lead times per SKU from a CSV (sku, lead_time_days[, supplier, case_pack, on_order])."""
-    if path is None:
-        return pd.DataFrame(columns=["sku", "lead_time_days"])
     return _read_csv(path, ["sku", "lead_time_days"])
+
+
+def lead_times_in(project: Project) -> pd.DataFrame:
+    """Lead times per SKU from the ``lead_times`` table (a SKU without one gets ``plan``'s default lead time)."""
+    t = project.warehouse.ibis.table("lead_times")
+    frame = t.select("sku", "supplier", "lead_time_days", "case_pack", "on_order").execute()
+    frame["lead_time_days"] = pd.to_numeric(frame["lead_time_days"]).astype(float)
+    frame["case_pack"] = pd.to_numeric(frame["case_pack"]).astype(float).fillna(1.0)  # no case: single units
+    frame["on_order"] = pd.to_numeric(frame["on_order"]).astype(float).fillna(0.0)
+    return frame
 
 
 def sku_daily_forecast(project: Project, horizon: int = 90) -> pd.DataFrame:
@@ -185,7 +193,8 @@ def inventory_plan(
     horizon: int = 90,
 ) -> pd.DataFrame:
     """The project's inventory plan (see ``plan``)."""
-    stock, leads = on_hand_of(project, on_hand), lead_times_of(lead_times)  # bad files fail before any fit
+    stock = on_hand_of(project, on_hand)
+    leads = lead_times_of(lead_times) if lead_times is not None else lead_times_in(project)  # bad files fail before any fit
     daily = sku_daily_forecast(project, horizon)
     return plan(
         stock,

@@ -103,6 +103,5 @@ def inventory(request: Request, service_level: Annotated[float, Query(ge=0.5, lt
     project = request.app.state.project
     if user.scoped:
         raise service.deny(project, user, "the inventory plan covers every channel's stock")
-    lead = project.folder / "lead_times.csv"
-    frame = inventory_plan(project, lead_times=lead if lead.exists() else None, service_level=service_level)
+    frame = inventory_plan(project, service_level=service_level)
     return envelope(user, frame)

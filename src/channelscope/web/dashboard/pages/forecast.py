@@ -132,9 +132,8 @@ def _targets(ctx: PageContext, run: Any) -> Component:
 def _inventory(ctx: PageContext) -> Component:
     from channelscope.plan.inventory import inventory_plan
 
-    lead = ctx.project.folder / "lead_times.csv"
     try:
-        plan = inventory_plan(ctx.project, lead_times=lead if lead.exists() else None)
+        plan = inventory_plan(ctx.project)
     except ChannelscopeError:
         return empty(t("fc_no_inventory", ctx.lang))
     risky = plan[plan["at_risk"] | plan["overstock"]].sort_values("stockout_date", na_position="last")
