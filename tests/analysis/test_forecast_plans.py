@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 from tests.cli.test_cli import run
 from tests.conftest import write_project
 
@@ -97,3 +98,43 @@ def test_cli_forecast_and_plan(tmp_path: Path) -> None:
     (folder / "lead.csv").write_text("sku,lead_time_days\nX,-3\n")
     r = run("plan", "inventory", "-p", str(folder), "--on-hand", "stock.csv", "--lead-times", "lead.csv", cwd=folder)
     assert r.returncode == 2 and "row 2" in r.stderr + r.stdout, r.stderr
+
+
+def test_scheduled_refresh_scores_the_last_run_then_stores_a_new_one(tmp_path: Path) -> None:
+    from channelscope.monitor.schedule import Scheduler, jobs_from_config
+    from channelscope.plan.forecasts import accuracy_history
+
+    folder = _shop(tmp_path, "duckdb:///warehouse.duckdb", days=150)
+    with (folder / "channelscope.yaml").open("a", encoding="utf-8") as fh:
+        fh.write('schedule:\n  forecasts:\n    - {metric: gmv, hierarchy: channel, horizon: 14, cron: "30 6 * * *"}\n')
+    with Project(folder) as p:
+        p.ingest()
+        old = p.analysis.forecast("gmv", horizon=14, windows=2, end=START + dt.timedelta(days=119))
+        save_run(p, old)  # made 30 days ago: its 14 days have arrived since
+        jobs = jobs_from_config(p)
+        assert [j.name for j in jobs] == ["forecast:gmv/channel"]
+        now = dt.datetime(2025, 11, 1, 0, 0, tzinfo=dt.UTC)
+        done = Scheduler(p, jobs=jobs, now=now).run_pending(now + dt.timedelta(days=1))
+        assert [r.status for r in done] == ["ok"], [r.message for r in done]
+        message = done[0].message
+        stored = runs(p)
+        tracked = accuracy_history(p)
+    assert len(stored) == 2 and stored.iloc[0]["run_id"] != old.run_id
+    assert f"previous run {old.run_id}: total MAE" in message and "14 days" in message
+    assert pd.Timestamp(stored.iloc[0]["history_end"]).date() == START + dt.timedelta(days=149)
+    mine = tracked[(tracked["run_id"] == old.run_id) & (tracked["kind"] == "tracked")]
+    assert set(mine["level"]) == {"channel", "total"}
+
+
+def test_a_bad_scheduled_forecast_is_named_at_load(tmp_path: Path) -> None:
+    from channelscope.errors import ConfigError
+
+    folder = _shop(tmp_path, "duckdb:///warehouse.duckdb", days=10)
+    with (folder / "channelscope.yaml").open("a", encoding="utf-8") as fh:
+        fh.write('schedule:\n  forecasts:\n    - {metric: visitors, cron: "30 6 * * *"}\n')
+    try:
+        Project(folder)
+    except ConfigError as exc:
+        assert "metric is gmv, paid_orders or units" in str(exc) and "forecasts" in str(exc)
+    else:
+        raise AssertionError("a scheduled forecast of visitors was accepted")

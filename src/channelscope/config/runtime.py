@@ -10,6 +10,8 @@ schedule:
   reports:                                                     # issue a report and send it
     - {report: weekly_channel_review, cron: "0 8 * * 1", notify: [ops_mail, ops_wecom], formats: [pdf, xlsx]}
     - {report: daily_brief, cron: "30 8 * * *", notify: [tmall_team], channels: [tmall], language: zh-CN}
+  forecasts:                                                   # refresh and store forecasts (after the loads)
+    - {metric: gmv, hierarchy: channel, cron: "30 6 * * *"}    # then scores the last stored run's forecasts
   catch_up: true          # after downtime, one run per job (not one per missed tick)
   timezone: Asia/Shanghai # of the cron expressions; default: the project's
 events:
@@ -78,6 +80,37 @@ class ReportDelivery(BaseModel):
         return value
 
 
+class ForecastRefresh(BaseModel):
+    """A scheduled forecast: run (backtest, choose, reconcile) and stored in the warehouse on ``cron``; each
+    refresh first scores the previous run of the same kind against the actuals that have arrived since."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = Field("gmv", description="gmv, paid_orders or units")
+    hierarchy: str = Field("channel", description="channel, distributor or product")
+    horizon: int = Field(28, ge=1, le=90, description="days ahead (1-90)")
+    cron: str = Field(description="when it runs (cron, in the schedule's time zone)")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return _check_cron(value)
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, value: str) -> str:
+        if value not in ("gmv", "paid_orders", "units"):
+            raise ValueError("metric is gmv, paid_orders or units")
+        return value
+
+    @field_validator("hierarchy")
+    @classmethod
+    def _hierarchy(cls, value: str) -> str:
+        if value not in ("channel", "distributor", "product"):
+            raise ValueError("hierarchy is channel, distributor or product")
+        return value
+
+
 class ScheduleConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -86,6 +119,7 @@ class ScheduleConfig(BaseModel):
     )
     alerts: dict[str, str] = Field(default_factory=dict, description="alert rule group -> cron expression")
     reports: list[ReportDelivery] = Field(default_factory=list, description="reports issued and sent on a schedule")
+    forecasts: list[ForecastRefresh] = Field(default_factory=list, description="forecasts refreshed on a schedule")
     catch_up: bool = Field(True, description="after downtime, run each job once (never once per missed tick)")
     timezone: str | None = Field(None, description="time zone of the cron expressions; default: the project's")
 

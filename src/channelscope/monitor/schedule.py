@@ -2,8 +2,10 @@
 
 Jobs come from the ``schedule:`` section: ``ingest:<source>`` per named source, ``ingest:*`` for every
 other polled source (events sources are fed by the server, never polled), ``alerts:<group>`` per alert
-group, ``alerts:deliver`` (the outbox's retries, every minute, when alerts are configured), and
-``report:<name>`` per scheduled report (issued into the archive and sent through the notifiers).
+group, ``alerts:deliver`` (the outbox's retries, every minute, when alerts are configured),
+``forecast:<metric>/<hierarchy>`` per scheduled forecast (the previous run scored against the actuals since,
+then a new run stored) and ``report:<name>`` per scheduled report (issued into the archive and sent through
+the notifiers).
 
 Rules:
 - **No overlap**: a job still running when its next tick comes is not started again; the tick is
@@ -147,10 +149,36 @@ def jobs_from_config(project: Project) -> list[Job]:
         jobs.append(Job(f"alerts:{group}", cron, functools.partial(_check_alerts, project, group), order=1))
     if cfg.alerts and project.config.alerts is not None and project.config.alerts.notifiers:
         jobs.append(Job("alerts:deliver", "* * * * *", lambda: _deliver(project), order=2, quiet=True))
+    for fc in cfg.forecasts:
+        name = f"forecast:{fc.metric}/{fc.hierarchy}"
+        jobs.append(Job(name, fc.cron, functools.partial(_refresh_forecast, project, fc), order=2))
     for spec in cfg.reports:
         name = f"report:{spec.report}" + (f"@{'+'.join(spec.channels)}" if spec.channels else "")
         jobs.append(Job(name, spec.cron, functools.partial(_send_report, project, spec), order=3))
     return jobs
+
+
+def _refresh_forecast(project: Project, spec: Any) -> str:
+    """Score the last stored run of this kind against the actuals since (daily channel runs), then forecast
+    again and store the new run (plan/forecasts.py)."""
+    from channelscope.plan.forecasts import runs, save_run, track_accuracy
+
+    scored = ""
+    stored = runs(project)
+    same = (
+        stored[(stored["metric"] == spec.metric) & (stored["hierarchy"] == spec.hierarchy)] if len(stored) else stored
+    )
+    if len(same) and spec.hierarchy == "channel":
+        acc = track_accuracy(project, str(same.iloc[0]["run_id"]))
+        total = acc[acc["level"] == "total"] if len(acc) else acc
+        if len(total):
+            r = total.iloc[0]
+            scored = f"; previous run {same.iloc[0]['run_id']}: total MAE {r['mae']:.2f} over {int(r['n'])} days"
+    run = project.analysis.forecast(spec.metric, hierarchy=spec.hierarchy, horizon=spec.horizon)
+    save_run(project, run)
+    sel = run.accuracy[(run.accuracy["model"] == "selected") & (run.accuracy["level"] == "total")]
+    mase = f", backtest MASE {float(sel['mase'].iloc[0]):.3f}" if len(sel) else ""
+    return f"run {run.run_id}: {spec.metric} by {spec.hierarchy}, {spec.horizon} days to {run.forecast['period'].max():%Y-%m-%d}{mase}{scored}"
 
 
 def _send_report(project: Project, spec: Any) -> str:
