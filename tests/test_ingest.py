@@ -238,6 +238,34 @@ sources:
     assert o.loc["A5", "net_amount"] == Decimal("3.50")
 
 
+def test_an_excel_column_left_empty_loads_as_empty(tmp_path: Path) -> None:
+    """A workbook column with no value at all (no payment times yet) is text like the others, not a number
+    column that the cleaning rules cannot read (pandas 2 types it as float NaN)."""
+    body = """
+channels:
+  - {id: mp, name: MP, kind: own_store, platform: wechat_miniprogram}
+sources:
+  - {name: orders, path: "exports/*.xlsx", preset: canonical_orders}
+"""
+    folder = write_project(tmp_path / "shop", body)
+    (folder / "exports").mkdir()
+    pd.DataFrame(
+        {
+            "source_order_id": ["X1", "X2"],
+            "channel_id": ["mp", "mp"],
+            "ordered_at": ["2025-03-01 10:00:00", "2025-03-02 11:00:00"],
+            "paid_at": [None, None],
+            "status": ["created", "created"],
+            "net_amount": ["10.00", "20.50"],
+        }
+    ).to_excel(folder / "exports" / "o.xlsx", index=False)
+    with Project(folder) as p:
+        (r,) = p.ingest()
+        assert r.status == "loaded", r.message
+        o = p.table("orders").to_pandas()
+    assert sorted(o["source_order_id"]) == ["X1", "X2"] and o["paid_at"].isna().all()
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [

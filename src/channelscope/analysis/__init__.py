@@ -169,9 +169,11 @@ class Analyses:
         start: dt.date | str | None = None,
         end: dt.date | str | None = None,
         filters: Mapping[str, Any] | None = None,
+        choose: str = "level",
     ) -> ForecastRun:
         """Backtested, reconciled forecast of ``metric`` (gmv, paid_orders, units) ``horizon`` periods
-        ahead for every node of ``hierarchy`` (channel, distributor, product); see ``analysis.forecast``."""
+        ahead for every node of ``hierarchy`` (channel, distributor, product); the model chosen per
+        hierarchy level or per series (``choose``); see ``analysis.forecast``."""
         from channelscope.analysis.forecast import forecast
 
         return forecast(
@@ -185,6 +187,7 @@ class Analyses:
             start=start,
             end=end,
             filters=dict(filters or {}),
+            choose=choose,
         )
 
     # ---- marketing ROI (analysis/marketing.py) ----------------------------------------------------

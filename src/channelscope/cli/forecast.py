@@ -59,8 +59,21 @@ def _num(value: Any, digits: int = 2) -> str:
 
 
 ModelsOpt = Annotated[
-    str | None, typer.Option("--models", help="comma-separated: seasonal_naive,calendar_regression,ets,theta")
+    str | None,
+    typer.Option(
+        "--models",
+        help="comma-separated: seasonal_naive,calendar_regression (default), auto_ets,auto_arima,auto_theta,mstl "
+        "(statsforecast, series by series), or all",
+    ),
 ]
+
+
+def _models(option: str | None) -> tuple[str, ...] | None:
+    from channelscope.analysis.forecast.models import MODELS
+
+    if not option:
+        return None
+    return MODELS if option.strip() == "all" else tuple(m.strip() for m in option.split(","))
 
 
 @forecast_app.command("run")
@@ -72,6 +85,9 @@ def run_cmd(
     grain: Annotated[str, typer.Option("--grain", help="day or week")] = "day",
     models: ModelsOpt = None,
     windows: Annotated[int, typer.Option("--windows", help="backtest windows")] = 3,
+    choose: Annotated[
+        str, typer.Option("--choose", help="level: one model per hierarchy level (default); series: one per series")
+    ] = "level",
     store: Annotated[bool, typer.Option("--store/--no-store", help="save the run in the warehouse")] = True,
     as_json: JsonOpt = False,
 ) -> None:
@@ -85,8 +101,9 @@ def run_cmd(
             hierarchy=hierarchy,
             horizon=horizon,
             grain=grain,
-            models=tuple(models.split(",")) if models else None,
+            models=_models(models),
             windows=windows,
+            choose=choose,
         )
         if store:
             save_run(p, run)

@@ -194,7 +194,9 @@ def inventory_plan(
 ) -> pd.DataFrame:
     """The project's inventory plan (see ``plan``)."""
     stock = on_hand_of(project, on_hand)
-    leads = lead_times_of(lead_times) if lead_times is not None else lead_times_in(project)  # bad files fail before any fit
+    leads = (
+        lead_times_of(lead_times) if lead_times is not None else lead_times_in(project)
+    )  # bad files fail before any fit
     daily = sku_daily_forecast(project, horizon)
     return plan(
         stock,

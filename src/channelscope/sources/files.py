@@ -479,9 +479,14 @@ def _stage_excel(con: duckdb.DuckDBPyConnection, f: InputFile, opts: ReadOptions
     except Exception as exc:  # openpyxl raises many kinds on a broken workbook
         raise SourceError(f"cannot be read as an Excel workbook: {exc}", file=f.display) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
+    # every cell as text and every empty cell as NULL, whatever pandas made of a column (an all-empty column
+    # is float NaN under pandas 2, which DuckDB would type as a number)
+    frame = frame.astype("string")
     frame.insert(0, "_row", range(1, len(frame) + 1))
     con.register(f"{table}_df", frame)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_df")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT _row, COLUMNS(* EXCLUDE (_row))::VARCHAR FROM {table}_df"
+    )
     con.unregister(f"{table}_df")
     return _finish(con, table, "xlsx", [])
 

@@ -43,6 +43,8 @@ LEVEL_NAMES = {0: "total"}
 METRICS = ("gmv", "paid_orders", "units")
 DIRECT = "(direct)"
 TOTAL = "total"
+#: how a model is chosen: one per hierarchy level ("level") or one per series ("series")
+CHOICES = ("level", "series")
 
 
 @dataclass
@@ -89,6 +91,7 @@ def forecast_frame(
     calendar: Any = None,
     overseas_channels: list[str] | None = None,
     reconciliation: str = "mint_shrink",
+    choose: str = "level",
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, str, dict[str, str]]:
     """The pure part of ``forecast``: ``history`` has one row per period and bottom key (``dims``
     columns, ``period``, ``metric``). Returns (forecast, accuracy by level, accuracy by series,
@@ -122,11 +125,18 @@ def forecast_frame(
         features = {g: _weekly(f, days) for g, f in features.items()}
     cal = commerce_calendar(days[0], days[-1], calendar, overseas_channels=overseas_channels)
     fest = pd.DatetimeIndex(pd.to_datetime(cal.loc[cal["events"].notna(), "date"]))
+    level_of = {_path(n): _level(n, dims) for n in nodes}
     result = forecast_panel(
-        panel, horizon, models=models, windows=windows, features=features, groups=groups, festival_days=fest
+        panel,
+        horizon,
+        models=models,
+        windows=windows,
+        features=features,
+        groups=groups,
+        festival_days=fest,
+        pools=level_of if choose == "level" else None,
     )
     fc, used = _reconciled(result, nodes, s, panel.columns.tolist(), reconciliation)
-    level_of = {_path(n): _level(n, dims) for n in nodes}
     keys = {_path(n): n for n in nodes}
     for i, d in enumerate(dims):
         fc[d] = fc["series"].map(lambda p, i=i: keys[p][i] if len(keys[p]) > i else None)
@@ -203,6 +213,7 @@ def forecast(
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
     filters: dict[str, Any] | None = None,
+    choose: str = "level",
 ) -> ForecastRun:
     """Forecast ``metric`` ``horizon`` periods (days or weeks, 1-90 days) past the data's last day."""
     if metric not in METRICS:
@@ -211,6 +222,13 @@ def forecast(
         raise QueryError(f"unknown hierarchy '{hierarchy}'; valid: {', '.join(HIERARCHIES)}")
     if hierarchy == "product" and metric != "units":
         raise QueryError("the product hierarchy (channel/category/SKU) forecasts units: GMV is per order")
+    from channelscope.analysis.forecast.models import MODELS
+
+    unknown = [m for m in models or () if m not in MODELS]
+    if unknown:
+        raise QueryError(f"unknown model '{unknown[0]}'; valid: {', '.join(MODELS)}")
+    if choose not in CHOICES:
+        raise QueryError(f"choose is one of {', '.join(CHOICES)} (one model per hierarchy level, or per series)")
     if grain not in ("day", "week"):
         raise QueryError("grain must be day or week")
     if not 1 <= horizon <= (90 if grain == "day" else 13):
@@ -232,6 +250,7 @@ def forecast(
         windows=windows,
         calendar=cal,
         overseas_channels=overseas,
+        choose=choose,
     )
     periods = pd.to_datetime(history["period"])
     return ForecastRun(

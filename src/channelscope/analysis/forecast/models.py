@@ -13,13 +13,12 @@ history's period index and the future's, and returns a ``ModelForecast``: the po
   is learned but not over-fitted. One design matrix serves every series (one ``lstsq`` for all), so
   10,000 series fit in a second. The mean is back-transformed with Duan's smearing; the quantiles
   are the prediction plus the in-sample residuals' quantiles (on the log scale).
-* ``ets`` (Holt-Winters, additive damped trend and weekly season, statsmodels, on log1p) and
-  ``theta`` (statsmodels' Theta model with weekly deseasonalizing): fitted series by series, so only
-  used up to ``PER_SERIES_LIMIT`` series; their quantiles come from the in-sample one-step residuals
-  widened by sqrt(horizon).
-
-statsforecast (AutoETS, AutoARIMA, MSTL, AutoTheta) requires pandas < 3 and cannot be installed next
-to channelscope's pinned pandas 3.1; these are the stated alternatives.
+* ``auto_ets``, ``auto_arima``, ``auto_theta`` and ``mstl`` (statsforecast's AutoETS, AutoARIMA,
+  AutoTheta and MSTL with an AutoETS trend; weekly season for daily series, plus a yearly one for MSTL
+  once three years of history exist), on ``log1p(y)``: fitted series by series (statsforecast's
+  compiled code), so only used up to ``PER_SERIES_LIMIT`` series. Their 80% and 95% intervals are
+  statsforecast's, back-transformed (quantiles survive a monotone transform); the mean is the
+  log-normal mean ``expm1(mu + s^2/2)`` with ``s`` read off the 95% interval.
 """
 
 from __future__ import annotations
@@ -27,13 +26,14 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 #: quantile levels every model returns (80% and 95% intervals and the median)
 LEVELS = (0.025, 0.1, 0.5, 0.9, 0.975)
-#: series fitted one by one (ets, theta) only up to this many series
+#: series fitted one by one (the statsforecast models) only up to this many series
 PER_SERIES_LIMIT = 300
 #: ridge penalty (in days of data) on the calendar and weekday coefficients
 RIDGE = 0.3
@@ -144,58 +144,57 @@ def calendar_regression(
     return ModelForecast("calendar_regression", mean, quantiles)
 
 
-def _per_series(kind: str, y: np.ndarray, index: pd.DatetimeIndex, future: pd.DatetimeIndex) -> ModelForecast:
-    from scipy.stats import norm
+#: statsforecast models by name, and the alias statsforecast names their columns with
+STATSFORECAST = {"auto_ets": "AutoETS", "auto_arima": "AutoARIMA", "auto_theta": "AutoTheta", "mstl": "MSTL"}
 
-    h, n = len(future), y.shape[1]
-    m = season_of(index, len(index))
-    mean = np.zeros((h, n))
-    quantiles = {q: np.zeros((h, n)) for q in LEVELS}
-    steps = np.sqrt(np.arange(1, h + 1))[:, None]
+
+def _sf_model(kind: str, m: int, t: int) -> Any:
+    from statsforecast.models import MSTL, AutoARIMA, AutoETS, AutoTheta
+
+    if kind == "auto_ets":
+        return AutoETS(season_length=m)
+    if kind == "auto_arima":
+        return AutoARIMA(season_length=m)
+    if kind == "auto_theta":
+        return AutoTheta(season_length=m)
+    seasons = [m, 365] if m == 7 and t >= 3 * 365 else [m]
+    return MSTL(season_length=seasons, trend_forecaster=AutoETS(model="ZZN"))
+
+
+def statsforecast_model(kind: str, y: np.ndarray, index: pd.DatetimeIndex, future: pd.DatetimeIndex) -> ModelForecast:
+    """One of statsforecast's models (``STATSFORECAST``) on ``log1p(y)`` of every series."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import SeasonalNaive
+
+    t, n = y.shape
+    h = len(future)
+    m = season_of(index, t)
+    if m > 1 and t < 2 * m + 2:
+        m = 1
+    z = np.log1p(np.clip(y, 0, None))
+    frame = pd.DataFrame(
+        {"unique_id": np.repeat(np.arange(n), t), "ds": np.tile(np.arange(t), n), "y": z.T.reshape(-1)}
+    )
+    sf = StatsForecast(models=[_sf_model(kind, m, t)], freq=1, n_jobs=1, fallback_model=SeasonalNaive(m))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for j in range(n):
-            z = np.log1p(np.clip(y[:, j], 0, None))
-            mu, resid = _fit_one(kind, z, m, h)
-            s = float(np.std(resid)) if len(resid) else 0.0
-            mean[:, j] = np.clip(np.expm1(mu) * float(np.mean(np.exp(resid))) if len(resid) else np.expm1(mu), 0, None)
-            for q in LEVELS:
-                quantiles[q][:, j] = np.clip(np.expm1(mu[:, None] + norm.ppf(q) * s * steps)[:, 0], 0, None)
+        out = sf.forecast(h=h, df=frame, level=[80, 95])
+    out = out.sort_values(["unique_id", "ds"])
+    alias = STATSFORECAST[kind]
+
+    def grid(col: str) -> np.ndarray:
+        return out[col].to_numpy(dtype=float).reshape(n, h).T
+
+    mu = grid(alias)
+    lo95, lo80, hi80, hi95 = (grid(f"{alias}-{b}") for b in ("lo-95", "lo-80", "hi-80", "hi-95"))
+    sd = np.clip((hi95 - lo95) / (2 * 1.959963984540054), 0, None)
+    mean = np.clip(np.expm1(mu + sd**2 / 2), 0, None)
+    bands = {0.025: lo95, 0.1: lo80, 0.5: mu, 0.9: hi80, 0.975: hi95}
+    quantiles = {q: np.clip(np.expm1(bands[q]), 0, None) for q in LEVELS}
     return ModelForecast(kind, mean, quantiles)
 
 
-def _fit_one(kind: str, z: np.ndarray, m: int, h: int) -> tuple[np.ndarray, np.ndarray]:
-    if np.ptp(z) == 0:
-        return np.full(h, z[-1]), np.zeros(1)
-    if kind == "ets":
-        from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
-        seasonal = "add" if m > 1 and len(z) >= 2 * m + 2 else None
-        fit = ExponentialSmoothing(
-            z, trend="add", damped_trend=True, seasonal=seasonal, seasonal_periods=m if seasonal else None
-        ).fit()
-        return np.asarray(fit.forecast(h)), np.asarray(fit.resid)
-    from statsmodels.tsa.forecasting.theta import ThetaModel
-
-    deseason = m > 1 and len(z) >= 2 * m + 2
-    fit = ThetaModel(z, period=m if deseason else 1, deseasonalize=deseason, method="additive").fit()
-    # the one-step errors of the theta line (simple exponential smoothing) are close to the spread of
-    # the seasonal differences over the season length: a conservative stand-in for its residuals
-    resid = (z[m:] - z[:-m]) / math.sqrt(2) if len(z) > m else np.zeros(1)
-    return np.asarray(fit.forecast(h)), resid - resid.mean()
-
-
-def ets(y: np.ndarray, index: pd.DatetimeIndex, future: pd.DatetimeIndex) -> ModelForecast:
-    """Damped additive Holt-Winters on log1p, series by series."""
-    return _per_series("ets", y, index, future)
-
-
-def theta(y: np.ndarray, index: pd.DatetimeIndex, future: pd.DatetimeIndex) -> ModelForecast:
-    """The Theta method (deseasonalized weekly), series by series."""
-    return _per_series("theta", y, index, future)
-
-
-MODELS = ("seasonal_naive", "calendar_regression", "ets", "theta")
+MODELS = ("seasonal_naive", "calendar_regression", *STATSFORECAST)
 
 
 def run_model(
@@ -210,8 +209,6 @@ def run_model(
         return seasonal_naive(y, index, future)
     if name == "calendar_regression":
         return calendar_regression(y, index, future, features)
-    if name == "ets":
-        return ets(y, index, future)
-    if name == "theta":
-        return theta(y, index, future)
+    if name in STATSFORECAST:
+        return statsforecast_model(name, y, index, future)
     raise ValueError(f"unknown model '{name}'; valid: {', '.join(MODELS)}")
