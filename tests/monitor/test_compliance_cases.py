@@ -151,3 +151,69 @@ def test_alert_kinds_for_new_and_repeated_violations(demo_shop: Path, tmp_path: 
         assert {r[1] for r in repeated} == {"wx-r02", "7012345602"}
         rows = p.warehouse.execute("SELECT kind, distributor_id, severity FROM alerts ORDER BY kind, distributor_id")
         assert ("repeated_violation", "wx-r02", "critical") in [tuple(r) for r in rows]
+
+
+def _ladder(depth: float, repeats: int) -> str:
+    """The default policy of ``compliance`` written out by hand (config/compliance.py DEFAULT_POLICY)."""
+    if depth >= 0.30 and repeats >= 3:
+        return "terminate"
+    if depth >= 0.30 or repeats >= 3:
+        return "suspend_commission"
+    if depth >= 0.10 or repeats >= 1:
+        return "fine"
+    return "warning"
+
+
+def test_a_notified_case_is_a_warning_and_what_follows_escalates(demo_shop: Path, tmp_path: Path) -> None:
+    """A case moved to notified counts as a warning: the violation days after its notification day are repeats
+    (checked against ground_truth.json's lines), and the graded policy escalates the case by them."""
+    folder = copy_demo(demo_shop, tmp_path / "shop")
+    with Project(folder) as p:
+        truth = _truth(p)
+        refresh_cases(p, now=dt.datetime(2025, 1, 1))
+        cases = list_cases(p)
+        price = cases[(cases["kind"] == "price") & (cases["distributor_id"] == "7012345601")]
+        case = price[price["sku"] == "QH-MK02-100G"].iloc[0]
+        region = cases[(cases["kind"] == "region") & (cases["distributor_id"] == "wx-r01")].iloc[0]
+        assert case["action"] == "warning" and int(case["repeat_days"]) == 0
+        assert region["action"] == "warning" and int(region["repeat_days"]) == 0
+        # notified on its first violation day (10:00 in Shanghai): what follows that day is a repeat
+        first = dt.date.fromisoformat(str(case["first_seen"]))
+        move_case(p, str(case["case_id"]), "notified", by="lead", now=dt.datetime.combine(first, dt.time(2)))
+        move_case(p, str(case["case_id"]), "acknowledged", by="7012345601")  # still a warning after
+        region_first = dt.date.fromisoformat(str(region["first_seen"]))
+        move_case(p, str(region["case_id"]), "notified", by="lead", now=dt.datetime.combine(region_first, dt.time(2)))
+        out = refresh_cases(p, now=dt.datetime(2025, 12, 3))
+        assert set(out["repeated"]) == {case["case_id"], region["case_id"]} and not out["opened"]
+        want_days = {
+            v["business_date"]
+            for v in truth["price_violations"]
+            if (v["distributor_id"], v["sku"]) == ("7012345601", "QH-MK02-100G") and v["business_date"] > str(first)
+        }
+        want_region = {
+            r["business_date"]
+            for r in truth["cross_region_orders"]
+            if r["distributor_id"] == "wx-r01" and r["business_date"] > str(region_first)
+        }
+        assert len(want_days) == 2 and len(want_region) == 2
+        after = get_case(p, str(case["case_id"]))
+        assert int(after["repeat_days"]) == len(want_days)
+        depth = max(
+            v["depth"]
+            for v in truth["price_violations"]
+            if (v["distributor_id"], v["sku"]) == ("7012345601", "QH-MK02-100G")
+        )
+        assert after["action"] == _ladder(depth, len(want_days)) == "fine"
+        assert after["fine"] == 5000 and after["severity"] == "warning"
+        assert after["status"] == "acknowledged"  # the lifecycle is the people's: a refresh does not move it
+        r_after = get_case(p, str(region["case_id"]))
+        assert int(r_after["repeat_days"]) == len(want_region)
+        assert r_after["action"] == _ladder(0.0, len(want_region)) == "fine"
+        assert json.loads(r_after["rule_json"])["applied"]["action"] == "fine"
+        # the analysis sees the notified case as the group's first warning (alerts and the score read it)
+        groups = p.analysis.compliance.violations().set_index(["distributor_id", "sku"])
+        g = groups.loc[("7012345601", "QH-MK02-100G")]
+        assert str(g["first_warning"])[:10] == str(first) and int(g["repeat_days"]) == len(want_days)
+        # loaded warnings still count: wx-r02's stays its first warning
+        assert str(groups.loc[("wx-r02", "QH-GS03-GIFT"), "first_warning"])[:10] == "2024-12-20"
+        assert refresh_cases(p) == {"opened": [], "updated": [], "repeated": []}

@@ -71,13 +71,19 @@ def _rows(tx: Tx, where: str = "", params: Sequence[Any] = ()) -> list[dict[str,
 
 def refresh_cases(project: Any, *, now: dt.datetime | None = None) -> dict[str, list[str]]:
     """Open or update the cases from today's violations and cross-region orders; returns the ids of the new
-    cases, the updated ones, and the cases whose violations recur after they were notified (repeats)."""
+    cases, the updated ones, and the cases whose violations recur after they were notified (repeats).
+
+    A notified case is a warning (``analysis.compliance.case_warnings``): violations after its notification
+    day count as repeats, and the policy escalates the case by them (a price case by depth and repeats, a
+    region case by repeats)."""
     c = project.analysis.compliance
     cfg = c.config
     now = now or _now()
-    groups = c.violations()
+    warned = c.case_warnings()  # a notified case is a warning: what follows it is a repeat
+    groups = c.violations(warned)
     lines = c.violation_lines()
     regions = c.cross_region_orders()
+    region_reps = c.region_repeats(warned).set_index("distributor_id")["repeat_days"]
     wanted: list[dict[str, Any]] = []
     for g in groups.itertuples():  # aggregates: one row per distributor x SKU
         step = policy_step(float(g.depth_worst), int(g.repeat_days), cfg)
@@ -113,24 +119,33 @@ def refresh_cases(project: Any, *, now: dt.datetime | None = None) -> dict[str, 
             }
         )
     for did, g in regions.groupby("distributor_id", sort=True):  # one case per distributor
+        reps = int(region_reps.get(str(did), 0))
+        step = policy_step(0.0, reps, cfg)  # no depth: a region case escalates by its repeats only
         wanted.append(
             {
                 "case_id": case_id("region", str(did), None, str(g["business_date"].min())[:10]),
                 "kind": "region",
                 "distributor_id": str(did),
                 "sku": None,
-                "severity": "warning",
-                "action": "warning",
-                "fine": None,
+                "severity": SEVERITY[step.action],
+                "action": step.action,
+                "fine": step.fine,
                 "lines": len(g),
                 "units": None,
                 "depth_worst": None,
-                "repeat_days": None,
+                "repeat_days": reps,
                 "value": float(pd.to_numeric(g["net_amount_base"]).sum()),
                 "first_seen": str(g["business_date"].min())[:10],
                 "last_seen": str(g["business_date"].max())[:10],
                 "evidence_json": json.dumps([[o, None] for o in g["order_id"]]),
-                "rule_json": json.dumps({"rule": "outside_authorized_regions"}),
+                "rule_json": json.dumps(
+                    {
+                        "rule": "outside_authorized_regions",
+                        "policy": [s.model_dump(mode="json") for s in cfg.policy],
+                        "applied": step.model_dump(mode="json"),
+                    },
+                    ensure_ascii=False,
+                ),
             }
         )
     out: dict[str, list[str]] = {"opened": [], "updated": [], "repeated": []}
@@ -152,12 +167,19 @@ def refresh_cases(project: Any, *, now: dt.datetime | None = None) -> dict[str, 
                     list(row.values()),
                 )
                 out["opened"].append(w["case_id"])
-            elif (old["lines"], old["last_seen"]) != (w["lines"], w["last_seen"]):
+            elif (old["lines"], old["last_seen"], old["repeat_days"], old["action"]) != (
+                w["lines"],
+                w["last_seen"],
+                w["repeat_days"],
+                w["action"],
+            ):
                 changes = {k: v for k, v in w.items() if k != "case_id"} | {"updated_at": now}
                 sets = ", ".join(f"{k} = ?" for k in changes)
                 tx.execute(f"UPDATE compliance_cases SET {sets} WHERE case_id = ?", [*changes.values(), w["case_id"]])
                 out["updated"].append(w["case_id"])
-                if old["status"] != "open":
+                # a repeat: the case was notified (or went further) and its breaches go on
+                more = int(w["repeat_days"] or 0) > int(0 if pd.isna(old["repeat_days"]) else old["repeat_days"] or 0)
+                if old["status"] != "open" or more:
                     out["repeated"].append(w["case_id"])
     return out
 
