@@ -399,16 +399,16 @@ def commissions(
     t = allk.left_join(own.select(*keys, "sales", "own"), keys).drop("distributor_id_right", "month_right")
     t = t.left_join(over, keys).drop("distributor_id_right", "month_right")
     t = t.left_join(paid, keys).drop("distributor_id_right", "month_right")
-    out = t.to_pandas()
     if scope.get("distributors") is not None:
-        out = out[out["distributor_id"].isin(list(scope["distributors"]))]
-    from decimal import ROUND_HALF_UP, Decimal
-
-    def q(x: Any) -> Decimal:
-        return (Decimal(0) if x is None or pd.isna(x) else Decimal(str(x))).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        t = t.filter(t.distributor_id.isin(list(scope["distributors"])))
+    # rounded half up to the fen in the engine (exact DECIMAL), returned as integer fen: no DECIMAL objects
+    # cross into Python per value
+    t = t.select(*keys, **{c: _cents(t[c].fill_null(0)) for c in ("sales", "own", "override", "paid")})
+    out = t.to_pandas()
+    from decimal import Decimal
 
     for c in ("sales", "own", "override", "paid"):
-        out[c] = [q(x) for x in out[c]]  # aggregates: one value per distributor-month
+        out[c] = [Decimal(int(x)).scaleb(-2) for x in out[c]]  # aggregates: one value per distributor-month
     out["owed"] = [a + b for a, b in zip(out["own"], out["override"], strict=True)]
     out["difference"] = [p - w for p, w in zip(out["paid"], out["owed"], strict=True)]
     tol = Decimal(str(config.commission.tolerance))
