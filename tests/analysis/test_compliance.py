@@ -282,7 +282,26 @@ def test_demo_activity_and_live_sessions_equal_sql(demo: Project) -> None:
     assert got.keys() == want.keys() and len(want) >= 5
     for k, (n, g) in want.items():
         assert got[k][0] == n and got[k][1] == pytest.approx(g, abs=0.005)
-    assert sessions["gpm"].isna().all() and (sessions["missing"] != "").all()  # the demo has no viewers: empty
+    assert sessions["gpm"].notna().all() and (sessions["missing"] == "").all()  # the demo's live rooms have viewers
+
+
+def test_demo_live_sessions_equal_the_ground_truth(demo: Project) -> None:
+    """Douyin live sessions of the demo: orders, GMV, viewers (the session's own traffic row), GPM (GMV per
+    1,000 viewers) and conversion per session and host equal ground_truth.json."""
+    truth = {(r["session"], r["distributor_id"]): r for r in _truth(demo)["live_sessions"]}
+    got = demo.analysis.network.live_sessions().set_index(["session", "distributor_id"])
+    assert set(got.index) == set(truth) and len(truth) >= 10
+    for k, t in truth.items():
+        r = got.loc[k]
+        assert int(r["orders"]) == t["orders"] and f"{float(r['gmv']):.2f}" == t["gmv"]
+        assert int(r["viewers"]) == t["viewers"] > 0
+        assert float(r["gpm"]) == pytest.approx(t["gpm"], abs=1e-4)
+        assert float(r["conversion"]) == pytest.approx(t["conversion"], abs=1e-7)
+    hosts = demo.analysis.network.live_hosts().set_index("distributor_id")
+    for host in {d for _, d in truth}:
+        assert int(hosts.loc[host, "sessions"]) == len({s for s, d in truth if d == host})
+    rows = _sql(demo, "SELECT campaign_id, sum(visitors) FROM traffic WHERE campaign_id LIKE 'live-%' GROUP BY 1")
+    assert {str(c): int(v) for c, v in rows} == {s: t["viewers"] for (s, _), t in truth.items()}
 
 
 def test_demo_score_trend_follows_the_repeats(demo: Project) -> None:

@@ -203,17 +203,71 @@ def violation_lines(tables: Any, config: ComplianceConfig, **kw: Any) -> ir.Tabl
     return t.filter(t.violation)
 
 
-def _first_warning(tables: Any, groups: ir.Table) -> ir.Table:
-    """Per (distributor_id, sku) of ``groups``: the first warning that names the SKU or every SKU."""
+#: the columns of ``case_warnings`` (a warning per notified compliance case)
+WARNING_COLUMNS = ("distributor_id", "sku", "kind", "warned_at")
+
+
+def case_warnings(project: Any) -> pd.DataFrame:
+    """The notified compliance cases as warnings: distributor_id, sku (None for a region case), kind (price or
+    region) and warned_at, the business date (project timezone) of the case's first move to ``notified``. A
+    case that was notified counts as a warning from then on, whatever its status became later (acknowledged,
+    resolved, appealed). Read from the ``compliance_cases`` table (an operational table of the warehouse);
+    empty when it does not exist yet. One row per case, not per order line."""
+    import json
+
+    empty = pd.DataFrame({c: pd.Series(dtype="object") for c in WARNING_COLUMNS})
+    wh = getattr(project, "warehouse", None)
+    if wh is None or not wh.has_tables("compliance_cases"):
+        return empty
+    rows = wh.execute(
+        "SELECT distributor_id, sku, kind, history_json FROM compliance_cases WHERE history_json LIKE ?",
+        ['%"notified"%'],
+    )
+    tz = ZoneInfo(project.config.project.timezone)
+    out = []
+    for did, sku, kind, history in rows:  # one row per case
+        times = [h["at"] for h in json.loads(history or "[]") if h.get("status") == "notified" and h.get("at")]
+        if not times:
+            continue
+        at = dt.datetime.fromisoformat(min(times))
+        local = (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(tz).date()
+        out.append((did, sku, kind, local))
+    return pd.DataFrame(out, columns=list(WARNING_COLUMNS)) if out else empty
+
+
+def _warnings(tables: Any, extra: pd.DataFrame | None) -> ir.Table:
+    """The price warnings: distributor_warnings (loaded as data) and the notified price cases of ``extra``
+    (see ``case_warnings``): _d, _s (None = every SKU), _at."""
     w = _optional(tables, "distributor_warnings").select(_d="distributor_id", _s="sku", _at="warned_at")
+    mine = extra[extra["kind"] == "price"] if extra is not None and not extra.empty else None
+    if mine is None or mine.empty:
+        return w
+    frame = pd.DataFrame(
+        {
+            "_d": mine["distributor_id"].astype(str).tolist(),
+            "_s": [None if s is None or pd.isna(s) else str(s) for s in mine["sku"]],
+            "_at": pd.to_datetime(mine["warned_at"]).dt.date.tolist(),
+        }
+    )
+    cases = ibis.memtable(frame, schema={"_d": "string", "_s": "string", "_at": "date"})
+    return w.cast({"_d": "string", "_s": "string", "_at": "date"}).union(cases)
+
+
+def _first_warning(tables: Any, groups: ir.Table, extra: pd.DataFrame | None = None) -> ir.Table:
+    """Per (distributor_id, sku) of ``groups``: the first warning that names the SKU or every SKU (loaded
+    warnings and notified price cases)."""
+    w = _warnings(tables, extra)
     j = groups.join(w, [groups.distributor_id == w._d, w._s.isnull() | (w._s == groups.sku)])
     return j.group_by(["distributor_id", "sku"]).aggregate(first_warning=j._at.min())
 
 
-def violations(tables: Any, config: ComplianceConfig, **kw: Any) -> pd.DataFrame:
+def violations(
+    tables: Any, config: ComplianceConfig, *, warnings: pd.DataFrame | None = None, **kw: Any
+) -> pd.DataFrame:
     """Per distributor x SKU: lines and units under MAP, depth (mean, median, worst), the worst line,
     first and last seen (business dates), duration (days), the first warning and the violation days after
-    it (repeats). Sorted by worst depth."""
+    it (repeats). A warning is a row of ``distributor_warnings`` or a notified price case of ``warnings``
+    (``case_warnings``). Sorted by worst depth."""
     v = violation_lines(tables, config, **kw)
     keys = ["distributor_id", "sku"]
     worst_rank = ibis.row_number().over(ibis.window(group_by=keys, order_by=[ibis.desc(v.depth), v.order_id]))
@@ -230,7 +284,7 @@ def violations(tables: Any, config: ComplianceConfig, **kw: Any) -> pd.DataFrame
         last_seen=v.business_date.max(),
         value_under_map=(v.map_total - v.paid).sum(),
     )
-    warned = _first_warning(tables, agg.select(*keys))
+    warned = _first_warning(tables, agg.select(*keys), warnings)
     agg = agg.left_join(warned, keys).drop("distributor_id_right", "sku_right")
     after = v.join(warned, keys)
     after = after.filter(after.business_date > after.first_warning)
@@ -278,6 +332,29 @@ def regions(tables: Any, **scope: Any) -> pd.DataFrame:
     return agg.order_by([ibis.desc("value"), "distributor_id", "region"]).to_pandas()
 
 
+def region_repeats(tables: Any, warnings: pd.DataFrame | None, **scope: Any) -> pd.DataFrame:
+    """Per distributor with a notified region case (``case_warnings``): first_warning (the notification's
+    business date), repeat_days (days with cross-region orders after it) and repeat_orders; the graded policy
+    escalates a region case by these repeats. Empty when no region case was notified."""
+    cols = ["distributor_id", "first_warning", "repeat_days", "repeat_orders"]
+    mine = warnings[warnings["kind"] == "region"] if warnings is not None and not warnings.empty else None
+    if mine is None or mine.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    first = (
+        pd.DataFrame({"_d": mine["distributor_id"].astype(str), "_at": pd.to_datetime(mine["warned_at"]).dt.date})
+        .groupby("_d", as_index=False)["_at"]
+        .min()
+    )
+    w = ibis.memtable(first, schema={"_d": "string", "_at": "date"})
+    x = cross_region_orders(tables, **scope)
+    j = w.left_join(x, [w._d == x.distributor_id, x.business_date > w._at])
+    agg = j.group_by([j._d, j._at]).aggregate(repeat_days=j.business_date.nunique(), repeat_orders=j.order_id.count())
+    out = agg.rename(distributor_id="_d", first_warning="_at").to_pandas()
+    for c in ("repeat_days", "repeat_orders"):
+        out[c] = out[c].fillna(0).astype("int64")
+    return out[cols].sort_values("distributor_id", ignore_index=True)
+
+
 def _utc_offset_hours(timezone: str) -> float:
     """The zone's offset from UTC (hours) in the middle of the year; zones with DST shift payment months by
     at most an hour around the change."""
@@ -322,16 +399,16 @@ def commissions(
     t = allk.left_join(own.select(*keys, "sales", "own"), keys).drop("distributor_id_right", "month_right")
     t = t.left_join(over, keys).drop("distributor_id_right", "month_right")
     t = t.left_join(paid, keys).drop("distributor_id_right", "month_right")
-    out = t.to_pandas()
     if scope.get("distributors") is not None:
-        out = out[out["distributor_id"].isin(list(scope["distributors"]))]
-    from decimal import ROUND_HALF_UP, Decimal
-
-    def q(x: Any) -> Decimal:
-        return (Decimal(0) if x is None or pd.isna(x) else Decimal(str(x))).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        t = t.filter(t.distributor_id.isin(list(scope["distributors"])))
+    # rounded half up to the fen in the engine (exact DECIMAL), returned as integer fen: no DECIMAL objects
+    # cross into Python per value
+    t = t.select(*keys, **{c: _cents(t[c].fill_null(0)) for c in ("sales", "own", "override", "paid")})
+    out = t.to_pandas()
+    from decimal import Decimal
 
     for c in ("sales", "own", "override", "paid"):
-        out[c] = [q(x) for x in out[c]]  # aggregates: one value per distributor-month
+        out[c] = [Decimal(int(x)).scaleb(-2) for x in out[c]]  # aggregates: one value per distributor-month
     out["owed"] = [a + b for a, b in zip(out["own"], out["override"], strict=True)]
     out["difference"] = [p - w for p, w in zip(out["paid"], out["owed"], strict=True)]
     tol = Decimal(str(config.commission.tolerance))
@@ -485,8 +562,19 @@ class ComplianceAnalyses:
         t = violation_lines(self._p, self.config, base_currency=self._base, **self.scope)
         return t.order_by(["distributor_id", "sku", "business_date", "order_id", "line_no"]).to_pandas()
 
-    def violations(self) -> pd.DataFrame:
-        return violations(self._p, self.config, base_currency=self._base, **self.scope)
+    def case_warnings(self) -> pd.DataFrame:
+        """The notified compliance cases, which count as warnings (``case_warnings``)."""
+        return case_warnings(self._p)
+
+    def violations(self, warnings: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Per distributor x SKU (``violations``); repeats count after loaded warnings and notified cases."""
+        w = self.case_warnings() if warnings is None else warnings
+        return violations(self._p, self.config, warnings=w, base_currency=self._base, **self.scope)
+
+    def region_repeats(self, warnings: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Cross-region order days after a notified region case, per distributor (``region_repeats``)."""
+        w = self.case_warnings() if warnings is None else warnings
+        return region_repeats(self._p, w, **self.scope)
 
     def cross_region_orders(self) -> pd.DataFrame:
         t = cross_region_orders(self._p, **self.scope)
@@ -501,10 +589,26 @@ class ComplianceAnalyses:
     def score_trend(self, months: int = 6, as_of: dt.date | None = None) -> pd.DataFrame:
         """The score at the end of each of the last ``months`` months (data up to that day): month, distributor,
         score and its components; one engine query per month."""
-        return score_trend(self._p, self.config, months=months, as_of=as_of, base_currency=self._base, **self.scope)
+        return score_trend(
+            self._p,
+            self.config,
+            months=months,
+            as_of=as_of,
+            warnings=self.case_warnings(),
+            base_currency=self._base,
+            **self.scope,
+        )
 
     def score(self, as_of: dt.date | None = None, groups: pd.DataFrame | None = None) -> pd.DataFrame:
-        return score(self._p, self.config, as_of=as_of, groups=groups, base_currency=self._base, **self.scope)
+        return score(
+            self._p,
+            self.config,
+            as_of=as_of,
+            groups=groups,
+            warnings=self.case_warnings(),
+            base_currency=self._base,
+            **self.scope,
+        )
 
 
 SEVERITY = {"warning": "info", "fine": "warning", "suspend_commission": "critical", "terminate": "critical"}

@@ -188,6 +188,9 @@ def score_cmd(
 def cases_cmd(
     project: ProjectOpt = Path("."),
     refresh: Annotated[bool, typer.Option("--refresh", help="open and update cases from today's data")] = False,
+    notify: Annotated[
+        bool, typer.Option("--notify/--no-notify", help="with --refresh: alert the new and repeated cases' managers")
+    ] = True,
     move: Annotated[str | None, typer.Option("--case", help="case id (or prefix) to move")] = None,
     to: Annotated[str | None, typer.Option("--to", help="notified, acknowledged, resolved, appealed")] = None,
     note: Annotated[str, typer.Option(help="why (kept in the case's history)")] = "",
@@ -196,7 +199,7 @@ def cases_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """The cases inbox; --refresh opens cases from the data, --case ID --to STATUS moves one."""
-    from channelscope.monitor.compliance_cases import list_cases, move_case, refresh_cases
+    from channelscope.monitor.compliance_cases import list_cases, move_case, notify_cases, refresh_cases
 
     with _open(project, write=refresh or move is not None) as p:
         lg = _lang(p, lang)
@@ -205,12 +208,16 @@ def cases_cmd(
             console.print(
                 f"opened {len(out['opened'])}, updated {len(out['updated'])}, repeated {len(out['repeated'])}"
             )
+            if notify:
+                sent = notify_cases(p, out)
+                names = sorted({m for r in sent["routed"].values() for m in r["managers"]})
+                console.print(f"routed to {', '.join(names) or '-'}; notifications queued {sent['queued']}")
         if move is not None:
             if not to:
                 raise ChannelscopeError("--case needs --to (notified, acknowledged, resolved, appealed)")
             case = move_case(p, move, to, by="cli", note=note)
             console.print(f"{case['case_id']} -> {case['status']}")
-        df = list_cases(p, status=status)
+        df = list_cases(p, status=status, managers=True)
     cols = [
         "case_id",
         "kind",
@@ -219,6 +226,7 @@ def cases_cmd(
         "status",
         "action",
         "severity",
+        "manager",
         "lines",
         "first_seen",
         "last_seen",

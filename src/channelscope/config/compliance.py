@@ -81,3 +81,8 @@ class ComplianceConfig(_Strict):
     score: ScoreWeights = Field(default_factory=ScoreWeights)
     recency_days: int = Field(90, ge=1, description="a violation older than this no longer lowers recency")
     policy: list[PolicyStep] = Field(default_factory=lambda: list(DEFAULT_POLICY))
+    managers: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="channel manager (a user of role channel_manager) -> the notifiers (alerts.notifiers) that "
+        "reach them; a case goes to the manager whose scope holds its distributor most closely",
+    )

@@ -248,6 +248,14 @@ class ProjectConfig(Strict):
         for s in self.sources:
             if s.channel_id and s.channel_id not in known:
                 raise ValueError(f"source '{s.name}': unknown channel_id '{s.channel_id}' (known: {sorted(known)})")
+        notifiers = set(self.alerts.notifiers) if self.alerts else set()
+        for manager, names in self.compliance.managers.items():
+            for name in names:
+                if name not in notifiers:
+                    raise ValueError(
+                        f"compliance.managers.{manager} names unknown notifier '{name}' "
+                        f"(known: {', '.join(sorted(notifiers)) or 'none configured'})"
+                    )
         return self
 
     # schedule: and events: name configured sources (field validators: errors point at their section)

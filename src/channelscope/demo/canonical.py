@@ -288,22 +288,57 @@ def _campaigns() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def live_viewers(demand: Demand) -> dict[str, int]:
+    """Viewers of each Douyin live session: its share (``world.LIVE_VIEWER_SHARE``) of the day's Douyin
+    visitors, rounded half up. No random draw: the other files stay as they were."""
+    frame = demand.frames["douyin"]
+    by_day = dict(zip(frame["date"].dt.strftime("%Y-%m-%d"), frame["visitors"].astype(int), strict=True))
+    out = {}
+    for c in W.campaigns():
+        if c.kind == "live_session" and c.id in W.LIVE_VIEWER_SHARE:
+            visitors = by_day.get(c.starts_at.strftime("%Y-%m-%d"), 0)
+            out[c.id] = int(visitors * W.LIVE_VIEWER_SHARE[c.id] + 0.5)
+    return out
+
+
 def _traffic(demand: Demand) -> pd.DataFrame:
     parts = []
+    viewers = live_viewers(demand) if "douyin" in demand.frames else {}
+    sessions = {c.id: c.starts_at.strftime("%Y-%m-%d") for c in W.campaigns() if c.id in viewers}
     for cid, frame in demand.frames.items():
         if "visitors" not in frame:
             continue
+        day = frame["date"].dt.strftime("%Y-%m-%d")
+        visitors = frame["visitors"].to_numpy().copy()
+        if cid == "douyin":  # the live rooms' viewers get their own rows, carved out of the day's visitors
+            for session, n in viewers.items():
+                visitors[(day == sessions[session]).to_numpy()] -= n
         parts.append(
             pd.DataFrame(
                 {
-                    "date": frame["date"].dt.strftime("%Y-%m-%d"),
+                    "date": day,
                     "channel_id": cid,
                     "distributor_id": None,
                     "campaign_id": None,
                     "impressions": frame["impressions"],
-                    "visitors": frame["visitors"],
+                    "visitors": visitors,
                     "page_views": frame["page_views"],
                     "add_to_cart": frame["add_to_cart"],
+                }
+            )
+        )
+    if viewers:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "date": [sessions[s] for s in viewers],
+                    "channel_id": "douyin",
+                    "distributor_id": None,
+                    "campaign_id": list(viewers),
+                    "impressions": None,
+                    "visitors": list(viewers.values()),
+                    "page_views": None,
+                    "add_to_cart": None,
                 }
             )
         )

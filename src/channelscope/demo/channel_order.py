@@ -307,8 +307,16 @@ def _cents_text(v: int) -> str:
     return str(money(np.array([v]))[0])
 
 
-def truth(sales: Sales, valid: pd.Index, planted: Planted, fees: pd.DataFrame, original_fees: pd.DataFrame) -> dict:
-    """Every breach of the demo, recomputed from the generator's records (see the module docstring)."""
+def truth(
+    sales: Sales,
+    valid: pd.Index,
+    planted: Planted,
+    fees: pd.DataFrame,
+    original_fees: pd.DataFrame,
+    viewers: dict[str, int] | None = None,
+) -> dict:
+    """Every breach of the demo, recomputed from the generator's records (see the module docstring), and the
+    Douyin live sessions with their viewers (``viewers``: per session, as the traffic export carries them)."""
     return {
         "rules": {
             "paid_price": "line amount minus line discount minus its share of the order discount (pro rata to "
@@ -331,7 +339,42 @@ def truth(sales: Sales, valid: pd.Index, planted: Planted, fees: pd.DataFrame, o
         "planted_price_lines": _planted_lines(sales, planted),
         "cross_region_orders": _region_truth(sales, valid, planted),
         "commission_differences": _commission_truth(fees, original_fees),
+        "live_sessions": _live_truth(sales, valid, viewers or {}),
     }
+
+
+def _live_truth(sales: Sales, valid: pd.Index, viewers: dict[str, int]) -> list[dict]:
+    """Per live session (campaigns of kind live_session) and host (distributors of kind live_host or kol): the
+    paid orders of the session's channel ordered during the session (local time, ends included), their GMV
+    (net, CNY), the session's viewers, GPM = GMV / viewers x 1000 and conversion = orders / viewers."""
+    hosts = {d.id for d in sales.distributors if d.kind in ("live_host", "kol")}
+    o = sales.orders.loc[valid]
+    o = o[o["paid_at"].notna() & o["distributor_id"].isin(hosts)]
+    out = []
+    for c in W.campaigns():
+        if c.kind != "live_session":
+            continue
+        mine = o[
+            (o["channel_id"] == c.channel_id)
+            & (o["ordered_at"] >= pd.Timestamp(c.starts_at))
+            & (o["ordered_at"] <= pd.Timestamp(c.ends_at))
+        ]
+        gmv = pd.Series(base_cents(mine), index=mine.index).groupby(mine["distributor_id"]).sum()
+        n = viewers.get(c.id)
+        for host, orders in mine.groupby("distributor_id").size().items():
+            cents = int(gmv[host])
+            out.append(
+                {
+                    "session": c.id,
+                    "distributor_id": str(host),
+                    "orders": int(orders),
+                    "gmv": _cents_text(cents),
+                    "viewers": n,
+                    "gpm": None if not n else round(cents / 100 / n * 1000, 6),
+                    "conversion": None if not n else round(int(orders) / n, 8),
+                }
+            )
+    return sorted(out, key=lambda r: (r["session"], r["distributor_id"]))
 
 
 def _order_ref(orders: pd.DataFrame) -> pd.Series:

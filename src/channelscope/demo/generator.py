@@ -89,7 +89,7 @@ def generate_demo(folder: Path | str, size: Size = "small", seed: int = 7) -> De
     (folder / "channelscope.yaml").write_text(project_yaml(dists, size, seed), encoding="utf-8")
     truth = G.build(sales, demand, ledgers, tables, done, size, seed)
     valid = G.final_views(ledgers)[0].index
-    truth["channel_order"] = CO.truth(sales, valid, planted, tables["fees"], owed_fees)
+    truth["channel_order"] = CO.truth(sales, valid, planted, tables["fees"], owed_fees, C.live_viewers(demand))
     (folder / "ground_truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
     write_inventory(folder, seed, sales.orders, sales.lines, products)  # new files, own RNG stream
     files = sorted(

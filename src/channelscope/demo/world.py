@@ -361,6 +361,12 @@ def campaigns() -> list[CampaignSpec]:
     return out
 
 
+#: the share of the day's Douyin visitors that watched each live session (its live room's viewers): the
+#: traffic export gives the session its own row (campaign_id = the session) and the channel's row of that day
+#: keeps the rest, so the channel's daily visitors are unchanged
+LIVE_VIEWER_SHARE = {"live-2025-04-19": 0.31, "live-2025-08-08": 0.18, "live-2025-10-20": 0.26}
+
+
 def days() -> pd.DatetimeIndex:
     """Every day of the window."""
     return pd.date_range(START, END, freq="D")

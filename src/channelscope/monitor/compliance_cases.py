@@ -71,13 +71,19 @@ def _rows(tx: Tx, where: str = "", params: Sequence[Any] = ()) -> list[dict[str,
 
 def refresh_cases(project: Any, *, now: dt.datetime | None = None) -> dict[str, list[str]]:
     """Open or update the cases from today's violations and cross-region orders; returns the ids of the new
-    cases, the updated ones, and the cases whose violations recur after they were notified (repeats)."""
+    cases, the updated ones, and the cases whose violations recur after they were notified (repeats).
+
+    A notified case is a warning (``analysis.compliance.case_warnings``): violations after its notification
+    day count as repeats, and the policy escalates the case by them (a price case by depth and repeats, a
+    region case by repeats)."""
     c = project.analysis.compliance
     cfg = c.config
     now = now or _now()
-    groups = c.violations()
+    warned = c.case_warnings()  # a notified case is a warning: what follows it is a repeat
+    groups = c.violations(warned)
     lines = c.violation_lines()
     regions = c.cross_region_orders()
+    region_reps = c.region_repeats(warned).set_index("distributor_id")["repeat_days"]
     wanted: list[dict[str, Any]] = []
     for g in groups.itertuples():  # aggregates: one row per distributor x SKU
         step = policy_step(float(g.depth_worst), int(g.repeat_days), cfg)
@@ -113,24 +119,33 @@ def refresh_cases(project: Any, *, now: dt.datetime | None = None) -> dict[str, 
             }
         )
     for did, g in regions.groupby("distributor_id", sort=True):  # one case per distributor
+        reps = int(region_reps.get(str(did), 0))
+        step = policy_step(0.0, reps, cfg)  # no depth: a region case escalates by its repeats only
         wanted.append(
             {
                 "case_id": case_id("region", str(did), None, str(g["business_date"].min())[:10]),
                 "kind": "region",
                 "distributor_id": str(did),
                 "sku": None,
-                "severity": "warning",
-                "action": "warning",
-                "fine": None,
+                "severity": SEVERITY[step.action],
+                "action": step.action,
+                "fine": step.fine,
                 "lines": len(g),
                 "units": None,
                 "depth_worst": None,
-                "repeat_days": None,
+                "repeat_days": reps,
                 "value": float(pd.to_numeric(g["net_amount_base"]).sum()),
                 "first_seen": str(g["business_date"].min())[:10],
                 "last_seen": str(g["business_date"].max())[:10],
                 "evidence_json": json.dumps([[o, None] for o in g["order_id"]]),
-                "rule_json": json.dumps({"rule": "outside_authorized_regions"}),
+                "rule_json": json.dumps(
+                    {
+                        "rule": "outside_authorized_regions",
+                        "policy": [s.model_dump(mode="json") for s in cfg.policy],
+                        "applied": step.model_dump(mode="json"),
+                    },
+                    ensure_ascii=False,
+                ),
             }
         )
     out: dict[str, list[str]] = {"opened": [], "updated": [], "repeated": []}
@@ -152,18 +167,28 @@ def refresh_cases(project: Any, *, now: dt.datetime | None = None) -> dict[str, 
                     list(row.values()),
                 )
                 out["opened"].append(w["case_id"])
-            elif (old["lines"], old["last_seen"]) != (w["lines"], w["last_seen"]):
+            elif (old["lines"], old["last_seen"], old["repeat_days"], old["action"]) != (
+                w["lines"],
+                w["last_seen"],
+                w["repeat_days"],
+                w["action"],
+            ):
                 changes = {k: v for k, v in w.items() if k != "case_id"} | {"updated_at": now}
                 sets = ", ".join(f"{k} = ?" for k in changes)
                 tx.execute(f"UPDATE compliance_cases SET {sets} WHERE case_id = ?", [*changes.values(), w["case_id"]])
                 out["updated"].append(w["case_id"])
-                if old["status"] != "open":
+                # a repeat: the case was notified (or went further) and its breaches go on
+                more = int(w["repeat_days"] or 0) > int(0 if pd.isna(old["repeat_days"]) else old["repeat_days"] or 0)
+                if old["status"] != "open" or more:
                     out["repeated"].append(w["case_id"])
     return out
 
 
-def list_cases(project: Any, *, status: str | None = None, distributors: Sequence[str] | None = None) -> pd.DataFrame:
-    """The cases, newest first; ``distributors`` limits them (a scoped user's node and children)."""
+def list_cases(
+    project: Any, *, status: str | None = None, distributors: Sequence[str] | None = None, managers: bool = False
+) -> pd.DataFrame:
+    """The cases, newest first; ``distributors`` limits them (a scoped user's node and children); ``managers``
+    adds the channel manager each case is routed to (``case_managers``; empty when nobody holds it)."""
     with _lock(project):
         wh: Warehouse = project.warehouse
         if not wh.has_tables(*CASE_TABLES):
@@ -177,6 +202,9 @@ def list_cases(project: Any, *, status: str | None = None, distributors: Sequenc
         f = f[f["status"] == status]
     if distributors is not None:
         f = f[f["distributor_id"].isin(list(distributors))]
+    if managers and not f.empty:
+        named = case_managers(project, f["distributor_id"].astype(str).tolist())
+        f = f.assign(manager=[", ".join(named.get(d, [])) or None for d in f["distributor_id"].astype(str)])
     return f.sort_values(["opened_at", "case_id"], ascending=[False, True], ignore_index=True)
 
 
@@ -205,3 +233,150 @@ def move_case(project: Any, cid: str, to: str, *, by: str = "", note: str = "", 
             [to, json.dumps(history, ensure_ascii=False), now, case["case_id"]],
         )
     return {**case, "status": to, "history_json": json.dumps(history, ensure_ascii=False)}
+
+
+# ---- routing: the channel manager of a case, notified through the alert notifiers ---------------------------
+
+#: alert kinds (and rule names) of the notifications about cases
+NEW_CASE = "compliance_case_new"
+REPEATED_CASE = "compliance_case_repeated"
+
+
+def case_managers(project: Any, distributor_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Per distributor: the channel managers (users of role ``channel_manager``, not disabled) whose scope holds
+    it most closely. A manager scoped to distributors holds them and every node below; the nearest such
+    ancestor (the distributor itself first) wins, and managers of its channel without a distributor list come
+    next. Distributors nobody holds map to []. Reads the users and the distributors dimension (one row each)."""
+    wanted = sorted(set(distributor_ids))
+    out: dict[str, list[str]] = {d: [] for d in wanted}
+    wh: Warehouse = project.warehouse
+    if not wanted or not wh.has_tables("users"):
+        return out
+    users = wh.execute(
+        "SELECT username, channels, distributors FROM users WHERE role = 'channel_manager' AND NOT disabled "
+        "ORDER BY username",
+        [],
+    )
+    if not users:
+        return out
+    d = project.table("distributors").select("distributor_id", "parent_id", "channel_id").to_pandas()
+    parent = {
+        str(k): (str(v) if isinstance(v, str) else None)
+        for k, v in zip(d["distributor_id"], d["parent_id"], strict=True)
+    }
+    channel = dict(zip(d["distributor_id"].astype(str), d["channel_id"].astype(str), strict=True))
+    for did in wanted:
+        chain: list[str] = []  # the distributor, its parent, ... up to the root
+        node: str | None = did
+        while node is not None and node not in chain:
+            chain.append(node)
+            node = parent.get(node)
+        best: tuple[int, list[str]] = (len(chain) + 1, [])
+        for username, chans_json, dists_json in users:
+            chans, dists = json.loads(chans_json or "[]"), json.loads(dists_json or "[]")
+            if chans and channel.get(did) not in chans:
+                continue
+            if dists:
+                hits = [i for i, n in enumerate(chain) if n in dists]
+                if not hits:
+                    continue
+                rank = hits[0]
+            elif chans:
+                rank = len(chain)  # the channel's manager: after every distributor-scoped one
+            else:
+                continue  # a manager of everything names nobody's manager
+            if rank < best[0]:
+                best = (rank, [str(username)])
+            elif rank == best[0]:
+                best[1].append(str(username))
+        out[did] = best[1]
+    return out
+
+
+def _case_finding(case: dict[str, Any], kind: str, managers: list[str], notifiers: list[str]) -> Any:
+    from channelscope.monitor.findings import Finding
+
+    did, sku, what = case["distributor_id"], case.get("sku"), case["kind"]
+    action = str(case["action"])
+    to = ", ".join(managers) or "-"
+    if what == "price":
+        en = f"{did} sold {sku} under MAP: {int(case['lines'])} lines, worst {float(case['depth_worst']):.1%} under"
+        zh = f"经销商 {did} 低于最低限价销售 {sku}：{int(case['lines'])} 行，最深低 {float(case['depth_worst']):.1%}"
+    else:
+        en = f"{did} shipped {int(case['lines'])} orders outside its authorized regions"
+        zh = f"经销商 {did} 有 {int(case['lines'])} 笔订单发往授权区域之外（窜货）"
+    if kind == REPEATED_CASE:
+        en = f"Repeated after notification: {en} ({int(case['repeat_days'] or 0)} days after the warning)"
+        zh = f"通知后再犯：{zh}（警告后 {int(case['repeat_days'] or 0)} 天）"
+    else:
+        en, zh = f"New compliance case: {en}", f"新合规案件：{zh}"
+    title = {"en": en, "zh-CN": zh}
+    text = {
+        "en": f"{en}. Policy: {action}. Case {case['case_id']}, {case['first_seen']} to {case['last_seen']}; "
+        f"manager: {to}.",
+        "zh-CN": f"{zh}。处理：{action}。案件 {case['case_id']}，{case['first_seen']} 至 {case['last_seen']}；"
+        f"渠道经理：{to}。",
+    }
+    scope = {"distributor_id": str(did), "case_id": str(case["case_id"])}
+    if sku:
+        scope["sku"] = str(sku)
+    return Finding(
+        rule=kind,
+        kind=kind,
+        severity=str(case["severity"]),
+        scope=scope,
+        period=str(case["last_seen"]),  # a later breach is a new alert
+        metric=None,
+        value=float(case["repeat_days"] or 0) if kind == REPEATED_CASE else float(case["lines"] or 0),
+        expected=None,
+        lower=None,
+        upper=None,
+        title=title,
+        text=text,
+        evidence={
+            "case_id": str(case["case_id"]),
+            "case_kind": str(what),
+            "action": action,
+            "fine": None if case.get("fine") is None or pd.isna(case.get("fine")) else float(case["fine"]),
+            "lines": int(case["lines"] or 0),
+            "repeat_days": int(case["repeat_days"] or 0),
+            "first_seen": str(case["first_seen"]),
+            "last_seen": str(case["last_seen"]),
+            "managers": managers,
+        },
+        auto_resolve=False,
+        notify=tuple(notifiers),
+    )
+
+
+def notify_cases(
+    project: Any, changes: dict[str, list[str]], *, now: dt.datetime | None = None, timeout: float | None = None
+) -> dict[str, Any]:
+    """Route the cases ``refresh_cases`` opened (alert kind ``compliance_case_new``) and the repeated ones
+    (``compliance_case_repeated``) to their channel managers (``case_managers``), through the notifiers
+    ``compliance.managers`` gives each, and through every matching route of ``alerts.routes``: recorded as
+    alerts (their lifecycle, cooldown and outbox), then delivered. Returns per case its kind, managers and
+    notifiers, and the delivery report."""
+    from channelscope.monitor.dispatch import deliver_due, record_findings
+    from channelscope.monitor.findings import Evaluation
+
+    now = now or _now()
+    ids = [(c, NEW_CASE) for c in changes.get("opened", [])] + [(c, REPEATED_CASE) for c in changes.get("repeated", [])]
+    cases = list_cases(project)
+    if not ids or cases.empty:
+        return {"routed": {}, "queued": 0, "delivery": None}
+    by_id = {str(r["case_id"]): dict(r) for _, r in cases.iterrows()}  # the cases (one row each)
+    managers = case_managers(project, [by_id[c]["distributor_id"] for c, _ in ids if c in by_id])
+    config = project.config.compliance.managers
+    findings, routed = [], {}
+    for cid, kind in ids:
+        case = by_id.get(cid)
+        if case is None:
+            continue
+        names = managers.get(case["distributor_id"], [])
+        notifiers = [n for m in names for n in config.get(m, [])]
+        findings.append(_case_finding(case, kind, names, notifiers))
+        routed[cid] = {"kind": kind, "managers": names, "notifiers": list(dict.fromkeys(notifiers))}
+    report = record_findings(project, Evaluation(findings=findings, checked=[]), now=now)
+    delivery = deliver_due(project, now=now, timeout=timeout)
+    return {"routed": routed, "queued": report.queued, "delivery": delivery.to_dict()}

@@ -156,7 +156,8 @@ def check_and_notify(
 
 
 def _routes_for(cfg: AlertsConfig, f: Finding) -> list[str]:
-    names: list[str] = []
+    """The notifiers the finding names itself (its manager's), then those of every matching route."""
+    names: list[str] = [n for n in dict.fromkeys(f.notify) if n in cfg.notifiers]
     for route in cfg.routes:
         if route.matches(severity=f.severity, rule=f.rule, scope=f.scope):
             names += [n for n in route.notify if n not in names]

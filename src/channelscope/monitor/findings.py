@@ -29,6 +29,7 @@ class Finding:
     text: dict[str, str]  # explanation incl. the visitors x conversion x AOV decomposition for sales metrics
     evidence: dict[str, Any]  # numbers behind the text
     auto_resolve: bool  # data/state alerts resolve themselves when the condition clears
+    notify: tuple[str, ...] = ()  # notifiers the finding names itself (a compliance case's manager), beside routes
 
     @property
     def key(self) -> str:

@@ -119,7 +119,7 @@ def cases(request: Request, status: str | None = None) -> dict[str, Any]:
     user = request_user()
     project = _project(request)
     service.require(project, user, "read")
-    df = _cases_in_scope(project, user, list_cases(project, status=status))
+    df = _cases_in_scope(project, user, list_cases(project, status=status, managers=True))
     return {"scope": user.scope(), "rows": records(df.drop(columns=["evidence_json"], errors="ignore"))}
 
 

@@ -38,13 +38,41 @@ def sections(ctx: PageContext) -> list[Component]:
             f"{t('cs_violations', ctx.lang)} ({len(viol)})", _violations(ctx, viol.head(LIMIT)), id_="violations-panel"
         )
     )
-    cases = api._cases_in_scope(rp, user, list_cases(ctx.project))
+    cases = api._cases_in_scope(rp, user, list_cases(ctx.project, managers=True))
     out.append(section(f"{t('cs_cases', ctx.lang)} ({len(cases)})", _cases(ctx, cases.head(LIMIT)), id_="cases-panel"))
     hosts = api._network_rows(
         rp, user, service._cached(rp, user, "network.live_hosts", (), rp.analysis.network.live_hosts)
     )
     out.append(section(t("live_hosts", ctx.lang), _hosts(ctx, hosts), id_="live-hosts-panel"))
+    sessions = api._network_rows(
+        rp, user, service._cached(rp, user, "network.live_sessions", (), rp.analysis.network.live_sessions)
+    )
+    out.append(section(t("live_sessions", ctx.lang), _sessions(ctx, sessions), id_="live-sessions-panel"))
     return out
+
+
+def _sessions(ctx: PageContext, df: Any) -> html.Table:
+    """Per live session and host: GMV, orders, viewers, GPM and conversion (empty with the reason where the
+    source gives no viewers)."""
+    rows = df.to_dict("records")
+
+    def cell(col: str, unit: str, viewers: bool = False) -> Any:
+        def show(r: dict[str, Any]) -> Any:
+            why = (r.get("missing") or None) if viewers else None
+            return number(f"live-{r['session']}-{r['distributor_id']}-{col}", r.get(col), unit, ctx.nf, missing=why)
+
+        return show
+
+    columns = [
+        ("session", t("live_session", ctx.lang), lambda r: str(r.get("session_name") or r["session"])),
+        ("host", t("distributor", ctx.lang), lambda r: str(r.get("host_name") or r["distributor_id"])),
+        ("gmv", ctx.label("gmv"), cell("gmv", "money")),
+        ("orders", ctx.label("paid_orders"), cell("orders", "count")),
+        ("viewers", t("live_viewers", ctx.lang), cell("viewers", "count", viewers=True)),
+        ("gpm", t("live_gpm", ctx.lang), cell("gpm", "money", viewers=True)),
+        ("conversion", t("live_conversion", ctx.lang), cell("conversion", "percent", viewers=True)),
+    ]
+    return table("live-sessions-table", rows, columns, numeric=["gmv", "orders", "viewers", "gpm", "conversion"])
 
 
 def _num(ctx: PageContext, prefix: str, col: str, unit: str) -> Any:
@@ -90,7 +118,7 @@ def _score(ctx: PageContext, df: Any) -> html.Table:
 
     def minus(r: dict[str, Any]) -> str:
         parts = [(k[6:], r[k]) for k in r if k.startswith("minus_") and r[k]]
-        return ", ".join(f"{k} -{v:.1f}" for k, v in parts)
+        return ", ".join(f"{t('cs_c_' + k, ctx.lang)} -{v:.1f}" for k, v in parts)
 
     columns = [
         ("distributor_id", t("distributor", ctx.lang), lambda r: ctx.distributor_name(r["distributor_id"])),
@@ -126,12 +154,18 @@ def _cases(ctx: PageContext, df: Any) -> html.Table:
     columns = [
         ("case_id", "#", lambda r: html.A(r["case_id"], href=f"/api/compliance/cases/{r['case_id']}/evidence.pdf")),
         ("distributor_id", t("distributor", ctx.lang), lambda r: ctx.distributor_name(r["distributor_id"])),
-        ("kind", "", lambda r: r["kind"]),
+        ("kind", t("cs_kind", ctx.lang), lambda r: t(f"cs_kind_{r['kind']}", ctx.lang)),
         ("sku", "SKU", lambda r: r["sku"] or ""),
-        ("status", t("cs_status", ctx.lang), lambda r: r["status"]),
-        ("action", t("cs_action", ctx.lang), lambda r: r["action"] or ""),
+        ("status", t("cs_status", ctx.lang), lambda r: t(f"cs_st_{r['status']}", ctx.lang)),
+        ("action", t("cs_action", ctx.lang), lambda r: t(f"cs_act_{r['action']}", ctx.lang) if r["action"] else ""),
+        ("repeat_days", t("cs_repeats", ctx.lang), lambda r: _int(r.get("repeat_days"))),
+        ("manager", t("cs_manager", ctx.lang), lambda r: r.get("manager") or "—"),
     ]
     return table("cases-table", rows, columns)
+
+
+def _int(value: Any) -> str:
+    return "" if value is None or value != value else str(int(value))
 
 
 def _hosts(ctx: PageContext, df: Any) -> html.Table:
