@@ -80,12 +80,16 @@ def paid_lines(
     channels: Sequence[str] | None = None,
     all_orders: bool = False,
     end: dt.date | None = None,
+    paid_only: bool = False,
 ) -> ir.Table:
-    """One row per order line of paid distributor orders (every order with ``all_orders``): order_id,
+    """One row per order line of paid distributor orders (every order with ``all_orders``, every paid order
+    with ``all_orders`` and ``paid_only``): order_id,
     line_no, channel_id, distributor_id, sku, business_date, region, quantity, line_amount (after line
     discounts), order_discount_share, paid (yuan, base currency), paid_cents, unit_paid (yuan, rounded
     half up). See the module docstring for the allocation rule."""
     o = tables.table("orders") if all_orders else _scoped_orders(tables, distributors, channels, end)
+    if all_orders and paid_only:
+        o = o.filter(o.paid_at.notnull() | is_paid(o.status))
     o = o.select(
         "order_id",
         "channel_id",

@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -201,6 +202,44 @@ def _level_accuracy(result: PanelForecast, level_of: dict[str, str]) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+def line_gmv(
+    project: Project,
+    *,
+    grain: str = "day",
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    filters: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """GMV by channel, category, SKU and period for the product hierarchy: the paid orders' lines at their
+    到手价 (``analysis.compliance.paid_lines``: each line's share of what the buyer paid for the goods, in
+    the base currency, to the fen; shipping is not a SKU's). Orders without lines have no SKU and are left
+    out, so the hierarchy's total is the goods GMV of the channels that send order lines."""
+    from channelscope.analysis.compliance import paid_lines
+
+    unknown = sorted(set(filters or {}) - {"channel"})
+    if unknown:
+        raise QueryError(f"GMV by SKU cannot be filtered by {', '.join(unknown)} (only by channel)")
+    con = project.warehouse.ibis
+    lines = paid_lines(con, base_currency=project.config.project.base_currency, all_orders=True, paid_only=True)
+    if start is not None:
+        lines = lines.filter(lines.business_date >= ibis.date(str(start)))
+    if end is not None:
+        lines = lines.filter(lines.business_date <= ibis.date(str(end)))
+    channels = (filters or {}).get("channel")
+    if channels:
+        lines = lines.filter(lines.channel_id.isin([channels] if isinstance(channels, str) else list(channels)))
+    products = con.table("products").select(_sku="sku", category="category")
+    t = lines.left_join(products, lines.sku == products._sku)
+    period = t.business_date if grain == "day" else t.business_date.truncate("W").cast("date")
+    out = (
+        t.group_by(channel=t.channel_id, category=t.category.fill_null("(none)"), sku=t.sku, period=period)
+        .aggregate(gmv=t.paid_cents.sum())
+        .execute()
+    )
+    out["gmv"] = out["gmv"].astype(float) / 100.0
+    return out
+
+
 def forecast(
     project: Project,
     metric: str = "gmv",
@@ -220,8 +259,10 @@ def forecast(
         raise QueryError(f"cannot forecast '{metric}'; valid: {', '.join(METRICS)}")
     if hierarchy not in HIERARCHIES:
         raise QueryError(f"unknown hierarchy '{hierarchy}'; valid: {', '.join(HIERARCHIES)}")
-    if hierarchy == "product" and metric != "units":
-        raise QueryError("the product hierarchy (channel/category/SKU) forecasts units: GMV is per order")
+    if hierarchy == "product" and metric == "paid_orders":
+        raise QueryError(
+            "the product hierarchy (channel/category/SKU) forecasts units and GMV: an order is not a SKU's"
+        )
     from channelscope.analysis.forecast.models import MODELS
 
     unknown = [m for m in models or () if m not in MODELS]
@@ -236,7 +277,10 @@ def forecast(
     from channelscope.analysis.commerce_calendar import overseas_channels_of
 
     dims = HIERARCHIES[hierarchy]
-    history = project.kpis([metric], by=list(dims), grain=grain, start=start, end=end, filters=dict(filters or {}))
+    if hierarchy == "product" and metric == "gmv":
+        history = line_gmv(project, grain=grain, start=start, end=end, filters=dict(filters or {}))
+    else:
+        history = project.kpis([metric], by=list(dims), grain=grain, start=start, end=end, filters=dict(filters or {}))
     history = history.rename(columns={"channel_id": "channel"})
     cal = project.config.calendar.commerce
     overseas = overseas_channels_of((c.id, c.platform) for c in project.config.channels)
