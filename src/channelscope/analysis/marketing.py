@@ -18,7 +18,7 @@ import pandas as pd
 
 from channelscope.analysis.attribution import MODELS, AttributionResult, attribute, path_counts, rule_credits
 from channelscope.analysis.media_mix import MediaMixFit, calendar_controls, fit_media_mix
-from channelscope.analysis.planned_events import project_events
+from channelscope.analysis.planned_events import calendar_phase_events, campaign_events
 from channelscope.errors import QueryError
 from channelscope.model.semantic import paid_order
 
@@ -96,7 +96,8 @@ def media_data(
     )
     wide = wide.astype(float).reindex(days, fill_value=0.0).fillna(0.0)
     wide.columns = [str(c) for c in wide.columns]
-    controls = calendar_controls(days, project_events(project), discount_rate=_discount_rate(project, s, e))
+    events = calendar_phase_events(project) + campaign_events(project)
+    controls = calendar_controls(days, events, discount_rate=_discount_rate(project, s, e))
     return y, wide, controls
 
 
@@ -265,6 +266,43 @@ def promotion_costs(project: Project) -> dict[str, float]:
         start = pd.Timestamp(row.starts_at).tz_localize("UTC").tz_convert(tz).date().isoformat()
         out[start] = float(given.get(row.campaign_id, 0.0))
     return out
+
+
+def gmv_by_channel(project: Project, fit: MediaMixFit) -> pd.DataFrame:
+    """Daily paid GMV (yuan) per channel over the model's dates, one column per channel (one pull)."""
+    first, last = fit.dates[0].date(), fit.dates[-1].date()
+    frame = project.kpis(["gmv"], by=["channel"], grain="day", start=first, end=last)
+    if frame.empty:
+        return pd.DataFrame(index=fit.dates)
+    wide = frame.assign(period=pd.to_datetime(frame["period"])).pivot_table(
+        index="period", columns="channel", values="gmv", aggfunc="sum"
+    )
+    wide.columns = [str(c) for c in wide.columns]
+    return wide.astype(float).reindex(fit.dates).fillna(0.0)
+
+
+def promotion_effects(
+    project: Project, fit: MediaMixFit, *, margin_rate: float | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each promotion's uplift, the dip before it, its hangover and net uplift (``uplift.promotion_uplift``),
+    with the discount it gave as its cost, and for a promotion of one channel what the other channels lost
+    in its window (``uplift.cannibalization``: channel_id, channel_uplift, cannibalization and interval;
+    empty for a promotion of every channel). Returns (table, daily counterfactual)."""
+    from channelscope.analysis.uplift import cannibalization, promotion_channels, promotion_names, promotion_uplift
+
+    events = campaign_events(project)
+    names = promotion_names(events)
+    table, daily = promotion_uplift(fit, names=names, discount_cost=promotion_costs(project), margin_rate=margin_rate)
+    channels = promotion_channels(events)
+    cols = ["channel_id", "channel_uplift", "channel_uplift_low", "channel_uplift_high"]
+    cols += ["cannibalization", "cannibalization_low", "cannibalization_high", "cannibalized_share"]
+    if table.empty:
+        return table, daily
+    can = cannibalization(fit, gmv_by_channel(project, fit), channels, names=names) if channels else pd.DataFrame()
+    if can.empty:
+        return table.assign(**{c: (None if c == "channel_id" else math.nan) for c in cols}), daily
+    can = can.reindex(columns=["start", *cols])
+    return table.merge(can, on="start", how="left"), daily
 
 
 def spend_totals(fit: MediaMixFit) -> dict[str, float]:

@@ -27,6 +27,8 @@ from channelscope.errors import QueryError
 
 ADSTOCKS = ("geometric", "weibull")
 HANGOVER_DAYS = 3
+#: days before a promotion window whose dip (buyers waiting for it) the model measures
+PRE_DAYS = 3
 Z95 = 1.959963984540054
 #: below this R^2 or above this out-of-sample MAPE the fit is flagged unreliable (fit["reliable"] = 0)
 RELIABLE_R2 = 0.8
@@ -39,10 +41,14 @@ def calendar_controls(
     *,
     discount_rate: pd.Series | None = None,
     hangover_days: int = HANGOVER_DAYS,
+    pre_days: int = PRE_DAYS,
 ) -> pd.DataFrame:
     """The control columns of the model, one row per day: intercept, trend (0..1), weekday dummies
-    (Tuesday..Sunday), one dummy per festival key, one per promotion window (``promo:<start>``) and its
-    hangover (``after:<start>``), and the day's discount rate (fraction) when given."""
+    (Tuesday..Sunday), one dummy per festival key (``event:<key>``; with the commerce calendar's phases
+    the key names the phase: ``event:双11:presale``, ``event:双11:balance``, ``event:双11:main_day``...),
+    one per promotion window (``promo:<start>``), the days before it (``before:<start>``: the dip of
+    buyers waiting for it) and after it (``after:<start>``: the hangover), and the day's discount rate
+    (fraction) when given."""
     n = len(dates)
     out = {"intercept": np.ones(n), "trend": np.arange(n) / max(n - 1, 1)}
     dow = np.asarray(dates.dayofweek)
@@ -54,6 +60,10 @@ def calendar_controls(
             continue
         if e.kind == "promotion":
             out[f"promo:{e.start}"] = mask
+            first = pd.Timestamp(e.start)
+            before = (dates < first) & (dates >= first - pd.Timedelta(days=pre_days))
+            if pre_days > 0:
+                out[f"before:{e.start}"] = np.asarray(before).astype(float)
             end = pd.Timestamp(e.end)
             after = (dates > end) & (dates <= end + pd.Timedelta(days=hangover_days))
             out[f"after:{e.start}"] = np.asarray(after).astype(float)

@@ -53,6 +53,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "uplift_high": ("上限", "High"),
     "uplift_pct": ("增幅", "Uplift %"),
     "hangover": ("透支(之后)", "Hangover"),
+    "dip": ("观望(之前)", "Dip before"),
+    "cannibalization": ("蚕食其他渠道", "Cannibalized"),
     "net_uplift": ("净增量", "Net uplift"),
     "current_spend": ("当前花费", "Current spend"),
     "recommended_spend": ("建议花费", "Recommended spend"),
@@ -171,14 +173,16 @@ def uplift_cmd(
     lang: LangOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Each promotion's incremental GMV against its counterfactual, with a 95% interval and the hangover."""
+    """Each promotion's incremental GMV against its counterfactual, with a 95% interval, the dip before, the
+    hangover after and what a promotion of one channel took from the others."""
     with _open(project) as p:
         lg = _lang(p, lang)
         table, daily = p.analysis.promotion_uplift(margin_rate=margin_rate)
     if as_json:
         _dump({"promotions": table, "daily": daily})
         return
-    cols = ["promotion", "start", "days", "uplift", "uplift_low", "uplift_high", "uplift_pct", "hangover", "net_uplift"]
+    cols = ["promotion", "start", "days", "uplift", "uplift_low", "uplift_high", "uplift_pct", "dip", "hangover"]
+    cols += ["net_uplift", "cannibalization"]
     console.print(_table(table[cols], "促销增量" if lg == "zh-CN" else "Promotion uplift", lg))
 
 

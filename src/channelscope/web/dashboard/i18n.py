@@ -315,6 +315,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "mkt_uplift_pct": ("增幅", "Uplift %"),
     "mkt_interval": ("95% 区间", "95% interval"),
     "mkt_hangover": ("之后透支", "Hangover after"),
+    "mkt_dip": ("之前观望", "Dip before"),
+    "mkt_cannibalization": ("蚕食其他渠道", "Taken from other channels"),
     "mkt_net": ("净增量", "Net uplift"),
     "mkt_counterfactual": ("反事实（无促销）", "Counterfactual (no promotion)"),
     "mkt_actual": ("实际", "Actual"),

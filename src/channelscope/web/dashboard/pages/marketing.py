@@ -184,8 +184,10 @@ def _uplift_table(ctx: PageContext, uplift: pd.DataFrame) -> html.Table:
             lambda r: f"{_money(r['uplift_low'], ctx)} – {_money(r['uplift_high'], ctx)}",
         ),
         ("uplift_pct", t("mkt_uplift_pct", lang), lambda r: ctx.nf.value(r["uplift_pct"], "percent")),
+        ("dip", t("mkt_dip", lang), lambda r: _money(r["dip"], ctx)),
         ("hangover", t("mkt_hangover", lang), lambda r: _money(r["hangover"], ctx)),
         ("net_uplift", t("mkt_net", lang), lambda r: _money(r["net_uplift"], ctx)),
+        ("cannibalization", t("mkt_cannibalization", lang), lambda r: _money(r.get("cannibalization"), ctx)),
     ]
     return table("mkt-uplift", uplift.to_dict("records"), cols, key="start", numeric=[c for c, _, _ in cols[2:]])
 
