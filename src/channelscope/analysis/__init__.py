@@ -250,8 +250,11 @@ class Analyses:
         fit: MediaMixFit | None = None,
         attributed: AttributionResult | None = None,
         margin_rate: float | None = None,
+        uplift: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
-        """ROI per campaign and ad platform on every basis (口径) side by side."""
+        """ROI per campaign (ads and promotions) on every basis (口径) side by side, coupons and 红包 as cost."""
         from channelscope.analysis.marketing import roi_table
 
-        return roi_table(self._project, start=start, end=end, fit=fit, attributed=attributed, margin_rate=margin_rate)
+        return roi_table(
+            self._project, start=start, end=end, fit=fit, attributed=attributed, margin_rate=margin_rate, uplift=uplift
+        )

@@ -39,7 +39,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "roas_attributed": ("ROAS 归因口径", "ROAS attributed"),
     "roas_incremental": ("ROAS 增量口径", "ROAS incremental"),
     "marginal_roas": ("边际ROAS", "Marginal ROAS"),
-    "roi_incremental": ("ROI 增量口径", "ROI incremental"),
+    "roi_incremental": ("ROI 增量口径(含券成本)", "ROI incremental (on cost)"),
+    "discount_cost": ("券/红包成本", "Coupons & 红包"),
+    "cost": ("总成本", "Cost"),
+    "roas_cost": ("ROAS 总成本口径", "ROAS on cost"),
     "contribution": ("贡献GMV", "Contribution"),
     "roas": ("ROAS", "ROAS"),
     "roas_low": ("ROAS 下限", "ROAS low"),
@@ -233,12 +236,16 @@ def roi_cmd(
     lang: LangOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """ROI per campaign and ad platform on every basis (platform-reported, orders, attributed, incremental)."""
+    """ROI per campaign (ads and promotions) on every basis (platform-reported, orders, attributed, incremental),
+    with coupons and 红包 given on the campaign's orders counted as cost."""
     with _open(project) as p:
         lg = _lang(p, lang)
         fit = p.analysis.media_mix(start=start, end=end) if with_models else None
         attributed = p.analysis.attribution(by="campaign", start=start, end=end) if with_models else None
-        roi = p.analysis.marketing_roi(start=start, end=end, fit=fit, attributed=attributed, margin_rate=margin_rate)
+        promotions = p.analysis.promotion_uplift(fit)[0] if fit is not None else None
+        roi = p.analysis.marketing_roi(
+            start=start, end=end, fit=fit, attributed=attributed, margin_rate=margin_rate, uplift=promotions
+        )
     if as_json:
         _dump(roi)
         return
@@ -246,6 +253,8 @@ def roi_cmd(
         "campaign_id",
         "platform",
         "spend",
+        "discount_cost",
+        "cost",
         "roas_platform",
         "roas_orders",
         "roas_attributed",

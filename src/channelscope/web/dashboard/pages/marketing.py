@@ -95,9 +95,12 @@ def _roi_table(ctx: PageContext, roi: pd.DataFrame) -> html.Table:
         ("campaign_id", t("campaign", lang), lambda r: r["campaign_id"]),
         ("platform", t("mkt_platform", lang), lambda r: r["platform"]),
         ("spend", t("mkt_spend", lang), lambda r: _money(r["spend"], ctx)),
+        ("discount_cost", t("mkt_discount_cost", lang), lambda r: _money(r["discount_cost"], ctx)),
+        ("cost", t("mkt_cost", lang), lambda r: _money(r["cost"], ctx)),
     ]
     for basis in ("platform", "orders", "attributed", "incremental"):
         cols.append((f"roas_{basis}", t(f"mkt_roas_{basis}", lang), lambda r, b=basis: _ratio(r[f"roas_{b}"])))
+    cols.append(("roas_cost", t("mkt_roas_cost", lang), lambda r: _ratio(r["roas_cost"])))
     cols.append(("marginal_roas", t("mkt_marginal", lang), lambda r: _ratio(r["marginal_roas"])))
     numeric = [c for c, _, _ in cols[2:]]
     return table("mkt-roi", roi.to_dict("records"), cols, key="campaign_id", numeric=numeric)
