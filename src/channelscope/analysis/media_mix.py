@@ -96,6 +96,7 @@ class MediaMixFit:
     params: dict[str, dict[str, float]]
     adstock: str
     basis: dict[str, object] = field(default_factory=dict)
+    theta: np.ndarray | None = None  # the nonlinear parameters as the optimizer sees them (a warm start)
 
     def transform(self, platform: str, spend: np.ndarray) -> np.ndarray:
         """The Hill(adstock) feature of ``spend`` (yuan per day) with the fitted parameters."""
@@ -167,10 +168,13 @@ def fit_media_mix(
     adstock: str = "geometric",
     holdout: float = 0.15,
     basis: Mapping[str, object] | None = None,
+    warm_start: MediaMixFit | None = None,
 ) -> MediaMixFit:
     """Fit the model on daily ``gmv`` (yuan), ``spend`` (yuan per day, one column per platform) and
     ``controls`` (``calendar_controls``), all on the same dates; ``holdout``: the last share of days
-    kept out for the out-of-sample error (the model is refitted without them)."""
+    kept out for the out-of-sample error (the model is refitted without them). ``warm_start``: a fit of
+    the same platforms and adstock (e.g. the brand's total when fitting each channel) whose nonlinear
+    parameters start the search, instead of the default starts."""
     if adstock not in ADSTOCKS:
         raise QueryError(f"adstock must be one of {', '.join(ADSTOCKS)} (got {adstock!r})")
     if len(gmv) < 60:
@@ -181,7 +185,11 @@ def fit_media_mix(
     y = gmv.to_numpy(dtype=float)
     s = spend.to_numpy(dtype=float)
     c = controls.to_numpy(dtype=float)
-    theta, beta, cov, sigma, feats, params = _fit(y, s, c, adstock)
+    x0 = None
+    same = warm_start is not None and warm_start.adstock == adstock
+    if same and warm_start is not None and list(warm_start.spend.columns) == list(spend.columns):
+        x0 = warm_start.theta
+    theta, beta, cov, sigma, feats, params = _fit(y, s, c, adstock, x0)
     seconds = time.perf_counter() - started
     fitted = np.column_stack([c, feats]) @ beta
     cut = int(len(y) * (1 - holdout))
@@ -241,7 +249,14 @@ def fit_media_mix(
         {p: params[j] for j, p in enumerate(spend.columns)},
         adstock,
         dict(basis or {}),
+        theta,
     )
+
+
+#: residual evaluations of the nonlinear search: from the default starts, and from a warm start (the holdout
+#: refit, or a channel's model started from the brand's), which begins near its optimum
+MAX_NFEV = 400
+MAX_NFEV_WARM = 120
 
 
 def _fit(
@@ -262,7 +277,8 @@ def _fit(
 
     best = None
     for x0 in [start] if start is not None else _starts(adstock, s.shape[1]):
-        sol = least_squares(residuals, np.clip(x0, lo, hi), bounds=(lo, hi), x_scale="jac", max_nfev=400)
+        nfev = MAX_NFEV if start is None else MAX_NFEV_WARM
+        sol = least_squares(residuals, np.clip(x0, lo, hi), bounds=(lo, hi), x_scale="jac", max_nfev=nfev)
         if best is None or sol.cost < best.cost:
             best = sol
     assert best is not None
