@@ -53,6 +53,7 @@ def make_warehouse(path: Path, orders: int, per_order: int, threads: int) -> Any
                CASE WHEN h2(i, 3) % 10 = 0 THEN 'promo-' || (h2(i, 4) % 5) END AS campaign_id,
                TIMESTAMP '2025-01-01' + to_seconds(CAST(h2(i, 5) % (365 * 86400) AS BIGINT)) AS ordered_at,
                'completed' AS status,
+               ordered_at + INTERVAL 5 MINUTE AS paid_at,
                CAST((h2(i, 6) % 50000) / 100.0 + 20 AS DECIMAL(18, 2)) AS net_amount_base
         FROM range({orders}) t(i)
         """
