@@ -50,7 +50,12 @@ def test_marketing_roi_on_the_warehouse(tmp_path: Path, warehouse_url: str) -> N
         by_platform = ads.assign(spend=ads["spend"].astype(float)).groupby("platform")["spend"].sum()
         assert spend.sum().to_dict() == pytest.approx(by_platform.to_dict(), abs=0.01)
         assert {f"promo:{pr['start']}" for pr in truth["promotions"]} <= set(controls.columns)
-        assert "discount_rate" in controls.columns and "event:双11" in controls.columns
+        assert "discount_rate" in controls.columns and "event:双11:presale" in controls.columns
+        # 618 and 双11 by phase: pre-sale (定金), balance (尾款), main day, the days after
+        assert {
+            f"event:{k}:{ph}" for k in ("618", "双11") for ph in ("presale", "balance", "main_day", "after")
+        } <= set(controls.columns)
+        assert {f"before:{pr['start']}" for pr in truth["promotions"]} <= set(controls.columns)
 
         # attribution: every model's credits add up to the paid orders and their GMV
         result = p.analysis.attribution(by="campaign", markov_order=2)
@@ -86,15 +91,47 @@ def test_marketing_roi_on_the_warehouse(tmp_path: Path, warehouse_url: str) -> N
         assert t.notna().all()
         assert ((u["uplift"] / t - 1).abs() < 0.15).all()
         assert ((u["uplift_low"] <= t) & (t <= u["uplift_high"])).all()
+        # the pull-forward either side of each window, and what the douyin-only promotion took from the others
+        assert (u["dip_high"] < 0).all() and (u["hangover_high"] < 0).all()
+        truth_p = pd.DataFrame(truth["promotions"]).set_index("start").reindex(u.index)
+        one = truth_p[truth_p["channel_id"].notna()]
+        assert list(u.loc[u["channel_id"].notna(), "channel_id"]) == list(one["channel_id"]) == ["douyin"]
+        can, true_can = u.loc[one.index, "cannibalization"], one["true_cannibalization_gmv"]
+        assert ((can / true_can - 1).abs() < 0.15).all()
+        assert (
+            (u.loc[one.index, "cannibalization_low"] <= true_can)
+            & (true_can <= u.loc[one.index, "cannibalization_high"])
+        ).all()
+        assert u.loc[truth_p["channel_id"].isna(), "cannibalization"].isna().all()  # every channel promoted: none
 
         # ROI on every basis: platform-reported revenue is the file's, ROAS is revenue / spend
-        roi = p.analysis.marketing_roi(fit=fit, margin_rate=0.5).set_index("campaign_id")
+        roi = p.analysis.marketing_roi(fit=fit, margin_rate=0.5, uplift=uplift).set_index("campaign_id")
+        ad_rows = roi[roi["kind"] == "ad"]
         rep = ads.assign(r=ads["reported_revenue"].astype(float)).groupby("campaign_id")["r"].sum()
-        assert roi["reported_revenue"].to_dict() == pytest.approx(rep.to_dict(), abs=0.01)
-        assert (roi["roas_platform"] > roi["roas_incremental"]).all()  # every platform over-reports
-        assert roi["roi_incremental"].tolist() == pytest.approx(
-            ((roi["incremental_revenue"] * 0.5 - roi["spend"]) / roi["spend"]).tolist()
+        assert ad_rows["reported_revenue"].to_dict() == pytest.approx(rep.to_dict(), abs=0.01)
+        assert (ad_rows["roas_platform"] > ad_rows["roas_incremental"]).all()  # every platform over-reports
+        # coupons and 红包 are cost: the discount of the paid orders carrying each code, in plain SQL
+        sql = p.warehouse.execute(
+            "SELECT campaign_id, sum(CAST(discount_amount AS DOUBLE PRECISION) * net_amount_base / net_amount) FROM orders "
+            "WHERE campaign_id IS NOT NULL AND net_amount <> 0 "
+            "AND (paid_at IS NOT NULL OR status IN ('paid', 'shipped', 'completed', 'refunded')) GROUP BY campaign_id"
         )
+        given = {str(c): float(v) for c, v in sql}
+        assert (
+            set(roi.index[roi["kind"] == "promotion"])
+            == set(given)
+            == {pr["campaign_id"] for pr in truth["promotions"]}
+        )
+        assert roi["discount_cost"].to_dict() == pytest.approx({c: given.get(c, 0.0) for c in roi.index}, abs=0.01)
+        assert roi["cost"].tolist() == pytest.approx((roi["spend"] + roi["discount_cost"]).tolist())
+        assert roi["roi_incremental"].tolist() == pytest.approx(
+            ((roi["incremental_revenue"] * 0.5 - roi["cost"]) / roi["cost"]).tolist()
+        )
+        # a promotion's incremental revenue is its net uplift; it has no ad spend, so no ROAS on spend
+        promo = roi[roi["kind"] == "promotion"]
+        net = u["net_uplift"].rename(index={pr["start"]: pr["campaign_id"] for pr in truth["promotions"]})
+        assert promo["incremental_revenue"].to_dict() == pytest.approx(net.to_dict())
+        assert promo["spend"].eq(0).all() and promo["roas_incremental"].isna().all()
         assert roi["attributed_revenue"].isna().all() and roi["missing"].str.contains("attributed").all()
 
 

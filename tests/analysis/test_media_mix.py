@@ -9,21 +9,25 @@ import pytest
 
 from channelscope.analysis.adstock import geometric_adstock, hill, weibull_adstock
 from channelscope.analysis.allocator import allocate
+from channelscope.analysis.commerce_calendar import commerce_events
 from channelscope.analysis.media_mix import MediaMixFit, calendar_controls, fit_media_mix
 from channelscope.analysis.planned_events import PlannedEvent, event_key
-from channelscope.analysis.uplift import promotion_uplift
-from channelscope.clean.calendar import festival_windows
-from channelscope.config.schema import CalendarConfig
-from channelscope.demo.media import PROMOTIONS, MediaScenario, simulate_media
+from channelscope.analysis.uplift import cannibalization, promotion_channels, promotion_uplift
+from channelscope.demo.media import PROMOTIONS, MediaScenario, calendar_config, simulate_media
 from channelscope.errors import QueryError
 
 
 def scenario_events(sc: MediaScenario) -> list[PlannedEvent]:
-    cfg = CalendarConfig(first_date=sc.days[0].date(), last_date=sc.days[-1].date())
-    events = [PlannedEvent(event_key(zh), s, e, None, "calendar") for s, e, zh, _ in festival_windows(cfg)]
+    """The scenario's festival phases (618 and 双11: pre-sale, balance, main day, after) and promotions."""
+    events = [
+        PlannedEvent(f"{ev.name}:{ev.phase}", ev.start, ev.end, None, "calendar")
+        for ev in commerce_events(sc.days[0], sc.days[-1], calendar_config())
+    ]
     events += [
-        PlannedEvent(event_key(n), pd.Timestamp(s).date(), pd.Timestamp(e).date(), None, "promotion")
-        for _, n, s, e, _, _ in PROMOTIONS
+        PlannedEvent(
+            event_key(p.name), pd.Timestamp(p.start).date(), pd.Timestamp(p.end).date(), p.channel_id, "promotion"
+        )
+        for p in PROMOTIONS
     ]
     return events
 
@@ -95,14 +99,59 @@ def test_promotion_uplift_within_15_percent_with_an_interval_covering_the_truth(
         true = truth.loc[start, "true_uplift_gmv"]
         assert abs(row["uplift"] / true - 1) < 0.15, start
         assert row["uplift_low"] <= true <= row["uplift_high"], start
-        # the pull-forward after the window is found, negative
+        # the pull-forward after the window is found, negative, and so is the dip before it
         assert row["hangover_high"] < 0
+        assert row["dip_high"] < 0
+        assert truth.loc[start, "true_hangover_gmv"] == pytest.approx(row["hangover"], rel=0.2)
+        assert row["hangover_low"] <= truth.loc[start, "true_hangover_gmv"] <= row["hangover_high"], start
+    # the dips (3 days each, a few percent of a day's GMV): one in twenty intervals may miss, the total is close
+    dip_cover = (table["dip_low"] <= truth["true_dip_gmv"]) & (truth["true_dip_gmv"] <= table["dip_high"])
+    assert dip_cover.sum() >= len(table) - 1
+    assert table["dip"].sum() == pytest.approx(truth["true_dip_gmv"].sum(), rel=0.1)
+    # net uplift: window, dip and hangover together, against the sum of the three truths
+    net_truth = truth[["true_uplift_gmv", "true_dip_gmv", "true_hangover_gmv"]].sum(axis=1)
+    net_cover = (table["net_uplift_low"] <= net_truth) & (net_truth <= table["net_uplift_high"])
+    assert net_cover.sum() >= len(table) - 1
+    assert ((table["net_uplift"] / net_truth - 1).abs() < 0.15).sum() >= len(table) - 1  # as the dips
     assert set(daily.columns) == {"date", "promotion", "start", "actual", "counterfactual", "low", "high"}
     # without a discount cost the margin is empty, never 0
     assert table["incremental_margin"].isna().all()
     costs = {s: 1000.0 for s in table.index}
     with_cost, _ = promotion_uplift(fitted, discount_cost=costs, margin_rate=0.4)
     assert with_cost["incremental_margin"].tolist() == pytest.approx((with_cost["net_uplift"] * 0.4 - 1000).tolist())
+
+
+def test_festival_phases_are_controls_of_their_own(fitted, scenario) -> None:
+    """618 and 双11 enter the model phase by phase (pre-sale 定金, balance 尾款, main day, after): each phase's
+    coefficient is its true lift (share of the base level x the level, yuan per day)."""
+    cols = [c for c in fitted.controls.columns if c.startswith("event:")]
+    for key in ("618", "双11"):
+        assert {f"event:{key}:{p}" for p in ("presale", "balance", "main_day", "after")} <= set(cols)
+    level = 60_000.0
+    beta = pd.Series(fitted.beta[: fitted.controls.shape[1]], index=fitted.controls.columns)
+    names = {"618": "618", "double11": "双11", "double12": "双12", "spring_festival": "春节"}
+    for feature, lift in scenario.truth["festival_lift"].items():
+        key, phase = feature.split(":")
+        got = beta[f"event:{names[key]}:{phase}"]
+        # the base grows 30% over the two years: the coefficient is the lift at the mean level
+        assert got == pytest.approx(lift * level * 1.15, rel=0.25, abs=2500), feature
+
+
+def test_cannibalization_of_other_channels_is_recovered(fitted, scenario) -> None:
+    """The scenario's douyin-only promotion takes sales from the other channels during its window."""
+    wide = scenario.daily.pivot(index="date", columns="channel_id", values="gmv")
+    channels = promotion_channels(scenario_events(scenario))
+    assert list(channels.values()) == ["douyin"]
+    table = cannibalization(fitted, wide, channels).set_index("start")
+    truth = pd.DataFrame(scenario.truth["promotions"]).set_index("start")
+    (start,) = table.index
+    row, true = table.loc[start], truth.loc[start, "true_cannibalization_gmv"]
+    assert true < 0 and row["cannibalization_high"] < 0
+    assert row["cannibalization"] == pytest.approx(true, rel=0.15)
+    assert row["cannibalization_low"] <= true <= row["cannibalization_high"]
+    # the promoted channel's own gain less what the others lose is the brand-wide uplift
+    assert row["channel_uplift"] + row["cannibalization"] == pytest.approx(truth.loc[start, "true_uplift_gmv"], rel=0.1)
+    assert row["cannibalized_share"] == pytest.approx(0.3, abs=0.06)
 
 
 def test_allocator_gain_is_realised_when_the_scenario_is_rerun(fitted, scenario) -> None:

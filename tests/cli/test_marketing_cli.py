@@ -26,7 +26,15 @@ def test_marketing_commands(tmp_path: Path) -> None:
     p = str(folder)
     r = run("marketing", "roi", "-p", p, "--no-models", "--json")
     assert r.returncode == 0, r.stderr
-    roi = pd.DataFrame(json.loads(r.stdout)).set_index("campaign_id")
+    every = pd.DataFrame(json.loads(r.stdout)).set_index("campaign_id")
+    roi = every[every["kind"] == "ad"]
+    # promotions are rows too: their cost is the coupons and 红包 of the orders carrying their code
+    orders = pd.read_csv(folder / "exports/canonical/orders.csv", dtype=str)
+    coded = orders[orders["campaign_id"].notna()]
+    disc = coded.assign(d=coded["discount_amount"].astype(float)).groupby("campaign_id")["d"].sum()
+    promos = every[every["kind"] == "promotion"]
+    assert promos["discount_cost"].to_dict() == pytest.approx(disc.to_dict(), abs=0.01)
+    assert promos["cost"].to_dict() == pytest.approx(disc.to_dict(), abs=0.01)
     ads = pd.read_csv(folder / "exports/canonical/ad_spend.csv", dtype=str)
     rep = ads.assign(x=ads["reported_revenue"].astype(float), s=ads["spend"].astype(float)).groupby("campaign_id")
     assert roi["roas_platform"].to_dict() == pytest.approx((rep["x"].sum() / rep["s"].sum()).to_dict())

@@ -231,18 +231,13 @@ class Analyses:
     def promotion_uplift(
         self, fit: MediaMixFit | None = None, *, margin_rate: float | None = None
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Each promotion's incremental GMV against its counterfactual (and the daily counterfactual); with
-        ``margin_rate``, its incremental contribution margin after the discount it gave."""
-        from channelscope.analysis.marketing import promotion_costs
-        from channelscope.analysis.uplift import promotion_names, promotion_uplift
+        """Each promotion's incremental GMV against its counterfactual, the dip before it and the hangover
+        after it (pull-forward), for a promotion of one channel what the other channels lost (cannibalization),
+        all with 95% intervals, and the daily counterfactual; with ``margin_rate``, its incremental
+        contribution margin after the discount it gave."""
+        from channelscope.analysis.marketing import promotion_effects
 
-        fit = fit or self.media_mix()
-        return promotion_uplift(
-            fit,
-            names=promotion_names(self.planned_events()),
-            discount_cost=promotion_costs(self._project),
-            margin_rate=margin_rate,
-        )
+        return promotion_effects(self._project, fit or self.media_mix(), margin_rate=margin_rate)
 
     def allocate_budget(self, fit: MediaMixFit | None = None, **limits: Any) -> Allocation:
         """The split of ad spend that maximises incremental GMV (see ``analysis.allocator.allocate``)."""
@@ -258,8 +253,11 @@ class Analyses:
         fit: MediaMixFit | None = None,
         attributed: AttributionResult | None = None,
         margin_rate: float | None = None,
+        uplift: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
-        """ROI per campaign and ad platform on every basis (口径) side by side."""
+        """ROI per campaign (ads and promotions) on every basis (口径) side by side, coupons and 红包 as cost."""
         from channelscope.analysis.marketing import roi_table
 
-        return roi_table(self._project, start=start, end=end, fit=fit, attributed=attributed, margin_rate=margin_rate)
+        return roi_table(
+            self._project, start=start, end=end, fit=fit, attributed=attributed, margin_rate=margin_rate, uplift=uplift
+        )

@@ -27,6 +27,8 @@ from channelscope.errors import QueryError
 
 ADSTOCKS = ("geometric", "weibull")
 HANGOVER_DAYS = 3
+#: days before a promotion window whose dip (buyers waiting for it) the model measures
+PRE_DAYS = 3
 Z95 = 1.959963984540054
 #: below this R^2 or above this out-of-sample MAPE the fit is flagged unreliable (fit["reliable"] = 0)
 RELIABLE_R2 = 0.8
@@ -39,10 +41,14 @@ def calendar_controls(
     *,
     discount_rate: pd.Series | None = None,
     hangover_days: int = HANGOVER_DAYS,
+    pre_days: int = PRE_DAYS,
 ) -> pd.DataFrame:
     """The control columns of the model, one row per day: intercept, trend (0..1), weekday dummies
-    (Tuesday..Sunday), one dummy per festival key, one per promotion window (``promo:<start>``) and its
-    hangover (``after:<start>``), and the day's discount rate (fraction) when given."""
+    (Tuesday..Sunday), one dummy per festival key (``event:<key>``; with the commerce calendar's phases
+    the key names the phase: ``event:双11:presale``, ``event:双11:balance``, ``event:双11:main_day``...),
+    one per promotion window (``promo:<start>``), the days before it (``before:<start>``: the dip of
+    buyers waiting for it) and after it (``after:<start>``: the hangover), and the day's discount rate
+    (fraction) when given."""
     n = len(dates)
     out = {"intercept": np.ones(n), "trend": np.arange(n) / max(n - 1, 1)}
     dow = np.asarray(dates.dayofweek)
@@ -54,6 +60,10 @@ def calendar_controls(
             continue
         if e.kind == "promotion":
             out[f"promo:{e.start}"] = mask
+            first = pd.Timestamp(e.start)
+            before = (dates < first) & (dates >= first - pd.Timedelta(days=pre_days))
+            if pre_days > 0:
+                out[f"before:{e.start}"] = np.asarray(before).astype(float)
             end = pd.Timestamp(e.end)
             after = (dates > end) & (dates <= end + pd.Timedelta(days=hangover_days))
             out[f"after:{e.start}"] = np.asarray(after).astype(float)
@@ -86,6 +96,7 @@ class MediaMixFit:
     params: dict[str, dict[str, float]]
     adstock: str
     basis: dict[str, object] = field(default_factory=dict)
+    theta: np.ndarray | None = None  # the nonlinear parameters as the optimizer sees them (a warm start)
 
     def transform(self, platform: str, spend: np.ndarray) -> np.ndarray:
         """The Hill(adstock) feature of ``spend`` (yuan per day) with the fitted parameters."""
@@ -157,10 +168,13 @@ def fit_media_mix(
     adstock: str = "geometric",
     holdout: float = 0.15,
     basis: Mapping[str, object] | None = None,
+    warm_start: MediaMixFit | None = None,
 ) -> MediaMixFit:
     """Fit the model on daily ``gmv`` (yuan), ``spend`` (yuan per day, one column per platform) and
     ``controls`` (``calendar_controls``), all on the same dates; ``holdout``: the last share of days
-    kept out for the out-of-sample error (the model is refitted without them)."""
+    kept out for the out-of-sample error (the model is refitted without them). ``warm_start``: a fit of
+    the same platforms and adstock (e.g. the brand's total when fitting each channel) whose nonlinear
+    parameters start the search, instead of the default starts."""
     if adstock not in ADSTOCKS:
         raise QueryError(f"adstock must be one of {', '.join(ADSTOCKS)} (got {adstock!r})")
     if len(gmv) < 60:
@@ -171,7 +185,11 @@ def fit_media_mix(
     y = gmv.to_numpy(dtype=float)
     s = spend.to_numpy(dtype=float)
     c = controls.to_numpy(dtype=float)
-    theta, beta, cov, sigma, feats, params = _fit(y, s, c, adstock)
+    x0 = None
+    same = warm_start is not None and warm_start.adstock == adstock
+    if same and warm_start is not None and list(warm_start.spend.columns) == list(spend.columns):
+        x0 = warm_start.theta
+    theta, beta, cov, sigma, feats, params = _fit(y, s, c, adstock, x0)
     seconds = time.perf_counter() - started
     fitted = np.column_stack([c, feats]) @ beta
     cut = int(len(y) * (1 - holdout))
@@ -231,7 +249,14 @@ def fit_media_mix(
         {p: params[j] for j, p in enumerate(spend.columns)},
         adstock,
         dict(basis or {}),
+        theta,
     )
+
+
+#: residual evaluations of the nonlinear search: from the default starts, and from a warm start (the holdout
+#: refit, or a channel's model started from the brand's), which begins near its optimum
+MAX_NFEV = 400
+MAX_NFEV_WARM = 120
 
 
 def _fit(
@@ -252,7 +277,8 @@ def _fit(
 
     best = None
     for x0 in [start] if start is not None else _starts(adstock, s.shape[1]):
-        sol = least_squares(residuals, np.clip(x0, lo, hi), bounds=(lo, hi), x_scale="jac", max_nfev=400)
+        nfev = MAX_NFEV if start is None else MAX_NFEV_WARM
+        sol = least_squares(residuals, np.clip(x0, lo, hi), bounds=(lo, hi), x_scale="jac", max_nfev=nfev)
         if best is None or sol.cost < best.cost:
             best = sol
     assert best is not None

@@ -109,6 +109,32 @@ def calendar_events(project: Project) -> list[PlannedEvent]:
     return out
 
 
+def calendar_phase_events(project: Project) -> list[PlannedEvent]:
+    """The project's festival calendar phase by phase, for models that give each phase its own effect (the
+    media mix model and promotion uplift): one event per festival occurrence and phase of the commerce
+    calendar, keyed ``<festival>:<phase>`` ("双11:presale", "双11:balance", "双11:main_day", "双11:after"),
+    kind 'calendar'. With ``calendar.festivals`` set in channelscope.yaml (windows without phases), those
+    windows as ``calendar_events`` gives them."""
+    from channelscope.analysis.commerce_calendar import commerce_events, overseas_channels_of
+
+    cal = project.config.calendar
+    if cal.festivals is not None:
+        return calendar_events(project)
+    overseas = overseas_channels_of((c.id, c.platform) for c in project.config.channels)
+    out: list[PlannedEvent] = []
+    for ev in commerce_events(cal.first_date, cal.last_date, cal.commerce, overseas_channels=overseas):
+        key = f"{event_key(ev.name)}:{ev.phase}"
+        for channel in ev.channels if ev.channels is not None else (None,):
+            out.append(PlannedEvent(key, ev.start, ev.end, channel, "calendar"))
+    return out
+
+
+def campaign_events(project: Project) -> list[PlannedEvent]:
+    """The festival, promotion and live-session campaigns of the warehouse table ``campaigns`` as planned
+    events (see ``project_events``)."""
+    return [e for e in project_events(project) if e.kind != "calendar"]
+
+
 def project_events(project: Project) -> list[PlannedEvent]:
     """The project's planned events: its festival calendar and its festival, promotion and live campaigns.
 

@@ -39,7 +39,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "roas_attributed": ("ROAS 归因口径", "ROAS attributed"),
     "roas_incremental": ("ROAS 增量口径", "ROAS incremental"),
     "marginal_roas": ("边际ROAS", "Marginal ROAS"),
-    "roi_incremental": ("ROI 增量口径", "ROI incremental"),
+    "roi_incremental": ("ROI 增量口径(含券成本)", "ROI incremental (on cost)"),
+    "discount_cost": ("券/红包成本", "Coupons & 红包"),
+    "cost": ("总成本", "Cost"),
+    "roas_cost": ("ROAS 总成本口径", "ROAS on cost"),
     "contribution": ("贡献GMV", "Contribution"),
     "roas": ("ROAS", "ROAS"),
     "roas_low": ("ROAS 下限", "ROAS low"),
@@ -53,6 +56,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "uplift_high": ("上限", "High"),
     "uplift_pct": ("增幅", "Uplift %"),
     "hangover": ("透支(之后)", "Hangover"),
+    "dip": ("观望(之前)", "Dip before"),
+    "cannibalization": ("蚕食其他渠道", "Cannibalized"),
     "net_uplift": ("净增量", "Net uplift"),
     "current_spend": ("当前花费", "Current spend"),
     "recommended_spend": ("建议花费", "Recommended spend"),
@@ -171,14 +176,16 @@ def uplift_cmd(
     lang: LangOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Each promotion's incremental GMV against its counterfactual, with a 95% interval and the hangover."""
+    """Each promotion's incremental GMV against its counterfactual, with a 95% interval, the dip before, the
+    hangover after and what a promotion of one channel took from the others."""
     with _open(project) as p:
         lg = _lang(p, lang)
         table, daily = p.analysis.promotion_uplift(margin_rate=margin_rate)
     if as_json:
         _dump({"promotions": table, "daily": daily})
         return
-    cols = ["promotion", "start", "days", "uplift", "uplift_low", "uplift_high", "uplift_pct", "hangover", "net_uplift"]
+    cols = ["promotion", "start", "days", "uplift", "uplift_low", "uplift_high", "uplift_pct", "dip", "hangover"]
+    cols += ["net_uplift", "cannibalization"]
     console.print(_table(table[cols], "促销增量" if lg == "zh-CN" else "Promotion uplift", lg))
 
 
@@ -229,12 +236,16 @@ def roi_cmd(
     lang: LangOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """ROI per campaign and ad platform on every basis (platform-reported, orders, attributed, incremental)."""
+    """ROI per campaign (ads and promotions) on every basis (platform-reported, orders, attributed, incremental),
+    with coupons and 红包 given on the campaign's orders counted as cost."""
     with _open(project) as p:
         lg = _lang(p, lang)
         fit = p.analysis.media_mix(start=start, end=end) if with_models else None
         attributed = p.analysis.attribution(by="campaign", start=start, end=end) if with_models else None
-        roi = p.analysis.marketing_roi(start=start, end=end, fit=fit, attributed=attributed, margin_rate=margin_rate)
+        promotions = p.analysis.promotion_uplift(fit)[0] if fit is not None else None
+        roi = p.analysis.marketing_roi(
+            start=start, end=end, fit=fit, attributed=attributed, margin_rate=margin_rate, uplift=promotions
+        )
     if as_json:
         _dump(roi)
         return
@@ -242,6 +253,8 @@ def roi_cmd(
         "campaign_id",
         "platform",
         "spend",
+        "discount_cost",
+        "cost",
         "roas_platform",
         "roas_orders",
         "roas_attributed",

@@ -27,6 +27,8 @@ import pandas as pd
 import yaml
 
 from channelscope.analysis.adstock import geometric_adstock, hill, weibull_adstock
+from channelscope.analysis.commerce_calendar import commerce_events
+from channelscope.config.commerce_calendar import CommerceCalendarConfig
 from channelscope.demo import exports as X
 from channelscope.demo.text import money, ts
 from channelscope.model.tables import TABLES
@@ -72,16 +74,88 @@ PLATFORMS = (
     Platform("tencent_ads", "mini-gdt", "miniprogram", 4000, "geometric", 0.4, (0, 0), 1.0, 1.1, 2.6, 1.4),
     Platform("xiaohongshu", "xhs-seed", "douyin", 3500, "geometric", 0.6, (0, 0), 1.2, 1.0, 1.9, 2.0),
 )
-#: base GMV effect of each festival key of the built-in calendar, as a share of the base level
-FESTIVAL_LIFT = {"春节": -0.3, "618": 0.45, "双11": 0.8, "双12": 0.2, "黑五": 0.1, "Prime Day": 0.05}
-#: promotions: (campaign id, name, first day, last day, uplift as share of the base level, hangover share)
+#: the scenario's festival calendar, written to channelscope.yaml as ``calendar.commerce.events``: 618 and
+#: 双11 split into pre-sale (定金), balance payment (尾款), main day and the days after, as the platforms ran them
+CALENDAR: list[dict] = [
+    {
+        "key": "spring_festival",
+        "name": "春节",
+        "name_en": "Spring Festival",
+        "phases": [{"phase": "logistics_pause", "start": "spring_festival-6", "end": "spring_festival+6"}],
+    },
+    {
+        "key": "618",
+        "name": "618",
+        "name_en": "618",
+        "phases": [
+            {"phase": "presale", "start": "05-20", "end": "05-31"},
+            {"phase": "balance", "start": "06-01", "end": "06-03"},
+            {"phase": "main_day", "start": "06-18", "end": "06-18"},
+            {"phase": "after", "start": "06-19", "end": "06-21"},
+        ],
+    },
+    {
+        "key": "double11",
+        "name": "双11",
+        "name_en": "Singles' Day",
+        "phases": [
+            {"phase": "presale", "start": "10-14", "end": "10-31"},
+            {"phase": "balance", "start": "11-01", "end": "11-03"},
+            {"phase": "main_day", "start": "11-11", "end": "11-11"},
+            {"phase": "after", "start": "11-12", "end": "11-14"},
+        ],
+    },
+    {
+        "key": "double12",
+        "name": "双12",
+        "name_en": "Double 12",
+        "phases": [{"phase": "main_day", "start": "12-12", "end": "12-12"}],
+    },
+]
+#: base GMV effect of each festival phase (``key:phase``), as a share of the base level: deposits (定金) lift
+#: sales a little, the balance payment (尾款) days and the main day a lot, the days after fall below the base
+FESTIVAL_LIFT = {
+    "spring_festival:logistics_pause": -0.3,
+    "618:presale": 0.1,
+    "618:balance": 0.5,
+    "618:main_day": 0.9,
+    "618:after": -0.12,
+    "double11:presale": 0.15,
+    "double11:balance": 0.8,
+    "double11:main_day": 1.6,
+    "double11:after": -0.2,
+    "double12:main_day": 0.3,
+}
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A promotion with a known effect, as shares of the base level per day: ``lift`` in the window, the
+    pre-promotion dip (``dip`` x the window's uplift lost over the ``PRE_DAYS`` before: buyers wait) and the
+    hangover (``hangover`` x uplift lost over the ``HANGOVER_DAYS`` after: demand pulled forward). A promotion
+    of one channel (``channel_id``) lifts that channel only and takes ``cannibalization`` x its uplift from the
+    other channels during the window (shared by their size)."""
+
+    campaign_id: str
+    name: str
+    start: str
+    end: str
+    lift: float
+    dip: float
+    hangover: float
+    channel_id: str | None = None
+    cannibalization: float = 0.0
+
+
 PROMOTIONS = (
-    ("promo-2024-spring", "2024 春季焕新", "2024-04-10", "2024-04-14", 0.35, 0.2),
-    ("promo-2024-summer", "2024 夏日囤货", "2024-08-20", "2024-08-25", 0.25, 0.2),
-    ("promo-2025-38", "2025 女王节", "2025-03-05", "2025-03-08", 0.5, 0.3),
-    ("promo-2025-summer", "2025 夏日囤货", "2025-07-15", "2025-07-21", 0.3, 0.2),
-    ("promo-2025-autumn", "2025 秋季会员日", "2025-09-09", "2025-09-12", 0.4, 0.25),
+    Promotion("promo-2024-spring", "2024 春季焕新", "2024-04-10", "2024-04-14", 0.35, 0.1, 0.2),
+    Promotion("promo-2024-summer", "2024 夏日囤货", "2024-08-20", "2024-08-25", 0.25, 0.12, 0.2),
+    Promotion("promo-dy-2024-11", "2024 抖音超品日", "2024-11-26", "2024-11-29", 0.6, 0.1, 0.15, "douyin", 0.3),
+    Promotion("promo-2025-38", "2025 女王节", "2025-03-05", "2025-03-08", 0.5, 0.1, 0.3),
+    Promotion("promo-2025-summer", "2025 夏日囤货", "2025-07-15", "2025-07-21", 0.3, 0.1, 0.2),
+    Promotion("promo-2025-autumn", "2025 秋季会员日", "2025-09-09", "2025-09-12", 0.4, 0.15, 0.25),
 )
+PRE_DAYS = 3
 HANGOVER_DAYS = 3
 LEVEL = 60_000.0  # base GMV per day (yuan) at the start
 TREND = 0.3  # base growth over the two years
@@ -107,28 +181,18 @@ class MediaScenario:
         return t.set_index("date")
 
 
+def calendar_config() -> CommerceCalendarConfig:
+    """The scenario's commerce calendar (``CALENDAR``) as channelscope.yaml's ``calendar.commerce`` reads it."""
+    return CommerceCalendarConfig.model_validate({"events": CALENDAR})
+
+
 def _calendar_days(days: pd.DatetimeIndex) -> dict[str, np.ndarray]:
-    from channelscope.clean.calendar import festival_windows
-    from channelscope.config.schema import CalendarConfig
-
-    cfg = CalendarConfig(first_date=days[0].date(), last_date=days[-1].date())
+    """Festival phase (``key:phase``) -> its days."""
     out: dict[str, np.ndarray] = {}
-    for s, e, zh, _ in festival_windows(cfg):
-        mask = np.asarray((days >= pd.Timestamp(s)) & (days <= pd.Timestamp(e)))
-        out[zh] = out.get(zh, np.zeros(len(days), dtype=bool)) | mask
+    for ev in commerce_events(days[0], days[-1], calendar_config()):
+        mask = np.asarray((days >= pd.Timestamp(ev.start)) & (days <= pd.Timestamp(ev.end)))
+        out[ev.feature] = out.get(ev.feature, np.zeros(len(days), dtype=bool)) | mask
     return out
-
-
-def _festivals(days: pd.DatetimeIndex) -> list[dict[str, str]]:
-    """The windows of ``_calendar_days`` as dated festivals for channelscope.yaml's ``calendar.festivals``."""
-    from channelscope.clean.calendar import festival_windows
-    from channelscope.config.schema import CalendarConfig
-
-    cfg = CalendarConfig(first_date=days[0].date(), last_date=days[-1].date())
-    return [
-        {"name": zh, "name_en": en, "start": s.isoformat(), "end": e.isoformat()}
-        for s, e, zh, en in festival_windows(cfg)
-    ]
 
 
 def _spend(rng: np.random.Generator, days: pd.DatetimeIndex, festival: np.ndarray) -> np.ndarray:
@@ -199,37 +263,69 @@ def simulate_media(seed: int = 7, split: Mapping[str, float] | None = None, days
     t = np.arange(days) / (days - 1)
     base = LEVEL * (1 + TREND * t + WEEKDAY[np.asarray(idx.dayofweek)] + fest)
     base = base + LEVEL * DISCOUNT_LIFT * (discount - 0.08)
-    promo = np.zeros(days)
-    truth_promos = []
-    for cid, name, s, e, lift, hang in PROMOTIONS:
-        window = np.asarray((idx >= pd.Timestamp(s)) & (idx <= pd.Timestamp(e)))
+    # each promotion's effect per channel-day (yuan): its lift, the dip before, the hangover after and what a
+    # channel's own promotion takes from the other channels
+    promo = np.zeros((days, len(CHANNELS)))
+    parts_of: list[dict[str, np.ndarray]] = []
+    for pr in PROMOTIONS:
+        window = np.asarray((idx >= pd.Timestamp(pr.start)) & (idx <= pd.Timestamp(pr.end)))
         if not window.any():
+            parts_of.append({})
             continue
-        promo[window] += LEVEL * lift
-        uplift = LEVEL * lift * int(window.sum())
-        last = int(np.flatnonzero(window)[-1])
-        after = slice(last + 1, min(last + 1 + HANGOVER_DAYS, days))
-        promo[after] -= uplift * hang / HANGOVER_DAYS
-        truth_promos.append(
+        first, last = int(np.flatnonzero(window)[0]), int(np.flatnonzero(window)[-1])
+        before = np.zeros(days, dtype=bool)
+        before[max(first - PRE_DAYS, 0) : first] = True
+        after = np.zeros(days, dtype=bool)
+        after[last + 1 : last + 1 + HANGOVER_DAYS] = True
+        own = np.array([pr.channel_id is None or c == pr.channel_id for c in CHANNELS])
+        share = np.where(own, CHANNEL_SHARE, 0.0) / CHANNEL_SHARE[own].sum()
+        others = np.where(own, 0.0, CHANNEL_SHARE)
+        uplift = LEVEL * pr.lift * int(window.sum())
+        lift = np.zeros((days, len(CHANNELS)))
+        lift[window] = LEVEL * pr.lift * share
+        dip = np.zeros_like(lift)
+        dip[before] = -uplift * pr.dip / PRE_DAYS * share
+        hang = np.zeros_like(lift)
+        hang[after] = -uplift * pr.hangover / HANGOVER_DAYS * share
+        cannibal = np.zeros_like(lift)
+        if others.sum() > 0:
+            cannibal[window] = -LEVEL * pr.lift * pr.cannibalization * others / others.sum()
+        promo += lift + dip + hang + cannibal
+        parts_of.append(
             {
-                "campaign_id": cid,
-                "name": name,
-                "start": s,
-                "end": e,
-                "days": int(window.sum()),
-                "true_uplift_gmv": round(uplift, 2),
-                "hangover_days": HANGOVER_DAYS,
-                "true_hangover_gmv": round(-uplift * hang, 2),
+                "window": window,
+                "before": before,
+                "after": after,
+                "lift": lift,
+                "dip": dip,
+                "hang": hang,
+                "can": cannibal,
             }
         )
     # the realised effect: a promotion's part of each channel-day carries that day's noise, as the rest does
-    realised = (promo[:, None] * CHANNEL_SHARE[None, :] * np.exp(noise)).sum(axis=1)
-    for rec in truth_promos:
-        window = np.asarray((idx >= pd.Timestamp(rec["start"])) & (idx <= pd.Timestamp(rec["end"])))
-        last = int(np.flatnonzero(window)[-1])
-        after = slice(last + 1, min(last + 1 + HANGOVER_DAYS, days))
-        rec["true_uplift_gmv"] = round(float(realised[window].sum()), 2)
-        rec["true_hangover_gmv"] = round(float(realised[after].sum()), 2)
+    wiggle = np.exp(noise)
+    truth_promos = []
+    for pr, part in zip(PROMOTIONS, parts_of, strict=True):
+        if not part:
+            continue
+        w = part["window"]
+        truth_promos.append(
+            {
+                "campaign_id": pr.campaign_id,
+                "name": pr.name,
+                "start": pr.start,
+                "end": pr.end,
+                "channel_id": pr.channel_id,
+                "days": int(w.sum()),
+                # over every channel: the promoted channels' gain net of what the others lose in the window
+                "true_uplift_gmv": round(float(((part["lift"] + part["can"]) * wiggle)[w].sum()), 2),
+                "pre_days": int(part["before"].sum()),
+                "true_dip_gmv": round(float((part["dip"] * wiggle)[part["before"]].sum()), 2),
+                "hangover_days": int(part["after"].sum()),
+                "true_hangover_gmv": round(float((part["hang"] * wiggle)[part["after"]].sum()), 2),
+                "true_cannibalization_gmv": round(float((part["can"] * wiggle)[w].sum()), 2),
+            }
+        )
     media_channel = np.zeros((days, len(CHANNELS)))
     home = {c: i for i, c in enumerate(CHANNELS)}
     for j, p in enumerate(PLATFORMS):
@@ -237,9 +333,9 @@ def simulate_media(seed: int = 7, split: Mapping[str, float] | None = None, days
     parts = []
     for i, c in enumerate(CHANNELS):
         b = base * CHANNEL_SHARE[i]
-        pr = promo * CHANNEL_SHARE[i]
+        effect = promo[:, i]
         # noise on the organic part only keeps the truth additive in spend (a removed platform removes its part)
-        organic = (b + pr) * np.exp(noise[:, i])
+        organic = (b + effect) * np.exp(noise[:, i])
         gmv = organic + media_channel[:, i]
         parts.append(
             pd.DataFrame(
@@ -249,7 +345,7 @@ def simulate_media(seed: int = 7, split: Mapping[str, float] | None = None, days
                     "gmv": np.round(gmv, 2),
                     "base": b,
                     "media": media_channel[:, i],
-                    "promotion": pr,
+                    "promotion": effect,
                     "discount_rate": discount,
                 }
             )
@@ -265,12 +361,18 @@ def simulate_media(seed: int = 7, split: Mapping[str, float] | None = None, days
         "gmv": round(float(daily["gmv"].sum()), 2),
         "platforms": truth_platforms,
         "promotions": truth_promos,
+        "festival_lift": dict(FESTIVAL_LIFT),
         "definitions": {
             "true_roas": "incremental GMV of the platform over the period (GMV with its spend minus GMV "
             "without it) / its spend; yuan per yuan",
             "true_uplift_gmv": "GMV the promotion adds during its window (yuan), over every channel: GMV "
             "of the run minus GMV of the same run without the promotion (designed lift x the days' noise)",
             "true_hangover_gmv": "GMV lost in the days after the window (pull-forward), negative, same basis",
+            "true_dip_gmv": "GMV lost in the days before the window (buyers waiting for it), negative, same basis",
+            "true_cannibalization_gmv": "GMV the other channels lose during the window of a promotion of one "
+            "channel (negative; included in true_uplift_gmv, which is net over every channel)",
+            "festival_lift": "GMV effect of each festival phase of calendar.commerce (key:phase), share of the "
+            "base level per day",
         },
     }
     return MediaScenario(
@@ -304,8 +406,9 @@ def _orders(sc: MediaScenario, rng: np.random.Generator, aov_scale: float) -> pd
     customers = rng.integers(0, max(1000, len(row) // 3), len(row))
     promo_of = np.full(len(row), None, dtype=object)
     dates = pd.DatetimeIndex(d["date"].to_numpy()[row])
-    for cid, _, s, e, _, _ in PROMOTIONS:
-        promo_of[(dates >= pd.Timestamp(s)) & (dates <= pd.Timestamp(e))] = cid
+    for pr in PROMOTIONS:
+        inside = (dates >= pd.Timestamp(pr.start)) & (dates <= pd.Timestamp(pr.end))
+        promo_of[inside & ((channel == pr.channel_id) if pr.channel_id else True)] = pr.campaign_id
     return pd.DataFrame(
         {
             "source_order_id": [f"M{i:08d}" for i in range(len(row))],
@@ -425,9 +528,9 @@ def generate_media_demo(folder: Path | str, seed: int = 7, *, aov_scale: float =
         for p in PLATFORMS
     ]
     camps += [
-        {"campaign_id": c, "name": n, "kind": "promotion", "channel_id": None}
-        | {"starts_at": f"{s} 00:00:00", "ends_at": f"{e} 23:59:59"}
-        for c, n, s, e, _, _ in PROMOTIONS
+        {"campaign_id": pr.campaign_id, "name": pr.name, "kind": "promotion", "channel_id": pr.channel_id}
+        | {"starts_at": f"{pr.start} 00:00:00", "ends_at": f"{pr.end} 23:59:59"}
+        for pr in PROMOTIONS
     ]
     cframe = pd.DataFrame(camps)
     for col in TABLES["campaigns"].mappable:
@@ -445,9 +548,9 @@ def generate_media_demo(folder: Path | str, seed: int = 7, *, aov_scale: float =
             {"name": t, "path": f"{canonical}/{t}.csv", "preset": f"canonical_{t}"}
             for t in ("campaigns", "orders", "ad_spend", "events")
         ],
-        # the festival windows the scenario's sales follow (the built-in calendar of clean/calendar.py), declared
-        # as the brand's calendar: the models' controls are then the windows the truth was made with
-        "calendar": {"festivals": _festivals(sc.days)},
+        # the festival phases the scenario's sales follow (618 and 双11 with pre-sale, balance and main day),
+        # declared as the brand's calendar: the models' controls are then the phases the truth was made with
+        "calendar": {"commerce": {"events": CALENDAR, "statutory_holidays": False}},
     }
     head = f"# channelscope media scenario (seed {seed}): sales respond to ad spend with adstock and saturation.\n"
     (folder / "channelscope.yaml").write_text(

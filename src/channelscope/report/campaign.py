@@ -1,7 +1,8 @@
 """The campaign post-mortem: a campaign's window (``campaign:<id>``, or ``last_campaign``: the latest promotion
 or festival campaign that ended before the issue date), what the promotion added against its counterfactual
-(uplift with its 95% interval, the pull-forward after it, net of both: ``analysis.uplift`` on the media mix
-model) and what each ad campaign returned in the window (``analysis.marketing.roi_table``).
+(uplift with its 95% interval, the dip before it and the pull-forward after it, net of the three:
+``analysis.uplift`` on the media mix model) and what each ad campaign returned in the window
+(``analysis.marketing.roi_table``).
 
 The uplift is brand-wide (the model is fitted on every channel's GMV), so a channel manager's report leaves
 it out and says so; the ROI table holds only the campaigns of the report's channels.
@@ -75,7 +76,7 @@ def campaign_window(project: Project, text: str, issued: dt.date) -> tuple[dt.da
 
 def uplift_section(project: Project, report: Report) -> tuple[SectionResult, list[Finding]]:
     """Each promotion starting in the window: actual and counterfactual GMV, uplift with its interval, the
-    pull-forward after it and the net uplift (yuan)."""
+    dip before it, the pull-forward after it and the net uplift (yuan)."""
     columns = [
         Column("promotion", {"zh-CN": "活动", "en": "Promotion"}),
         Column("days", {"zh-CN": "天数", "en": "Days"}, "count"),
@@ -85,6 +86,7 @@ def uplift_section(project: Project, report: Report) -> tuple[SectionResult, lis
         Column("uplift_low", {"zh-CN": "增量下限 (95%)", "en": "Uplift low (95%)"}, "money"),
         Column("uplift_high", {"zh-CN": "增量上限 (95%)", "en": "Uplift high (95%)"}, "money"),
         Column("uplift_pct", {"zh-CN": "增量占比", "en": "Uplift %"}, "percent"),
+        Column("dip", {"zh-CN": "活动前（观望为负）", "en": "Before (waiting if negative)"}, "money"),
         Column("hangover", {"zh-CN": "活动后（提前透支为负）", "en": "After (pull-forward if negative)"}, "money"),
         Column("net_uplift", {"zh-CN": "净增量", "en": "Net uplift"}, "money"),
     ]
@@ -112,9 +114,9 @@ def uplift_section(project: Project, report: Report) -> tuple[SectionResult, lis
         return SectionResult("uplift", title, None, columns, [note]), []
     notes = [
         {
-            "zh-CN": "反事实：媒体组合模型在去掉活动期及其后 3 天后重新拟合的预测；区间为 95%。",
-            "en": "Counterfactual: the media mix model refitted without the window and the 3 days after it; "
-            "intervals are 95%.",
+            "zh-CN": "反事实：媒体组合模型在去掉活动期及其前后各 3 天后重新拟合的预测；区间为 95%。",
+            "en": "Counterfactual: the media mix model refitted without the window and the 3 days either side "
+            "of it; intervals are 95%.",
         }
     ]
     return SectionResult("uplift", title, table, columns, notes), [_uplift_finding(r) for r in table.to_dict("records")]
@@ -168,6 +170,7 @@ def roi_section(project: Project, report: Report) -> tuple[SectionResult, list[F
     from channelscope.analysis.marketing import roi_table
 
     roi = roi_table(project, start=report.start, end=report.end)
+    roi = roi[roi["kind"] == "ad"].copy()  # promotions are the uplift section's
     owner = campaigns(project).set_index("campaign_id")
     roi["channel_id"] = roi["campaign_id"].map(owner["channel_id"])
     roi["name"] = roi["campaign_id"].map(owner["name"]).fillna(roi["campaign_id"])

@@ -84,7 +84,10 @@ def roi(
     rp = _allowed(project, user)
     fit = media_mix(project, user, start=start, end=end)
     attributed = attribution(project, user, by="campaign", start=start, end=end)
-    return rp.analysis.marketing_roi(start=start, end=end, fit=fit, attributed=attributed, margin_rate=margin_rate)
+    promotions, _ = rp.analysis.promotion_uplift(fit)
+    return rp.analysis.marketing_roi(
+        start=start, end=end, fit=fit, attributed=attributed, margin_rate=margin_rate, uplift=promotions
+    )
 
 
 def uplift(project: Project, user: User, *, margin_rate: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:

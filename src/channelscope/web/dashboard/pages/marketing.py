@@ -95,9 +95,12 @@ def _roi_table(ctx: PageContext, roi: pd.DataFrame) -> html.Table:
         ("campaign_id", t("campaign", lang), lambda r: r["campaign_id"]),
         ("platform", t("mkt_platform", lang), lambda r: r["platform"]),
         ("spend", t("mkt_spend", lang), lambda r: _money(r["spend"], ctx)),
+        ("discount_cost", t("mkt_discount_cost", lang), lambda r: _money(r["discount_cost"], ctx)),
+        ("cost", t("mkt_cost", lang), lambda r: _money(r["cost"], ctx)),
     ]
     for basis in ("platform", "orders", "attributed", "incremental"):
         cols.append((f"roas_{basis}", t(f"mkt_roas_{basis}", lang), lambda r, b=basis: _ratio(r[f"roas_{b}"])))
+    cols.append(("roas_cost", t("mkt_roas_cost", lang), lambda r: _ratio(r["roas_cost"])))
     cols.append(("marginal_roas", t("mkt_marginal", lang), lambda r: _ratio(r["marginal_roas"])))
     numeric = [c for c, _, _ in cols[2:]]
     return table("mkt-roi", roi.to_dict("records"), cols, key="campaign_id", numeric=numeric)
@@ -184,8 +187,10 @@ def _uplift_table(ctx: PageContext, uplift: pd.DataFrame) -> html.Table:
             lambda r: f"{_money(r['uplift_low'], ctx)} – {_money(r['uplift_high'], ctx)}",
         ),
         ("uplift_pct", t("mkt_uplift_pct", lang), lambda r: ctx.nf.value(r["uplift_pct"], "percent")),
+        ("dip", t("mkt_dip", lang), lambda r: _money(r["dip"], ctx)),
         ("hangover", t("mkt_hangover", lang), lambda r: _money(r["hangover"], ctx)),
         ("net_uplift", t("mkt_net", lang), lambda r: _money(r["net_uplift"], ctx)),
+        ("cannibalization", t("mkt_cannibalization", lang), lambda r: _money(r.get("cannibalization"), ctx)),
     ]
     return table("mkt-uplift", uplift.to_dict("records"), cols, key="start", numeric=[c for c, _, _ in cols[2:]])
 
