@@ -147,3 +147,18 @@ def test_no_import_goes_back(stage: str) -> None:
                 if parts[0] == "channelscope" and len(parts) > 1 and parts[1] in LATER[stage]:
                     found.append(f"{path.relative_to(SRC)}:{node.lineno}: {name}")
     assert not found, "\n".join(found)
+
+
+def test_postgres_staging_spills_to_a_private_folder_removed_on_close(pg_url: str, tmp_path: Path) -> None:
+    """The in-memory DuckDB that stages loads for PostgreSQL spills to its own temporary folder, not to
+    DuckDB's default ./.tmp in the user's working directory, and the folder goes with the warehouse."""
+    wh = open_warehouse(pg_url, tmp_path)
+    try:
+        wh.ensure_schema()
+        con = wh.staging()
+        folder = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+        assert Path(folder).is_absolute() and Path(folder).name.startswith("channelscope-staging-")
+        assert Path(folder).exists()
+    finally:
+        wh.close()
+    assert not Path(folder).exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +43,7 @@ class PostgresWarehouse(Warehouse):
             ) from exc
         self.memory_limit = memory_limit
         self._staging: duckdb.DuckDBPyConnection | None = None
+        self._spill: str | None = None
         # the staging copies of the dimensions are refreshed only after a dimension changed
         self._dims_stale = True
 
@@ -97,7 +99,11 @@ class PostgresWarehouse(Warehouse):
     def staging(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB holding fresh copies of the dimensions the cleaning reads."""
         if self._staging is None:
-            self._staging = duckdb.connect(config={"memory_limit": self.memory_limit or "600MB"})
+            # it spills to a private temporary folder (DuckDB's default is ./.tmp in the user's working directory)
+            self._spill = tempfile.mkdtemp(prefix="channelscope-staging-")
+            self._staging = duckdb.connect(
+                config={"memory_limit": self.memory_limit or "600MB", "temp_directory": self._spill}
+            )
         con = self._staging
         if not self._dims_stale:
             return con
@@ -204,3 +210,7 @@ class PostgresWarehouse(Warehouse):
         self.conn.close()
         if self._staging is not None:
             self._staging.close()
+            self._staging = None
+        if self._spill is not None:
+            shutil.rmtree(self._spill, ignore_errors=True)
+            self._spill = None
