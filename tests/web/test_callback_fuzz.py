@@ -130,3 +130,13 @@ def test_no_callback_request_is_a_500(client: TestClient, data: Any, user: str) 
     r = client.post("/_dash-update-component", content=content, headers={**headers, "Content-Type": "application/json"})
     assert r.status_code < 500, (user, body, r.status_code, r.text[:300])
     assert "Traceback" not in r.text
+
+
+def test_a_value_that_is_not_text_is_an_unknown_member_in_the_url() -> None:
+    """Found by the fuzz: a lone surrogate in a forged campaign value made the URL writer raise (a 500)."""
+    from urllib.parse import parse_qs
+
+    from channelscope.web.dashboard.view import View
+
+    search = View(filters={"campaign": ("\ud800",)}, lang="en").to_search()
+    assert parse_qs(search.lstrip("?"))["campaign"] == ["?"]  # encoded with errors="replace"

@@ -57,7 +57,9 @@ class View:
                 pairs.append((k, self.options[k]))
         if self.lang:
             pairs.append(("lang", self.lang))
-        return "?" + urlencode(pairs, safe=",") if pairs else ""
+        # a value that is not text (a lone surrogate from a forged callback) is written as "?": an unknown
+        # member, never a 500
+        return "?" + urlencode(pairs, safe=",", errors="replace") if pairs else ""
 
 
 def parse_search(search: str | None) -> View:
