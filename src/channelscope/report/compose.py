@@ -398,6 +398,15 @@ def _num(df: pd.DataFrame, col: str) -> float | None:
     return None if v is None or pd.isna(v) else float(v)
 
 
+def _analysis(name: str) -> Any:
+    def run(project: Project, section: Section, report: Report, filters: dict[str, Any]) -> tuple[SectionResult, list]:
+        from channelscope.report import analysis_sections
+
+        return getattr(analysis_sections, name)(project, section, report, filters)
+
+    return run
+
+
 _SECTIONS = {
     "kpis": _kpis,
     "channels": _channels,
@@ -410,6 +419,12 @@ _SECTIONS = {
     "actions": _actions,
     "uplift": _uplift,
     "campaign_roi": _campaign_roi,
+    "repurchase": _analysis("repurchase_section"),
+    "clv": _analysis("clv_section"),
+    "attribution": _analysis("attribution_section"),
+    "forecast_targets": _analysis("forecast_target_section"),
+    "compliance_score": _analysis("compliance_score_section"),
+    "compliance_cases": _analysis("compliance_cases_section"),
 }
 
 __all__ = ["Finding", "compose", "resolve_period"]
