@@ -150,8 +150,7 @@ def _kpis(project: Project, section: Section, report: Report, filters: dict[str,
         else (report.start - dt.timedelta(days=7), report.end - dt.timedelta(days=7))
     )
     # a comparison period before the first order is missing (no data), never 0
-    first = project.warehouse.ibis.table("orders").business_date.min().execute()
-    first = None if first is None or pd.isna(first) else pd.Timestamp(first).date()
+    first = _first_date(project, report)
     before_data = first is None or prev_start < first
     rows = []
     for m in section.metrics:
@@ -223,9 +222,21 @@ def _channels(
     return SectionResult("channels", _SECTION_TITLES["channels"], df[keep], columns, [], chart), []
 
 
+def _first_date(project: Project, report: Report) -> dt.date | None:
+    """The first business date with orders (once per report: every KPI section compares against it)."""
+    if "first_date" not in report.cache:
+        first = project.warehouse.ibis.table("orders").business_date.min().execute()
+        report.cache["first_date"] = None if first is None or pd.isna(first) else pd.Timestamp(first).date()
+    return report.cache["first_date"]
+
+
 def _explain(project: Project, report: Report, filters: dict[str, Any]) -> Any:
-    result, _ = project.explain(f"{report.start}..{report.end}", vs="previous", filters=filters)
-    return result
+    """The GMV decomposition of the report's period against the previous one: computed once per report and
+    read by both the decomposition and the movers sections."""
+    key = f"explain:{sorted((k, tuple(v)) for k, v in filters.items())}"
+    if key not in report.cache:
+        report.cache[key], _ = project.explain(f"{report.start}..{report.end}", vs="previous", filters=filters)
+    return report.cache[key]
 
 
 def _decomposition(
