@@ -132,3 +132,69 @@ def test_unknown_notifier_is_named(demo_shop: Path, tmp_path: Path, receivers: d
     with Project(folder) as p:
         runs = Scheduler(p, now=TICK - dt.timedelta(minutes=10)).run_pending(TICK + dt.timedelta(seconds=5))
     assert runs[0].status == "failed" and "unknown notifier 'nobody'" in runs[0].message
+
+
+def test_a_failed_delivery_is_retried_until_the_receiver_accepts(
+    demo_shop: Path, tmp_path: Path, receivers: dict, secrets_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webhook receiver answers 500 at the scheduled tick: the run fails and names it, the delivery goes
+    into the outbox; the scheduler's reports:deliver job sends it again and the receiver, now accepting, gets
+    the report. Every attempt is recorded."""
+    from channelscope.monitor.dispatch import RetryPolicy
+    from channelscope.report import delivery
+
+    monkeypatch.setattr(delivery, "RETRY", RetryPolicy(base=0.0, cap=0.0, max_attempts=5))
+    spec = {"report": "daily_brief", "cron": "0 8 * * *", "notify": ["ops_wecom", "erp"], "formats": ["html"]}
+    folder = _shop(demo_shop, tmp_path / "shop", receivers, [spec])
+    hook, wecom = receivers["webhook"], receivers["wecom"]
+    accepted, robots = len(hook.accepted), len(wecom.accepted)
+    hook.mode = "error"
+    try:
+        with Project(folder) as p:
+            sched = Scheduler(p, now=TICK - dt.timedelta(minutes=10))
+            first = sched.run_pending(TICK + dt.timedelta(seconds=5))
+            outbox = delivery.read_outbox(p)
+            hook.mode = "ok"
+            later = sched.run_pending(TICK + dt.timedelta(minutes=1, seconds=5))
+            final = delivery.read_outbox(p)
+    finally:
+        hook.mode = "ok"
+    report_run = next(r for r in first if r.job == "report:daily_brief")
+    assert report_run.status == "failed" and "erp:" in report_run.message and "retrying" in report_run.message
+    assert len(wecom.accepted) == robots + 1  # the healthy notifier was sent once, not again
+    assert [(o["notifier"], o["status"]) for o in outbox] == [("erp", "retrying")]
+    assert all(a["error"] for a in outbox[0]["attempts"])
+    assert [(r.job, r.status) for r in later if r.job == "reports:deliver"] == [("reports:deliver", "ok")]
+    assert len(hook.accepted) == accepted + 1
+    assert hook.accepted[-1]["report"]["archive_id"] == read_index(folder)[-1]["id"]
+    (row,) = final
+    assert row["status"] == "delivered" and row["next_attempt_at"] is None
+    assert row["attempts"][-1]["error"] is None and all(a["error"] for a in row["attempts"][:-1])
+    assert 2 <= len(row["attempts"]) <= 5
+
+
+def test_retries_are_bounded(
+    demo_shop: Path, tmp_path: Path, receivers: dict, secrets_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from channelscope.monitor.dispatch import RetryPolicy
+    from channelscope.report import delivery
+
+    monkeypatch.setattr(delivery, "RETRY", RetryPolicy(base=0.0, cap=0.0, max_attempts=3))
+    spec = {"report": "daily_brief", "cron": "0 8 * * *", "notify": ["erp"], "formats": ["html"]}
+    folder = _shop(demo_shop, tmp_path / "shop", receivers, [spec])
+    hook = receivers["webhook"]
+    hook.mode = "error"
+    try:
+        with Project(folder) as p:
+            sched = Scheduler(p, now=TICK - dt.timedelta(minutes=10))
+            runs = []
+            for minute in range(5):
+                runs += sched.run_pending(TICK + dt.timedelta(minutes=minute, seconds=5))
+            requests = hook.requests
+            runs += sched.run_pending(TICK + dt.timedelta(minutes=6, seconds=5))
+            (row,) = delivery.read_outbox(p)
+    finally:
+        hook.mode = "ok"
+    assert row["status"] == "failed" and len(row["attempts"]) == 3 and row["next_attempt_at"] is None
+    assert hook.requests == requests  # given up: no further attempt
+    assert any(r.job == "reports:deliver" and r.status == "failed" and "failed 1" in r.message for r in runs)

@@ -157,7 +157,7 @@ def test_admin_zh_reports_and_actions(page: Any, site: dict[str, Any]) -> None:
     page.fill("#ac-what", "bad dates")
     page.fill("#ac-deadline", "2025-01-01")
     page.click("#ac-add")
-    expect(page.locator("#ac-msg")).to_contain_text("deadline")
+    expect(page.locator("#ac-msg")).to_contain_text("截止日 2025-01-01 早于开始日")
     shot(page, "actions-zh-CN")
 
 

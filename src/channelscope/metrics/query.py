@@ -282,13 +282,22 @@ def channel_coverage(wh: Warehouse, tables: tuple[str, ...] = COVERAGE_TABLES) -
 
     A channel that never sent a row of ``order_lines``, ``refunds`` or ``traffic`` does not provide that
     input: its KPIs over it are unknown, not 0 (a month without refunds in a channel that has a refund
-    feed is a real 0). ``_orders`` holds the channels with any order. Small aggregates, pulled once.
+    feed is a real 0). ``_orders`` holds the channels with any order. Read from the daily rollups where
+    the warehouse keeps them (a few thousand rows instead of every fact: at 10M orders the scan of the lines
+    joined to their orders cost about 5 s of CPU per query compiled).
     """
     con = wh.ibis
     out: dict[str, frozenset[str]] = {}
     o = con.table("orders")
+    kept = wh.rollup_tables()
     for table in (*tables, "_orders"):
-        if table == "_orders":
+        frame = "orders" if table == "_orders" else table
+        rollup = FRAMES[frame].rollup if frame in FRAMES else None
+        if rollup is not None and rollup in kept:
+            # the daily rollup has a row per channel and day with facts (kept in the facts' transaction, the
+            # lines keyed by their order's channel): the same channels, without rescanning the facts
+            ids = con.table(rollup).select("channel_id").distinct()
+        elif table == "_orders":
             ids = o.select("channel_id").distinct()
         elif table == "order_lines":
             lines = con.table("order_lines").select("order_id").distinct()

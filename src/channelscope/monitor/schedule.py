@@ -4,8 +4,9 @@ Jobs come from the ``schedule:`` section: ``ingest:<source>`` per named source, 
 other polled source (events sources are fed by the server, never polled), ``alerts:<group>`` per alert
 group, ``alerts:deliver`` (the outbox's retries, every minute, when alerts are configured),
 ``forecast:<metric>/<hierarchy>`` per scheduled forecast (the previous run scored against the actuals since,
-then a new run stored) and ``report:<name>`` per scheduled report (issued into the archive and sent through
-the notifiers).
+then a new run stored), ``report:<name>`` per scheduled report (issued into the archive and sent through
+the notifiers) and ``reports:deliver`` (failed report deliveries sent again with backoff, every minute,
+when reports are scheduled).
 
 Rules:
 - **No overlap**: a job still running when its next tick comes is not started again; the tick is
@@ -155,6 +156,8 @@ def jobs_from_config(project: Project) -> list[Job]:
     for spec in cfg.reports:
         name = f"report:{spec.report}" + (f"@{'+'.join(spec.channels)}" if spec.channels else "")
         jobs.append(Job(name, spec.cron, functools.partial(_send_report, project, spec), order=3))
+    if cfg.reports:
+        jobs.append(Job("reports:deliver", "* * * * *", lambda: _retry_reports(project), order=4, quiet=True))
     return jobs
 
 
@@ -193,6 +196,19 @@ def _send_report(project: Project, spec: Any) -> str:
     )
     if sent.failed:
         raise JobFailed(f"{text}; {'; '.join(f'{k}: {v}' for k, v in sent.failed.items())}"[:500])
+    return text
+
+
+def _retry_reports(project: Project) -> str:
+    """Send again the report deliveries that failed and are due (report/delivery.py's outbox)."""
+    from channelscope.report.delivery import retry_report_deliveries
+
+    n = retry_report_deliveries(project)
+    if not any(n.values()):
+        return ""
+    text = f"report deliveries: delivered {n['delivered']}, retrying {n['retrying']}, failed {n['failed']}"
+    if n["failed"]:
+        raise JobFailed(text)
     return text
 
 

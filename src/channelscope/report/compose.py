@@ -150,8 +150,7 @@ def _kpis(project: Project, section: Section, report: Report, filters: dict[str,
         else (report.start - dt.timedelta(days=7), report.end - dt.timedelta(days=7))
     )
     # a comparison period before the first order is missing (no data), never 0
-    first = project.warehouse.ibis.table("orders").business_date.min().execute()
-    first = None if first is None or pd.isna(first) else pd.Timestamp(first).date()
+    first = _first_date(project, report)
     before_data = first is None or prev_start < first
     rows = []
     for m in section.metrics:
@@ -223,9 +222,21 @@ def _channels(
     return SectionResult("channels", _SECTION_TITLES["channels"], df[keep], columns, [], chart), []
 
 
+def _first_date(project: Project, report: Report) -> dt.date | None:
+    """The first business date with orders (once per report: every KPI section compares against it)."""
+    if "first_date" not in report.cache:
+        first = project.warehouse.ibis.table("orders").business_date.min().execute()
+        report.cache["first_date"] = None if first is None or pd.isna(first) else pd.Timestamp(first).date()
+    return report.cache["first_date"]
+
+
 def _explain(project: Project, report: Report, filters: dict[str, Any]) -> Any:
-    result, _ = project.explain(f"{report.start}..{report.end}", vs="previous", filters=filters)
-    return result
+    """The GMV decomposition of the report's period against the previous one: computed once per report and
+    read by both the decomposition and the movers sections."""
+    key = f"explain:{sorted((k, tuple(v)) for k, v in filters.items())}"
+    if key not in report.cache:
+        report.cache[key], _ = project.explain(f"{report.start}..{report.end}", vs="previous", filters=filters)
+    return report.cache[key]
 
 
 def _decomposition(
@@ -398,6 +409,15 @@ def _num(df: pd.DataFrame, col: str) -> float | None:
     return None if v is None or pd.isna(v) else float(v)
 
 
+def _analysis(name: str) -> Any:
+    def run(project: Project, section: Section, report: Report, filters: dict[str, Any]) -> tuple[SectionResult, list]:
+        from channelscope.report import analysis_sections
+
+        return getattr(analysis_sections, name)(project, section, report, filters)
+
+    return run
+
+
 _SECTIONS = {
     "kpis": _kpis,
     "channels": _channels,
@@ -410,6 +430,12 @@ _SECTIONS = {
     "actions": _actions,
     "uplift": _uplift,
     "campaign_roi": _campaign_roi,
+    "repurchase": _analysis("repurchase_section"),
+    "clv": _analysis("clv_section"),
+    "attribution": _analysis("attribution_section"),
+    "forecast_targets": _analysis("forecast_target_section"),
+    "compliance_score": _analysis("compliance_score_section"),
+    "compliance_cases": _analysis("compliance_cases_section"),
 }
 
 __all__ = ["Finding", "compose", "resolve_period"]

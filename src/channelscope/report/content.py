@@ -83,6 +83,8 @@ class Report:
     currency: str
     sections: list[SectionResult] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    #: results several sections read (the decomposition, the first date with data), computed once per report
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def period_label(self) -> str:
         if self.start == self.end:

@@ -27,6 +27,12 @@ SectionKind = Literal[
     "actions",
     "uplift",
     "campaign_roi",
+    "repurchase",
+    "clv",
+    "attribution",
+    "forecast_targets",
+    "compliance_score",
+    "compliance_cases",
 ]
 PERIODS = ("yesterday", "last_week", "last_month", "this_month", "last_campaign")
 
@@ -117,6 +123,18 @@ STANDARD: dict[str, ReportDefinition] = {
                 Section(kind="targets"),
                 Section(kind="trend", metrics=["gmv"]),
                 Section(kind="alerts"),
+                Section(kind="actions"),
+            ],
+        ),
+        ReportDefinition(
+            name="distributor_compliance",
+            title={"zh-CN": "经销商合规报告", "en": "Distributor compliance report"},
+            period="last_month",
+            sections=[
+                Section(kind="compliance_cases"),
+                Section(kind="compliance_score", top=20),
+                Section(kind="kpis", metrics=["gmv", "paid_orders", "aov", "refund_rate"]),
+                Section(kind="channels", metrics=["gmv", "paid_orders", "aov", "refund_rate"]),
                 Section(kind="actions"),
             ],
         ),

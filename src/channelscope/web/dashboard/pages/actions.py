@@ -16,6 +16,7 @@ from channelscope.plan.actions import STATUS_TEXT, VERDICT_TEXT
 from channelscope.web.auth import request_user
 from channelscope.web.dashboard.data import PageContext
 from channelscope.web.dashboard.i18n import t
+from channelscope.web.dashboard.view import parse_search
 from channelscope.web.dashboard.widgets import data_attrs, empty, section, table
 
 if TYPE_CHECKING:
@@ -158,6 +159,48 @@ def _button(text: str, action_id: str, to: str, cls: str) -> html.Button:
     )
 
 
+#: an action form's error per field, in Chinese (the English text is the error's own)
+_FORM_ERRORS_ZH = {
+    "what": "请填写行动内容（500 字以内）",
+    "owner": "请填写负责人（100 字以内）",
+    "scope_id": "请选择一个渠道",
+    "scope_kind": "行动范围须为渠道、经销商或活动",
+    "start": "开始日不是日期，请按 YYYY-MM-DD 填写",
+    "deadline": "截止日不是日期，请按 YYYY-MM-DD 填写",
+    "metric": "未知指标",
+    "expected_change": "预期变化填百分比（10 表示 +10%），须大于 -100",
+    "status": "未知状态",
+}
+_FIELDS_EN = {"scope_id": "channel", "expected_change": "expected change"}
+
+
+def form_error(exc: Exception, lang: str) -> str:
+    """The text of an action form's error in ``lang``: the field it names and what is wrong with it."""
+    from pydantic import ValidationError
+
+    from channelscope.web.auth import AccessDenied
+
+    field: str | None = getattr(exc, "field", None)
+    text = str(exc).splitlines()[0]
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else None
+        text = f"{_FIELDS_EN.get(field or '', field)}: {err['msg']}"
+    elif not isinstance(exc, ChannelscopeError):  # the expected change is not a number
+        field, text = "expected_change", "expected change: not a number"
+    if lang == "en":
+        return text
+    if isinstance(exc, AccessDenied):
+        return "该范围不在您的权限之内"
+    raw = str(getattr(exc, "message", text))
+    if field == "deadline" and "before the start" in raw:
+        dates = [w.strip("'") for w in raw.split() if w[:1].isdigit()]
+        return f"截止日 {dates[0]} 早于开始日 {dates[1]}" if len(dates) == 2 else "截止日早于开始日"
+    if field == "scope_id" and raw.startswith("unknown"):
+        return "未知的渠道、经销商或活动"
+    return _FORM_ERRORS_ZH.get(field or "", "无法保存该行动：请检查各项填写")
+
+
 def register(app: Dash, project: Project) -> None:
     @app.callback(
         Output("refresh", "data", allow_duplicate=True),
@@ -171,6 +214,7 @@ def register(app: Dash, project: Project) -> None:
         State("ac-metric", "value"),
         State("ac-expected", "value"),
         State("refresh", "data"),
+        State("url", "search"),
         prevent_initial_call=True,
     )
     def add(
@@ -183,8 +227,10 @@ def register(app: Dash, project: Project) -> None:
         metric: str | None,
         expected: float | None,
         counter: int,
+        search: str | None = None,
     ) -> Any:
-        """Plan an action from the form; an error is shown beside the button (naming the field)."""
+        """Plan an action from the form; an error is shown beside the button (naming the field), in the
+        page's language."""
         from channelscope.web.actions_api import NewAction, create_action
 
         if not clicks:
@@ -202,7 +248,7 @@ def register(app: Dash, project: Project) -> None:
             )
             create_action(project, request_user(), body)
         except (ChannelscopeError, ValueError) as exc:
-            return no_update, str(exc).splitlines()[0]
+            return no_update, form_error(exc, parse_search(search).lang or request_user().lang)
         return (counter or 0) + 1, ""
 
     @app.callback(
