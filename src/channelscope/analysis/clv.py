@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from channelscope.metrics.customers import FRAME_DIMENSIONS, customer_frame, paid_orders
+from channelscope.metrics.customers import FRAME_DIMENSIONS, acquisition_frame, paid_orders
 
 #: fewer repeat buyers than this (or than MIN_REPEAT_SHARE of the customers) do not identify the models
 MIN_REPEAT_BUYERS = 30
@@ -82,7 +82,34 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> Fit:
         (-1.0, math.log(scale / 4), -0.5, 1.0),
         (0.5, math.log(scale * 2), 1.0, 2.0),
     ]
-    return _fit("bgnbd", ("r", "alpha", "a", "b"), lambda p: -float(w @ bgnbd_loglik(p, ux, ut, uT)), starts, n)
+    return _fit("bgnbd", ("r", "alpha", "a", "b"), _bgnbd_nll(ux, ut, uT, w), starts, n)
+
+
+def _bgnbd_nll(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray) -> Callable[[np.ndarray], float]:
+    """The weighted negative log-likelihood of ``bgnbd_loglik``, with the gamma functions of the counts evaluated
+    once per distinct count (a few dozen) instead of once per row: the same sum, several times faster."""
+    xs, inv = np.unique(x, return_inverse=True)
+    pos = xs > 0
+
+    def nll(params: np.ndarray) -> float:
+        r, alpha, a, b = params
+        per_x = (
+            special.gammaln(r + xs)
+            - special.gammaln(r)
+            + r * np.log(alpha)
+            + special.gammaln(a + b)
+            + special.gammaln(b + xs)
+            - special.gammaln(b)
+            - special.gammaln(a + b + xs)
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_ab = np.where(pos, np.log(a) - np.log(np.maximum(b + xs - 1, 1e-300)), -np.inf)
+        rx = r + x
+        a3 = -rx * np.log(alpha + T)
+        a4 = log_ab[inv] - rx * np.log(alpha + t_x)
+        return -float(w @ (per_x[inv] + np.logaddexp(a3, a4)))
+
+    return nll
 
 
 def bgnbd_p_alive(params: dict[str, float], x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -237,7 +264,7 @@ def customer_summary(
     o = paid_orders(con, as_of=holdout_end or calibration_end, channels=channels)
     d = o.group_by(["customer_key", "day"]).aggregate(value=o.value.sum())
     cal = d.filter(d.day <= calibration_end)
-    f = customer_frame(con, as_of=calibration_end, channels=channels).select(
+    f = acquisition_frame(con, as_of=calibration_end, channels=channels).select(
         _ck="customer_key",
         first_day="first_day",
         **{k: v for k, v in FRAME_DIMENSIONS.items() if k.startswith("acquisition")},

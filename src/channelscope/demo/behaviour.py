@@ -48,13 +48,15 @@ def generate(folder: Path, size: str, seed: int, products: pd.DataFrame) -> dict
     nv = len(per_visitor)
     visitor = np.repeat(np.arange(nv), per_visitor)
     first = np.cumsum(per_visitor) - per_visitor
-    days = (W.END - W.START).days
-    start_day = rng.integers(0, max(1, days - 40), nv)
+    days = (W.END - W.START).days + 1
+    start_day = rng.integers(0, days, nv)
     step_days = rng.integers(1, 10, n)
     step_days[first] = 0
     day = np.repeat(start_day, per_visitor) + (
         np.cumsum(step_days) - np.repeat(np.cumsum(step_days)[first], per_visitor)
     )
+    keep = day < days  # a visitor's later sessions past the last day are not in the export
+    visitor, day, n = visitor[keep], day[keep], int(keep.sum())
     chan_of_visitor = rng.choice(len(channels), nv, p=[0.35, 0.25, 0.2, 0.1, 0.1])
     chan = np.array(channels, dtype=object)[chan_of_visitor[visitor]]
     start = day * 86400 + rng.integers(8 * 3600, 20 * 3600, n)

@@ -195,6 +195,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "cust_to_purchase": ("到购买(秒,中位)", "To purchase (s, median)"),
     "cust_top_paths": ("最常见路径", "Most common paths"),
     "cust_customers_sessions": ("会话数", "Sessions"),
+    "cust_outcome": ("结果", "Outcome"),
+    "cust_path": ("路径", "Path"),
     "cust_channel_only": (
         "客户分析只能按渠道筛选（分销商和活动筛选不适用）",
         "Customer analytics can be filtered by channel only (not by distributor or campaign)",

@@ -180,8 +180,8 @@ def _behaviour_panel(ctx: PageContext, b: dict[str, pd.DataFrame]) -> list[Any]:
         "cust-top-paths",
         paths.to_dict("records"),
         [
-            ("outcome", t("cust_top_paths", ctx.lang), lambda r: KINDS[r["outcome"]][0 if lang == "zh" else 1]),
-            ("path", "", lambda r: path_label(r["path"], lang)),
+            ("outcome", t("cust_outcome", ctx.lang), lambda r: KINDS[r["outcome"]][0 if lang == "zh" else 1]),
+            ("path", t("cust_path", ctx.lang), lambda r: path_label(r["path"], lang)),
             ("sessions", t("cust_customers_sessions", ctx.lang), lambda r: ctx.nf.value(r["sessions"], "count")),
             ("share", t("cust_share", ctx.lang), lambda r: ctx.nf.value(r["share"], "percent")),
         ],
@@ -192,10 +192,12 @@ def _behaviour_panel(ctx: PageContext, b: dict[str, pd.DataFrame]) -> list[Any]:
         html.Div(
             [
                 html.Div([graph("cust-paths-sankey", _sankey(ctx, b["sankey"]))], className="panel half"),
-                html.Div([html.H4(t("cust_funnel", ctx.lang)), funnel, top], className="panel half"),
+                html.Div([html.H4(t("cust_top_paths", ctx.lang)), top], className="panel half"),
             ],
             className="row",
-        )
+        ),
+        html.H4(t("cust_funnel", ctx.lang)),
+        funnel,
     ]
 
 
