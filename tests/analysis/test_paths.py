@@ -45,6 +45,12 @@ def taobao_file(path: Path, seed: int = 3) -> pd.DataFrame:
             t += int(rng.choice([600, 1800, 1801, 7200, 86400]))
     df = pd.DataFrame(rows, columns=["user_id", "item_id", "category_id", "behavior_type", "timestamp"])
     df.to_csv(path, header=False, index=False)
+    # lines the public file has too: an event from 1970 and an unknown behaviour; and a header row, which the
+    # layout does not have (a re-export may add one)
+    bad = (
+        "user_id,item_id,category_id,behavior_type,timestamp\n7,1000001,2001,pv,86400\n8,1000001,2001,like,1511544070\n"
+    )
+    path.write_text(bad + path.read_text())
     return df
 
 
@@ -120,6 +126,8 @@ def test_taobao_layout_funnel_sessions_and_paths_equal_pandas(taobao: tuple[Path
     with Project(folder, read_only=True) as p:
         con = p.warehouse.ibis
         assert con.table("events").count().to_pyarrow().as_py() == len(df)
+        q = con.table("quarantine")
+        assert q.filter(q.source == "behaviour").count().to_pyarrow().as_py() == 3  # quarantined, with reasons
         s = P.sessions(con)
         assert s["sessions"].tolist() == [ref["sessions"]] and s["channel_id"].tolist() == ["tmall"]
         assert s["visitors"].tolist() == [df["user_id"].nunique()]
