@@ -40,3 +40,24 @@ def test_customers_commands(demo_shop: Path, tmp_path: Path) -> None:
     assert "Traceback" not in bad.stderr
     bad = run("customers", "export", str(out), "-p", p, "-s", "vip")
     assert bad.returncode == 2 and "unknown RFM segment 'vip'" in bad.stderr
+
+
+def test_funnel_and_paths_commands(demo_shop: Path) -> None:
+    p = str(demo_shop)
+    truth = json.loads((demo_shop / "ground_truth.json").read_text(encoding="utf-8"))["behaviour"]
+    r = run("customers", "funnel", "-p", p, "--by", "channel", "--json")
+    assert r.returncode == 0, r.stderr
+    body = json.loads(r.stdout)
+    got = {row["channel_id"]: row["purchased"] for row in body["funnel"]}
+    assert got == {c: v["purchased"] for c, v in truth["funnel_by_channel"].items()}
+    assert sum(row["sessions"] for row in body["sessions"]) == truth["sessions"]
+    zh = run("customers", "funnel", "-p", p, "--by", "category", "-c", "tmall", "--lang", "zh-CN")
+    assert zh.returncode == 0 and "加购或收藏" in zh.stdout and "套装" in zh.stdout, zh.stderr
+    paths = run("customers", "paths", "-p", p, "--json")
+    assert {row["path"]: row["sessions"] for row in json.loads(paths.stdout)} == truth["paths"]
+    en = run("customers", "paths", "-p", p, "--lang", "en")
+    assert en.returncode == 0 and "Paths to purchase" in en.stdout and "View → Cart → Purchase" in en.stdout
+    bad = run("customers", "funnel", "-p", p, "--by", "region")
+    assert bad.returncode == 2 and "channel, category" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run("customers", "paths", "-p", p, "--start", "soon")
+    assert bad.returncode == 2 and "start 'soon' is not a date" in bad.stderr

@@ -100,3 +100,32 @@ def test_clv_reports_fits_holdout_and_cac(client: TestClient) -> None:
     assert client.get(
         "/api/customers/cohorts", params={"grain": "day"}, headers=auth(client, "analyst")
     ).status_code in (400, 422)
+
+
+def test_funnel_and_paths_equal_the_demo_truth_within_scope(client: TestClient, demo_shop: Path) -> None:
+    import json
+
+    truth = json.loads((demo_shop / "ground_truth.json").read_text(encoding="utf-8"))["behaviour"]
+    r = client.get("/api/customers/funnel", params={"by": "channel"}, headers=auth(client, "analyst"))
+    assert r.status_code == 200, r.text
+    rows = {row["channel_id"]: row for row in r.json()["rows"]}
+    assert {c: row["engaged"] for c, row in rows.items()} == {
+        c: v["engaged"] for c, v in truth["funnel_by_channel"].items()
+    }
+    assert sum(s["sessions"] for s in r.json()["sessions"]) == truth["sessions"]
+    total = client.get("/api/customers/funnel", params={"by": "none"}, headers=auth(client, "viewer")).json()
+    assert [row["viewed"] for row in total["rows"]] == [truth["sessions"]]
+    p = client.get("/api/customers/paths", headers=auth(client, "analyst")).json()
+    assert {row["path"]: row["sessions"] for row in p["rows"]} == truth["paths"]
+    assert sum(link["sessions"] for link in p["sankey"] if link["step"] == 1) == truth["sessions"]
+    tm = auth(client, "tm")
+    scoped = client.get("/api/customers/funnel", headers=tm).json()
+    assert {row["channel_id"] for row in scoped["rows"]} == {"tmall"}
+    assert {s["channel_id"] for s in scoped["sessions"]} == {"tmall"}
+    want = {k.split("/")[1]: v["purchased"] for k, v in truth["funnel_by_channel_category"].items() if "tmall/" in k}
+    assert {row["category"]: row["purchased"] for row in scoped["rows"]} == want
+    tp = client.get("/api/customers/paths", headers=tm).json()
+    assert sum(row["sessions"] for row in tp["rows"]) == truth["sessions_by_channel"]["tmall"]
+    assert client.get("/api/customers/paths", params={"channel": "jd"}, headers=tm).status_code == 403
+    assert client.get("/api/customers/funnel", headers=auth(client, "res_in_wechat")).status_code == 403
+    assert client.get("/api/customers/funnel", params={"by": "region"}, headers=tm).status_code in (400, 422)

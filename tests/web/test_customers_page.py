@@ -20,6 +20,7 @@ def test_customers_page_renders_and_equals_the_api(page: Any, site: Site) -> Non
         "#cust-rfm-treemap .main-svg",
         "#cust-migration .main-svg",
         "#cust-overlap .main-svg",
+        "#cust-paths-sankey .main-svg",
     ):
         page.wait_for_selector(element, state="attached")
     expect(page.locator("#nav-customers")).to_have_class("active")
@@ -30,6 +31,16 @@ def test_customers_page_renders_and_equals_the_api(page: Any, site: Site) -> Non
     want = {r["segment"]: r["customers"] for r in api["rows"]}
     got = {seg: int(page.inner_text(f"#cust-rfm-table-{seg}-customers").replace(",", "")) for seg in want}
     assert got == want
+    funnel = site.api("customers/funnel", start="2025-11-01", end="2025-11-30", by="channel")["rows"]
+    assert funnel
+    for row in funnel:
+        shown = page.inner_text(f"#cust-funnel-{row['channel_id']}-viewed").replace(",", "")
+        assert int(shown) == row["viewed"]
+    paths = site.api("customers/paths", start="2025-11-01", end="2025-11-30", top=5)["rows"]
+    first = next(r for r in paths if r["outcome"] == "purchase" and r["rank"] == 1)
+    shown = page.inner_text("#cust-top-paths-purchase-1-sessions").replace(",", "")
+    assert int(shown) == first["sessions"]
+    assert "浏览 → " in page.inner_text("#cust-top-paths-purchase-1-path")
     assert site.errors == []
 
 

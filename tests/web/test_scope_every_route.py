@@ -61,6 +61,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/customers/export"): "read",
     ("GET", "/api/customers/clv"): "read",
     ("GET", "/api/customers/cross-channel"): "read",
+    ("GET", "/api/customers/funnel"): "read",
+    ("GET", "/api/customers/paths"): "read",
     ("GET", "/api/marketing/roi"): "read",
     ("GET", "/api/marketing/attribution"): "read",
     ("GET", "/api/marketing/mmm"): "read",

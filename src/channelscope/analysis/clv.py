@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from channelscope.metrics.customers import FRAME_DIMENSIONS, customer_frame, paid_orders
+from channelscope.metrics.customers import FRAME_DIMENSIONS, acquisition_frame, paid_orders
 
 #: fewer repeat buyers than this (or than MIN_REPEAT_SHARE of the customers) do not identify the models
 MIN_REPEAT_BUYERS = 30
@@ -82,7 +82,37 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> Fit:
         (-1.0, math.log(scale / 4), -0.5, 1.0),
         (0.5, math.log(scale * 2), 1.0, 2.0),
     ]
-    return _fit("bgnbd", ("r", "alpha", "a", "b"), lambda p: -float(w @ bgnbd_loglik(p, ux, ut, uT)), starts, n)
+    return _fit("bgnbd", ("r", "alpha", "a", "b"), _bgnbd_nll(ux, ut, uT, w), starts, n)
+
+
+def _bgnbd_nll(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray) -> Callable[[np.ndarray], float]:
+    """The weighted negative log-likelihood of ``bgnbd_loglik``, with the gamma functions evaluated once per
+    distinct count and the logarithms once per distinct t_x and T (a few hundred, whatever the customers):
+    the same sum, several times faster."""
+    xs, ix = np.unique(x, return_inverse=True)
+    ts, it = np.unique(t_x, return_inverse=True)
+    Ts, iT = np.unique(T, return_inverse=True)
+    pos = xs > 0
+
+    def nll(params: np.ndarray) -> float:
+        r, alpha, a, b = params
+        per_x = (
+            special.gammaln(r + xs)
+            - special.gammaln(r)
+            + r * np.log(alpha)
+            + special.gammaln(a + b)
+            + special.gammaln(b + xs)
+            - special.gammaln(b)
+            - special.gammaln(a + b + xs)
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_ab = np.where(pos, np.log(a) - np.log(np.maximum(b + xs - 1, 1e-300)), -np.inf)
+        rx = r + x
+        a3 = -rx * np.log(alpha + Ts)[iT]
+        a4 = log_ab[ix] - rx * np.log(alpha + ts)[it]
+        return -float(w @ (per_x[ix] + np.logaddexp(a3, a4)))
+
+    return nll
 
 
 def bgnbd_p_alive(params: dict[str, float], x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -147,7 +177,24 @@ def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> Fit:
         )
     scale = float(np.mean(m))
     starts = [(0.0, 0.0, math.log(scale)), (1.0, 1.0, math.log(scale)), (2.0, 0.5, math.log(scale * 3))]
-    return _fit("gamma_gamma", ("p", "q", "v"), lambda p: -float(gamma_gamma_loglik(p, x, m).sum()), starts, len(x))
+    return _fit("gamma_gamma", ("p", "q", "v"), _gamma_gamma_nll(x, m), starts, len(x))
+
+
+def _gamma_gamma_nll(x: np.ndarray, m: np.ndarray) -> Callable[[np.ndarray], float]:
+    """The negative sum of ``gamma_gamma_loglik``, with the gamma functions once per distinct count and the
+    logarithms of the data computed once."""
+    xs, ix = np.unique(x, return_inverse=True)
+    log_m, log_x, xm = np.log(m), np.log(x), x * m
+
+    def nll(params: np.ndarray) -> float:
+        p, q, v = params
+        pxs = p * xs
+        per_x = (special.gammaln(pxs + q) - special.gammaln(pxs))[ix]
+        px = p * x
+        ll = per_x - special.gammaln(q) + q * np.log(v) + (px - 1) * log_m + px * log_x - (px + q) * np.log(xm + v)
+        return -float(ll.sum())
+
+    return nll
 
 
 def gamma_gamma_expected_spend(params: dict[str, float], x: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -197,7 +244,12 @@ def _fit(
             best = res
     if best is not None and math.isfinite(best.fun):  # a derivative-free polish of the best optimum
         nm = optimize.minimize(
-            objective, best.x, method="Nelder-Mead", options={"maxiter": 1000, "xatol": 1e-7, "fatol": 1e-7}
+            objective,
+            best.x,
+            method="Nelder-Mead",
+            # tolerances relative to the likelihood's size: 1e-7 absolute kept a 3M-customer sum polishing noise
+            # (a polish: at most 400 evaluations; on a flat ridge it would otherwise walk for thousands)
+            options={"maxfev": 400, "xatol": 1e-7, "fatol": 1e-10 * max(1.0, abs(float(best.fun)))},
         )
         if nm.fun < best.fun:
             best = nm
@@ -237,7 +289,7 @@ def customer_summary(
     o = paid_orders(con, as_of=holdout_end or calibration_end, channels=channels)
     d = o.group_by(["customer_key", "day"]).aggregate(value=o.value.sum())
     cal = d.filter(d.day <= calibration_end)
-    f = customer_frame(con, as_of=calibration_end, channels=channels).select(
+    f = acquisition_frame(con, as_of=calibration_end, channels=channels).select(
         _ck="customer_key",
         first_day="first_day",
         **{k: v for k, v in FRAME_DIMENSIONS.items() if k.startswith("acquisition")},
@@ -249,7 +301,7 @@ def customer_summary(
     s = per.aggregate(
         days=c.count(),
         last_day=c.day.max(),
-        repeat_value=(c.value * (1 - c._first)).sum(),
+        repeat_value=(c.value * (1 - c._first)).sum().cast("float64"),  # a model input: no Decimal objects
     )
     s = s.mutate(
         x=s.days - 1,

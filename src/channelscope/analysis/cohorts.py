@@ -16,7 +16,13 @@ import ibis
 import pandas as pd
 
 from channelscope.errors import QueryError
-from channelscope.metrics.customers import FRAME_DIMENSIONS, customer_frame, customer_metrics, paid_orders
+from channelscope.metrics.customers import (
+    FRAME_DIMENSIONS,
+    acquisition_frame,
+    customer_frame,
+    customer_metrics,
+    paid_orders,
+)
 
 GRAINS = ("week", "month")
 WINDOWS: tuple[int, ...] = (30, 60, 90, 180)
@@ -40,7 +46,9 @@ def cohort_table(
         raise QueryError(f"unknown cohort grain '{grain}'; valid: {', '.join(GRAINS)}")
     if (by is not None and by not in FRAME_DIMENSIONS) or by in ("cohort_week", "cohort_month"):
         raise QueryError(f"cohorts cannot be cut by '{by}'; valid: acquisition_channel, _distributor, _campaign")
-    frame = customer_frame(con, as_of=as_of, channels=channels)
+    # one window pass for the acquisition (not the full customer frame), one join, one aggregate; the cohort
+    # size is the period-0 customers (every customer buys in their acquisition period)
+    frame = acquisition_frame(con, as_of=as_of, channels=channels)
     o = paid_orders(con, as_of=as_of, channels=channels)
     cohort_col = "cohort_month" if grain == "month" else "cohort_week"
     keep = ["customer_key", cohort_col, *([FRAME_DIMENSIONS[by]] if by else [])]
@@ -58,7 +66,7 @@ def cohort_table(
         .to_pandas()
     )
     size_keys = ["cohort", *([FRAME_DIMENSIONS[by]] if by else [])]
-    sizes = f.group_by(size_keys).aggregate(cohort_size=f.count()).to_pandas()
+    sizes = agg[agg["period"] == 0][[*size_keys, "customers"]].rename(columns={"customers": "cohort_size"})
     out = agg.merge(sizes, on=size_keys, how="left")
     if by:
         out = out.rename(columns={FRAME_DIMENSIONS[by]: by})

@@ -47,6 +47,30 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "value_per_customer": ("人均金额", "Value per customer"),
     "distributor_id": ("分销商", "Distributor"),
     "bought_own_store_before": ("此前在自营店购买", "Bought in own store before"),
+    "channel_id": ("渠道", "Channel"),
+    "category": ("品类", "Category"),
+    "sessions": ("会话数", "Sessions"),
+    "visitors": ("访客数", "Visitors"),
+    "events": ("行为数", "Events"),
+    "purchase_sessions": ("有购买的会话", "Sessions with a purchase"),
+    "median_session_seconds": ("会话时长中位数(秒)", "Median session length (s)"),
+    "conversion": ("浏览-购买转化率", "View-to-purchase conversion"),
+    "viewed": ("浏览", "Viewed"),
+    "carted": ("加购", "Added to cart"),
+    "favorited": ("收藏", "Favourited"),
+    "engaged": ("加购或收藏", "Cart or favourite"),
+    "purchased": ("购买", "Purchased"),
+    "purchased_direct": ("未加购直接购买", "Bought without cart/favourite"),
+    "engage_rate": ("浏览-加购/收藏率", "View-to-cart/favourite rate"),
+    "purchase_rate": ("加购/收藏-购买率", "Cart/favourite-to-purchase rate"),
+    "median_view_to_engage_s": ("浏览到加购/收藏中位秒数", "Median view to cart/favourite (s)"),
+    "median_engage_to_purchase_s": ("加购/收藏到购买中位秒数", "Median cart/favourite to purchase (s)"),
+    "outcome": ("结果", "Outcome"),
+    "path": ("路径", "Path"),
+    "rank": ("排名", "Rank"),
+    "step": ("步骤", "Step"),
+    "source": ("起点", "From"),
+    "target": ("终点", "To"),
 }
 _PATTERNS: list[tuple[str, str, str]] = [
     (r"rate_(\d+)d", "{}天复购率", "Repurchase rate {} days"),
@@ -56,7 +80,27 @@ _PATTERNS: list[tuple[str, str, str]] = [
     (r"value_(\d+)d_per_customer", "{}天人均预期价值", "Expected value per customer {} days"),
     (r"value_(\d+)d", "{}天预期价值", "Expected value {} days"),
 ]
-KINDS = {"multi_channel": ("多渠道客户", "Multi-channel"), "single_channel": ("单渠道客户", "Single-channel")}
+KINDS = {
+    "multi_channel": ("多渠道客户", "Multi-channel"),
+    "single_channel": ("单渠道客户", "Single-channel"),
+    "purchase": ("购买", "Purchase"),
+    "drop_off": ("流失", "Drop-off"),
+}
+#: the event types of a path, for display
+STEP_NAMES = {
+    "view": ("浏览", "View"),
+    "cart": ("加购", "Cart"),
+    "favorite": ("收藏", "Favourite"),
+    "purchase": ("购买", "Purchase"),
+    "exit": ("离开", "Exit"),
+    "...": ("…", "…"),
+}
+
+
+def path_label(path: str, lang: str) -> str:
+    """'view>cart>purchase' as 浏览 → 加购 → 购买 (zh) or View → Cart → Purchase (en)."""
+    i = 0 if lang.lower().startswith("zh") else 1
+    return " → ".join(STEP_NAMES.get(s, (s, s))[i] for s in path.split(">"))
 
 
 def column_label(name: str, lang: str = "zh") -> str:

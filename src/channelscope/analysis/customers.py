@@ -15,6 +15,7 @@ import pandas as pd
 from channelscope.analysis import clv as _clv
 from channelscope.analysis import cohorts as _cohorts
 from channelscope.analysis import cross_channel as _cross
+from channelscope.analysis import paths as _paths
 from channelscope.analysis import rfm as _rfm
 from channelscope.errors import QueryError
 
@@ -174,6 +175,53 @@ class CustomerAnalyses:
     ) -> pd.DataFrame:
         """Distributor customers who bought in the own store before."""
         return _cross.cannibalization(self._con, as_of=as_date(as_of, "as_of"), channels=channels)
+
+    def sessions(
+        self,
+        *,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        channels: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Behaviour sessions per channel (see ``analysis.paths``)."""
+        s, e = as_date(start, "start"), as_date(end, "end")
+        return _paths.sessions(self._con, start=s, end=e, channels=channels)
+
+    def funnel(
+        self,
+        *,
+        by: Sequence[str] = _paths.FUNNEL_BY,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        channels: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """The view -> cart/favourite -> purchase funnel per channel and/or category."""
+        s, e = as_date(start, "start"), as_date(end, "end")
+        return _paths.funnel(self._con, by=by, start=s, end=e, channels=channels)
+
+    def paths(
+        self,
+        *,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        channels: Sequence[str] | None = None,
+        by_channel: bool = False,
+        top: int = 10,
+    ) -> pd.DataFrame:
+        """The most common paths to purchase and to drop-off."""
+        s, e = as_date(start, "start"), as_date(end, "end")
+        return _paths.paths(self._con, start=s, end=e, channels=channels, by_channel=by_channel, top=top)
+
+    def sankey(
+        self,
+        *,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        channels: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """The links of the paths' Sankey diagram."""
+        s, e = as_date(start, "start"), as_date(end, "end")
+        return _paths.sankey_links(self._con, start=s, end=e, channels=channels)
 
 
 def clv_cac(

@@ -22,7 +22,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from channelscope.errors import QueryError
-from channelscope.metrics.customers import customer_frame
+from channelscope.metrics.customers import customer_frame, paid_orders
 
 #: (high R, high F, high M) -> (code, zh, en)
 SEGMENTS: dict[tuple[bool, bool, bool], tuple[str, str, str]] = {
@@ -67,14 +67,22 @@ def rfm_expr(
     *,
     bins: RfmBins | None = None,
     channels: Sequence[str] | None = None,
+    lean: bool = False,
 ) -> ir.Table:
     """Per customer: customer_key, acquisition_channel_id, recency_days, frequency, monetary (float),
-    r_score, f_score, m_score (1-5), segment (code)."""
+    r_score, f_score, m_score (1-5), segment (code). ``lean``: customer_key, the R, F, M values and segment
+    only, from one aggregate of the paid orders (no acquisition join, no score sorts)."""
     bins = bins or RfmBins()
-    f = customer_frame(con, as_of=as_of, channels=channels)
+    if lean:
+        o = paid_orders(con, as_of=as_of, channels=channels)
+        f = o.group_by("customer_key").aggregate(last_day=o.day.max(), orders=o.count(), value=o.value.sum())
+        extra: list[str] = []
+    else:
+        f = customer_frame(con, as_of=as_of, channels=channels)
+        extra = ["acquisition_channel_id"]
     t = f.select(
         "customer_key",
-        "acquisition_channel_id",
+        *extra,
         recency_days=ibis.literal(as_of, type="date").delta(f.last_day, unit="day").cast("int64"),
         frequency=f.orders.cast("int64"),
         monetary=f.value.cast("float64"),
@@ -87,6 +95,8 @@ def rfm_expr(
     segment = ibis.cases(
         *(((t._hr == r) & (t._hf == fr) & (t._hm == m), code) for (r, fr, m), (code, _, _) in SEGMENTS.items())
     )
+    if lean:
+        return t.mutate(segment=segment).drop("_hr", "_hf", "_hm")
     t = t.mutate(
         segment=segment,
         r_score=(5 - ibis.ntile(5).over(order_by=t.recency_days)).cast("int64"),
@@ -106,7 +116,7 @@ def rfm_segments(
 ) -> pd.DataFrame:
     """One row per segment (all eight, empty ones with 0): segment, label, customers, share (fraction),
     monetary (sum, base currency), mean recency_days and frequency."""
-    t = rfm_expr(con, as_of, bins=bins, channels=channels)
+    t = rfm_expr(con, as_of, bins=bins, channels=channels, lean=True)
     agg = t.group_by("segment").aggregate(
         customers=t.count(),
         monetary=t.monetary.sum(),
@@ -135,8 +145,8 @@ def migration(
     ``start``; the grand total is the customers as of ``end``."""
     if start >= end:
         raise QueryError(f"a migration needs start < end; got {start} and {end}")
-    a = rfm_expr(con, start, bins=bins, channels=channels).select(_ck="customer_key", _from="segment")
-    b = rfm_expr(con, end, bins=bins, channels=channels).select("customer_key", _to="segment")
+    a = rfm_expr(con, start, bins=bins, channels=channels, lean=True).select(_ck="customer_key", _from="segment")
+    b = rfm_expr(con, end, bins=bins, channels=channels, lean=True).select("customer_key", _to="segment")
     j = b.left_join(a, b.customer_key == a._ck)
     j = j.mutate(_from=ibis.coalesce(j._from, ibis.literal(NEW)))
     counts = j.group_by(["_from", "_to"]).aggregate(customers=j.count()).to_pandas()

@@ -282,3 +282,74 @@ def overlap(
         mv = frames["multi_channel"].copy()
         mv["kind"] = [KINDS[k][0 if lg.startswith("zh") else 1] for k in mv["kind"]]
         _show(mv, _t(lg, "多渠道客户价值", "Multi-channel customers"), lg, False)
+
+
+StartOpt = Annotated[str | None, typer.Option("--start", help="first business date YYYY-MM-DD (default: all)")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="last business date YYYY-MM-DD (default: all)")]
+
+
+@customers_app.command("funnel")
+def funnel(
+    project: ProjectOpt = Path("."),
+    by: Annotated[
+        list[str] | None, typer.Option("--by", help="channel and/or category (repeat; default both, 'none': total)")
+    ] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    channel: ChannelOpt = None,
+    lang: LangOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Behaviour funnel from the events: view -> cart/favourite -> purchase per channel and category, with
+    conversion and the median seconds between steps. A session ends after 30 minutes without an event."""
+    from channelscope.analysis.paths import FUNNEL_BY
+
+    cut = [] if by == ["none"] else (by or list(FUNNEL_BY))
+    with _project(project) as p:
+        c = p.analysis.customers
+        f = c.funnel(by=cut, start=start, end=end, channels=channel)
+        s = c.sessions(start=start, end=end, channels=channel)
+        lg = _lang(p, lang)
+        if as_json:
+            out = {k: json.loads(v.to_json(orient="records")) for k, v in (("sessions", s), ("funnel", f))}
+            sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
+            return
+        if f.empty:
+            console.print(_t(lg, "没有行为数据 (events 表为空或不在所选范围)", "No behaviour events in this range"))
+            return
+        _show(s, _t(lg, "会话 (间隔超过30分钟即为新会话)", "Sessions (a new one after 30 minutes idle)"), lg, False)
+        _show(f, _t(lg, "浏览 → 加购/收藏 → 购买 漏斗", "View → cart/favourite → purchase funnel"), lg, False)
+
+
+@customers_app.command("paths")
+def paths(
+    project: ProjectOpt = Path("."),
+    top: Annotated[int, typer.Option(min=1, max=1000, help="paths shown per outcome")] = 10,
+    by_channel: Annotated[bool, typer.Option("--by-channel", help="the top paths of each channel")] = False,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    channel: ChannelOpt = None,
+    lang: LangOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The most common behaviour paths to purchase and to drop-off (event types in order, a repeat counted once,
+    up to the first purchase)."""
+    from channelscope.analysis.customer_labels import path_label
+
+    with _project(project) as p:
+        df = p.analysis.customers.paths(start=start, end=end, channels=channel, by_channel=by_channel, top=top)
+        lg = _lang(p, lang)
+        if as_json:
+            _show(df, "", lg, True)
+            return
+        if df.empty:
+            console.print(_t(lg, "没有行为数据 (events 表为空或不在所选范围)", "No behaviour events in this range"))
+            return
+        for outcome, part in df.groupby("outcome", sort=False):
+            shown = part.drop(columns="outcome").assign(path=[path_label(x, lg) for x in part["path"]])
+            title = (
+                _t(lg, "购买路径", "Paths to purchase")
+                if outcome == "purchase"
+                else _t(lg, "流失路径", "Paths to drop-off")
+            )
+            _show(shown, title, lg, False)

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import yaml
 
+from channelscope.demo import behaviour as B
 from channelscope.demo import canonical as C
 from channelscope.demo import channel_order as CO
 from channelscope.demo import demand as D
@@ -90,6 +91,7 @@ def generate_demo(folder: Path | str, size: Size = "small", seed: int = 7) -> De
     truth = G.build(sales, demand, ledgers, tables, done, size, seed)
     valid = G.final_views(ledgers)[0].index
     truth["channel_order"] = CO.truth(sales, valid, planted, tables["fees"], owed_fees, C.live_viewers(demand))
+    truth["behaviour"] = B.generate(folder, size, seed, products)  # own RNG stream: the files above are unchanged
     (folder / "ground_truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
     write_inventory(folder, seed, sales.orders, sales.lines, products)  # new files, own RNG stream
     files = sorted(
@@ -123,6 +125,7 @@ SOURCES = (
     {"name": "wechat_order_lines", "path": "exports/canonical/order_lines_*.csv", "preset": "canonical_order_lines"},
     {"name": "wechat_refunds", "path": "exports/canonical/refunds_*.csv", "preset": "canonical_refunds"},
     {"name": "traffic", "path": "exports/canonical/traffic.csv", "preset": "canonical_traffic"},
+    {"name": "events", "path": "exports/canonical/events.csv", "preset": "canonical_events"},
     {"name": "ad_spend", "path": "exports/canonical/ad_spend.csv", "preset": "canonical_ad_spend"},
     {"name": "fees", "path": "exports/canonical/fees.csv", "preset": "canonical_fees"},
     {"name": "price_list", "path": "exports/canonical/price_list.csv", "preset": "canonical_price_list"},

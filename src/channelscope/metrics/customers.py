@@ -128,6 +128,28 @@ def customer_frame(
     )
 
 
+def acquisition_frame(
+    con: ibis.BaseBackend, *, as_of: dt.date | None = None, channels: Sequence[str] | None = None
+) -> ir.Table:
+    """The lean part of ``customer_frame`` a cohort table needs, in one window pass over the paid orders: one
+    row per customer with customer_key, first_day, acquisition_channel_id / _distributor_id / _campaign_id,
+    cohort_week and cohort_month (same definitions as ``customer_frame``)."""
+    o = paid_orders(con, as_of=as_of, channels=channels)
+    w = ibis.window(group_by=o.customer_key, order_by=[o.ordered_at, o.order_id])
+    ranked = o.mutate(_rn=ibis.row_number().over(w), first_day=o.day.min().over(ibis.window(group_by=o.customer_key)))
+    t = ranked.filter(ranked._rn == 0).select(
+        "customer_key",
+        "first_day",
+        acquisition_channel_id="channel_id",
+        acquisition_distributor_id="distributor_id",
+        acquisition_campaign_id="campaign_id",
+    )
+    return t.mutate(
+        cohort_week=t.first_day.truncate("W").cast("date"),
+        cohort_month=t.first_day.truncate("M").cast("date"),
+    )
+
+
 def metric_expr(frame: ir.Table, metric: CustomerMetric, as_of: dt.date | None) -> ir.Scalar:
     """The aggregate of one declared customer metric over (a group of) the frame."""
     if metric.kind == "customers":

@@ -1,5 +1,5 @@
 """The customer analytics API under /api/customers: cohorts, repurchase, RFM, migration, segment export, CLV,
-cross-channel. Scope: a channel manager sees the customers of their channels only (their orders in those
+cross-channel, behaviour funnel and paths. Scope: a channel manager sees the customers of their channels only (their orders in those
 channels; a customer shared by two channels is counted in each). A scope that names distributors is not
 applied to customers yet, so it is denied (403), never widened.
 """
@@ -202,3 +202,53 @@ def cross_channel(
         }
 
     return {"scope": user.scope(), **_run(request, user, "cross", (d,), ch, compute)}
+
+
+FunnelBy = Annotated[list[str], Query(alias="by", description="channel and/or category (repeat); none: in total")]
+
+
+@router.get("/funnel", summary="Behaviour sessions and the view -> cart/favourite -> purchase funnel")
+def funnel(
+    request: Request,
+    start: str | None = None,
+    end: str | None = None,
+    by: FunnelBy = ["channel", "category"],  # noqa: B006
+    channel: Channel = [],  # noqa: B006
+) -> dict[str, Any]:
+    """Sessions (a new one after 30 minutes without an event) per channel, and per ``by`` the units (session x
+    category) that viewed, carted, favourited, engaged (either) and purchased after engaging, with rates and the
+    median seconds between steps."""
+    user = request_user()
+    ch = customer_scope(request.app.state.project, user, channel)
+    s, e = parse_date(start, "start"), parse_date(end, "end")
+    cut = tuple(b for b in by if b != "none")
+
+    def compute(c: Any) -> dict[str, Any]:
+        return {
+            "sessions": records(c.sessions(start=s, end=e, channels=ch)),
+            "rows": records(c.funnel(by=cut, start=s, end=e, channels=ch)),
+        }
+
+    return {"scope": user.scope(), **_run(request, user, "funnel", (s, e, cut), ch, compute)}
+
+
+@router.get("/paths", summary="The most common behaviour paths to purchase and to drop-off, and the Sankey links")
+def paths(
+    request: Request,
+    start: str | None = None,
+    end: str | None = None,
+    top: Annotated[int, Query(ge=1, le=1000)] = 10,
+    by_channel: bool = False,
+    channel: Channel = [],  # noqa: B006
+) -> dict[str, Any]:
+    user = request_user()
+    ch = customer_scope(request.app.state.project, user, channel)
+    s, e = parse_date(start, "start"), parse_date(end, "end")
+
+    def compute(c: Any) -> dict[str, Any]:
+        return {
+            "rows": records(c.paths(start=s, end=e, channels=ch, by_channel=by_channel, top=top)),
+            "sankey": records(c.sankey(start=s, end=e, channels=ch)),
+        }
+
+    return {"scope": user.scope(), **_run(request, user, "paths", (s, e, top, by_channel), ch, compute)}

@@ -1,5 +1,6 @@
 """客户 / Customers: cohort heat map, retention curves by acquisition channel, RFM treemap and migration,
-CLV by acquisition channel (with the holdout check), and the channel overlap.
+CLV by acquisition channel (with the holdout check), the channel overlap, and the behaviour paths (a Sankey of
+the sessions of the view's date range, the funnel by channel and the most common paths).
 
 Numbers come from ``web.customers_api.run`` with the user's scope, the same path as /api/customers; the end
 of the view's date range is the as-of date.
@@ -15,6 +16,8 @@ import plotly.graph_objects as go
 from dash import html
 from dash.development.base_component import Component
 
+from channelscope.analysis.customer_labels import KINDS, STEP_NAMES, path_label
+from channelscope.analysis.paths import EXIT
 from channelscope.analysis.rfm import NEW, SEGMENT_CODES, segment_label
 from channelscope.web.customers_api import customer_scope, run
 from channelscope.web.dashboard.data import PageContext
@@ -48,6 +51,8 @@ def render(ctx: PageContext) -> Component:
     mig = call("migration", (start, as_of), lambda c: c.migration(start, as_of, channels=channels))
     overlap = call("overlap", (as_of,), lambda c: c.overlap(as_of=as_of, channels=channels))
     clv = call("clv_page", (as_of,), lambda c: _clv(c, as_of, channels))
+    start_b = ctx.start
+    behaviour = call("paths_page", (start_b, as_of), lambda c: _behaviour(c, start_b, as_of, channels))
     return html.Div(
         [
             html.Div(
@@ -89,9 +94,111 @@ def render(ctx: PageContext) -> Component:
                 ],
                 className="row",
             ),
+            section(
+                t("cust_paths", ctx.lang).format(start=start_b, end=as_of),
+                *_behaviour_panel(ctx, behaviour),
+                id_="cust-paths-panel",
+            ),
             section(t("cust_rfm_table", ctx.lang), _segment_table(ctx, segs), id_="cust-rfm-panel"),
         ]
     )
+
+
+def _behaviour(c: Any, start: dt.date, end: dt.date, channels: list[str] | None) -> dict[str, pd.DataFrame]:
+    return {
+        "sankey": c.sankey(start=start, end=end, channels=channels),
+        "funnel": c.funnel(by=["channel"], start=start, end=end, channels=channels),
+        "paths": c.paths(start=start, end=end, channels=channels, top=5),
+    }
+
+
+def _step(kind: str, lang: str) -> str:
+    return STEP_NAMES.get(kind, (kind, kind))[0 if lang.startswith("zh") else 1]
+
+
+def _sankey(ctx: PageContext, links: pd.DataFrame) -> go.Figure:
+    """Sessions flowing from step to step (a node per step number and event type); 'exit' where a session
+    without a purchase ends, a purchase ends a path."""
+    nodes: dict[tuple[int, str], int] = {}
+
+    def node(step: int, kind: str) -> int:
+        return nodes.setdefault((step, kind), len(nodes))
+
+    src = [node(int(r.step), str(r.source)) for r in links.itertuples()]
+    dst = [node(int(r.step) + 1, str(r.target)) for r in links.itertuples()]
+    colors = {"view": COLORS[0], "cart": COLORS[1], "favorite": COLORS[2], "purchase": COLORS[3], EXIT: "#bbbbbb"}
+    labels = [f"{_step(k, ctx.lang)} ({s})" if k != EXIT else _step(k, ctx.lang) for (s, k) in nodes]
+    fig = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={
+                "label": labels,
+                "color": [colors.get(k, COLORS[4]) for (_s, k) in nodes],
+                "pad": 14,
+                "thickness": 14,
+            },
+            link={"source": src, "target": dst, "value": links["sessions"].tolist()},
+        )
+    )
+    return figure(fig, height=380, legend=False)
+
+
+def _behaviour_panel(ctx: PageContext, b: dict[str, pd.DataFrame]) -> list[Any]:
+    if b["funnel"].empty:
+        return [html.P(t("cust_no_events", ctx.lang), className="muted", id="cust-paths-none")]
+    lang = "zh" if ctx.lang.startswith("zh") else "en"
+    seconds = lambda v: f"{v:,.0f}" if pd.notna(v) else "–"  # noqa: E731
+    pct = lambda v: ctx.nf.value(v, "percent") if pd.notna(v) else "–"  # noqa: E731
+    funnel = table(
+        "cust-funnel",
+        b["funnel"].to_dict("records"),
+        [
+            ("channel_id", t("channel", ctx.lang), lambda r: ctx.channel_name(r["channel_id"])),
+            ("viewed", t("cust_viewed", ctx.lang), lambda r: ctx.nf.value(r["viewed"], "count")),
+            ("engage_rate", t("cust_engage_rate", ctx.lang), lambda r: pct(r["engage_rate"])),
+            ("purchase_rate", t("cust_purchase_rate", ctx.lang), lambda r: pct(r["purchase_rate"])),
+            ("conversion", t("cust_conversion", ctx.lang), lambda r: pct(r["conversion"])),
+            ("median_view_to_engage_s", t("cust_to_engage", ctx.lang), lambda r: seconds(r["median_view_to_engage_s"])),
+            (
+                "median_engage_to_purchase_s",
+                t("cust_to_purchase", ctx.lang),
+                lambda r: seconds(r["median_engage_to_purchase_s"]),
+            ),
+        ],
+        key="channel_id",
+        numeric=[
+            "viewed",
+            "engage_rate",
+            "purchase_rate",
+            "conversion",
+            "median_view_to_engage_s",
+            "median_engage_to_purchase_s",
+        ],
+    )
+    paths = b["paths"].assign(key=lambda d: d["outcome"] + "-" + d["rank"].astype(str))
+    top = table(
+        "cust-top-paths",
+        paths.to_dict("records"),
+        [
+            ("outcome", t("cust_outcome", ctx.lang), lambda r: KINDS[r["outcome"]][0 if lang == "zh" else 1]),
+            ("path", t("cust_path", ctx.lang), lambda r: path_label(r["path"], lang)),
+            ("sessions", t("cust_customers_sessions", ctx.lang), lambda r: ctx.nf.value(r["sessions"], "count")),
+            ("share", t("cust_share", ctx.lang), lambda r: ctx.nf.value(r["share"], "percent")),
+        ],
+        key="key",
+        numeric=["sessions", "share"],
+    )
+    return [
+        html.Div(
+            [
+                html.Div([graph("cust-paths-sankey", _sankey(ctx, b["sankey"]))], className="panel half"),
+                html.Div([html.H4(t("cust_top_paths", ctx.lang)), top], className="panel half"),
+            ],
+            className="row",
+        ),
+        html.H4(t("cust_funnel", ctx.lang)),
+        funnel,
+    ]
 
 
 def _clv(c: Any, as_of: dt.date, channels: list[str] | None) -> dict[str, Any]:
