@@ -235,15 +235,21 @@ def register(app: Dash, project: Project) -> None:
 
         if not clicks:
             return no_update, no_update
+
+        def text(value: Any) -> str:  # a forged request may send any JSON: anything else reads as empty
+            return value if isinstance(value, str) else ""
+
         try:
+            if expected not in (None, "") and not isinstance(expected, int | float | str):
+                raise ValueError("expected change: not a number")
             body = NewAction(
-                what=what or " ",
-                owner=owner or " ",
+                what=text(what) or " ",
+                owner=text(owner) or " ",
                 scope_kind="channel",
-                scope_id=channel or "",
-                start=(start or "").strip(),
-                deadline=(deadline or "").strip(),
-                metric=metric or "gmv",
+                scope_id=text(channel),
+                start=text(start).strip(),
+                deadline=text(deadline).strip(),
+                metric=text(metric) or "gmv",
                 expected_change=None if expected in (None, "") else float(expected) / 100,
             )
             create_action(project, request_user(), body)
