@@ -4,17 +4,14 @@ price violations, cross-region orders and commission differences found exactly (
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
-from tests.conftest import KEY, copy_demo, write_project
+from tests.conftest import demo_project, write_project
 
 from channelscope import Project
-from channelscope.demo import generate_demo
 
 CONFIG = """
 channels:
@@ -114,29 +111,12 @@ def test_festival_exemption_allows_its_depth_only(hand: Project) -> None:
 # ---- the demo -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    folder = tmp_path_factory.mktemp("compliance") / "shop"
-    url, dbname = None, None
-    if request.param == "duckdb":
-        copy_demo(request.getfixturevalue("demo_shop"), folder)
-    else:
-        generate_demo(folder, "small", seed=7)
-        (folder / "secrets").mkdir(exist_ok=True)
-        (folder / "secrets" / "pseudonym.key").write_text(KEY + "\n")
-        admin = request.getfixturevalue("pg_admin_url")
-        dbname = f"cs_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(admin, autocommit=True) as con:
-            con.execute(f"CREATE DATABASE {dbname}")
-        url = admin.rsplit("/", 1)[0] + "/" + dbname
-    p = Project(folder, warehouse_url=url)
-    if dbname:
-        p.ingest()
-    yield p
-    p.close()
-    if dbname:
-        with psycopg.connect(request.getfixturevalue("pg_admin_url"), autocommit=True) as con:
-            con.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+@pytest.fixture(scope="module")
+def demo(request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    with demo_project(request, backend, tmp_path_factory.mktemp("compliance") / "shop") as folder:
+        p = Project(folder)
+        yield p
+        p.close()
 
 
 def _truth(p: Project) -> dict:

@@ -7,24 +7,20 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psycopg
 import pytest
 from tests.analysis import customer_reference as ref
-from tests.conftest import copy_demo, shared_data
+from tests.conftest import backend_url, demo_project, shared_data
 
 from channelscope import Project
 from channelscope.analysis import clv as C
 from channelscope.analysis.cohorts import GAP_EDGES
 from channelscope.analysis.rfm import NEW, SEGMENT_CODES
-from channelscope.clean.pseudonymize import write_new_key
-from channelscope.demo import generate_demo
 from channelscope.errors import QueryError
 
 CDNOW_CONFIG = """
@@ -131,32 +127,25 @@ def test_an_empty_warehouse_gives_reasons_not_errors(tmp_path: Path) -> None:
 # ---- CDNOW through the preset, against pandas on the file --------------------------------------
 
 
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def cdnow(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Project, str]]:
+@pytest.fixture(scope="module")
+def cdnow(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Project, str]]:
     """CDNOW_master.txt ingested through the cdnow_transactions preset, once per backend, and its key."""
     path = shared_data("cdnow", "CDNOW_master.txt").resolve()
     folder = tmp_path_factory.mktemp("cdnow") / "p"
     (folder / "secrets").mkdir(parents=True)
     key = secrets.token_hex(32)
     (folder / "secrets" / "pseudonym.key").write_text(key + "\n")
-    url, dbname = "duckdb:///warehouse.duckdb", None
-    if request.param == "postgres":
-        admin = request.getfixturevalue("pg_admin_url")
-        dbname = f"cs_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(admin, autocommit=True) as con:
-            con.execute(f"CREATE DATABASE {dbname}")
-        url = admin.rsplit("/", 1)[0] + "/" + dbname
-    source = f"{{name: cdnow, path: '{path}', preset: cdnow_transactions, channel_id: cdnow}}"
-    (folder / "channelscope.yaml").write_text(
-        CDNOW_CONFIG + f"warehouse: {{url: '{url}'}}\nsources:\n  - {source}\n", encoding="utf-8"
-    )
-    p = Project(folder)
-    p.ingest()
-    yield p, key
-    p.close()
-    if dbname:
-        with psycopg.connect(request.getfixturevalue("pg_admin_url"), autocommit=True) as con:
-            con.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+    with backend_url(request, backend) as url:
+        source = f"{{name: cdnow, path: '{path}', preset: cdnow_transactions, channel_id: cdnow}}"
+        (folder / "channelscope.yaml").write_text(
+            CDNOW_CONFIG + f"warehouse: {{url: '{url}'}}\nsources:\n  - {source}\n", encoding="utf-8"
+        )
+        p = Project(folder)
+        p.ingest()
+        yield p, key
+        p.close()
 
 
 def _cdnow_orders(key: str) -> pd.DataFrame:
@@ -273,28 +262,12 @@ def test_cdnow_tables_equal_pandas(cdnow: tuple[Project, str], subtests: pytest.
 # ---- the demo: several channels, distributors, campaigns ---------------------------------------
 
 
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    folder = tmp_path_factory.mktemp("cust") / "shop"
-    url, dbname = None, None
-    if request.param == "duckdb":
-        copy_demo(request.getfixturevalue("demo_shop"), folder)
-    else:
-        generate_demo(folder, "small", seed=7)
-        write_new_key(folder / "secrets" / "pseudonym.key")
-        admin = request.getfixturevalue("pg_admin_url")
-        dbname = f"cs_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(admin, autocommit=True) as con:
-            con.execute(f"CREATE DATABASE {dbname}")
-        url = admin.rsplit("/", 1)[0] + "/" + dbname
-    p = Project(folder, warehouse_url=url)
-    if dbname:
-        p.ingest()
-    yield p
-    p.close()
-    if dbname:
-        with psycopg.connect(request.getfixturevalue("pg_admin_url"), autocommit=True) as con:
-            con.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+@pytest.fixture(scope="module")
+def demo(request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    with demo_project(request, backend, tmp_path_factory.mktemp("cust") / "shop") as folder:
+        p = Project(folder)
+        yield p
+        p.close()
 
 
 def _demo_orders(p: Project) -> pd.DataFrame:
