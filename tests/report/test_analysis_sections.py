@@ -5,6 +5,7 @@ languages; a finding the data cannot support says why; a channel manager's repor
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 import subprocess
@@ -13,10 +14,12 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from tests.conftest import copy_demo
+from tests.conftest import KEY, copy_demo
 
 from channelscope import Project
+from channelscope.demo.media import generate_media_demo
 from channelscope.monitor.compliance_cases import list_cases, refresh_cases
+from channelscope.plan.inventory import inventory_plan
 from channelscope.report import STANDARD, compose, issue_report
 from channelscope.report.definitions import ReportDefinition, Section
 
@@ -155,3 +158,104 @@ def test_distributor_compliance_report_renders(shop: Path, tmp_path: Path, lang:
     assert len(sorted(tmp_path.glob("page-*.png"))) >= 2
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert "CJK" in fonts
+
+
+def test_inventory_findings_name_the_planted_stockouts(shop: Path) -> None:
+    truth = json.loads((shop / "inventory_truth.json").read_text(encoding="utf-8"))
+    with Project(shop) as p:
+        r = compose(p, _definition("inventory", "budget"), as_of=AS_OF, language="en")
+        plan = inventory_plan(p)
+        capped_def = _definition("inventory").model_copy(update={"sections": [Section(kind="inventory", top=2)]})
+        few = compose(p, capped_def, as_of=AS_OF, language="en")
+        scoped = compose(p, _definition("inventory", "budget"), as_of=AS_OF, channels=["douyin"], language="en")
+    sec = {s.kind: s for s in r.sections}
+    table = sec["inventory"].table
+    assert table is not None
+    want = plan[plan["at_risk"]].set_index("sku").sort_index()
+    got = table[table["at_risk"]].set_index("sku").sort_index()
+    cols = ["on_hand", "days_of_cover", "stockout_date", "reorder_point", "suggested_order", "lead_time_days"]
+    pd.testing.assert_frame_equal(got[cols], want[cols])
+    assert set(table.loc[table["overstock"], "sku"]) == set(plan.loc[plan["overstock"], "sku"])
+    risk = [f for f in r.findings if f.kind == "inventory_at_risk"]
+    assert {f.evidence["sku"] for f in risk} == {s["sku"] for s in truth["stockouts"]}
+    for f in risk:
+        row = want.loc[f.evidence["sku"]]
+        assert f.expected and f.expected["metric"] == "units" and f.expected["size"] == row["suggested_order"] > 0
+        assert f.expected["by"] and row["stockout_date"].isoformat() in f.text["en"]
+        assert f"order {int(row['suggested_order'])} units now" in f.text["en"] and f.text["zh-CN"]
+    # past ``top`` SKUs the rest are one finding (a large catalog does not flood the report)
+    capped = [f for f in few.findings if f.kind == "inventory_at_risk"]
+    assert [f.evidence.get("sku") for f in capped[:2]] == want.sort_values("stockout_date").index[:2].tolist()
+    assert len(capped) == 3 and capped[2].evidence["skus"] == want.sort_values("stockout_date").index[2:].tolist()
+    assert (
+        capped[2].expected
+        and capped[2].expected["size"] == want.sort_values("stockout_date")["suggested_order"].iloc[2]
+    )
+    over = [f for f in r.findings if f.kind == "overstock"]
+    assert len(over) == 1 and {o["sku"] for o in truth["overstock"]} <= set(over[0].evidence["days_of_cover"])
+    # the small demo's media mix fit is unreliable: the allocator's table is shown, no shift is recommended
+    budget = sec["budget"].table
+    assert budget is not None and len(budget)
+    assert not [f for f in r.findings if f.kind == "budget_shift"]
+    assert any("unreliable" in f.text["en"] for f in r.findings if f.kind == "not_supported")
+    # a channel manager's report: stock and the brand-wide model are every channel's, so neither is shown
+    assert all(s.table is None for s in scoped.sections)
+    reasons = " ".join(f.text["en"] for f in scoped.findings)
+    assert "not shown in a channel's report" in reasons and "leaves it out" in reasons
+    assert [f.kind for f in scoped.findings] == ["not_supported", "not_supported"]
+
+
+def test_inventory_without_an_inventory_table_says_so(shop: Path, tmp_path: Path) -> None:
+    folder = copy_demo(shop, tmp_path / "shop")
+    with Project(folder) as p:
+        p.warehouse.execute("DROP TABLE inventory")
+        r = compose(p, _definition("inventory"), as_of=AS_OF, language="zh-CN")
+    assert r.sections[0].table is None
+    assert [f.kind for f in r.findings] == ["not_supported"] and "inventory" in r.findings[0].text["en"]
+
+
+@pytest.fixture(scope="module")
+def media_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("media") / "shop"
+    generate_media_demo(folder, seed=7, aov_scale=20)
+    (folder / "secrets").mkdir(exist_ok=True)
+    (folder / "secrets" / "pseudonym.key").write_text(KEY + "\n")
+    with Project(folder) as p:
+        p.ingest()
+    return folder
+
+
+def test_budget_section_equals_the_allocator(media_shop: Path) -> None:
+    d = _definition("budget").model_copy(update={"period": "2025-11"})
+    with Project(media_shop) as p:
+        r = compose(p, d, as_of=dt.date(2025, 12, 31), language="en")
+        fit = p.analysis.media_mix(end=dt.date(2025, 11, 30))
+        plan = p.analysis.allocate_budget(fit)
+    sec = r.sections[0]
+    assert sec.table is not None
+    got, want = sec.table.set_index("platform"), plan.platforms.set_index("platform")
+    for col in ("current_spend", "recommended_spend", "scale", "current_contribution", "expected_contribution"):
+        assert got[col].tolist() == pytest.approx(want.loc[got.index, col].tolist())
+    assert plan.gain_low > 0
+    (shift,) = [f for f in r.findings if f.kind == "budget_shift"]
+    days = len(fit.dates)
+    assert shift.evidence["expected_gain"] == pytest.approx(plan.expected_gain)
+    assert (shift.evidence["gain_low"], shift.evidence["gain_high"]) == pytest.approx((plan.gain_low, plan.gain_high))
+    assert shift.expected and shift.expected["metric"] == "gmv" and shift.expected["by"] == "2025-12-30"
+    assert shift.expected["size"] == pytest.approx(plan.expected_gain * 30 / days, abs=0.01)
+    assert shift.expected["low"] <= shift.expected["size"] <= shift.expected["high"]
+    change = want["recommended_spend"] - want["current_spend"]
+    moved = float(change[change > 0].sum()) * 30 / days
+    assert f"Move ¥{moved:,.2f} per 30 days" in shift.text["en"]
+    src, dst = shift.text["en"].split(" from ")[1].split(":")[0].split(" to ")
+    assert set(src.split(", ")) == set(change.index[change < 0])
+    assert set(dst.split(", ")) == set(change.index[change > 0])
+    assert shift.text["zh-CN"] and shift.recommendation
+
+
+def test_budget_with_too_little_history_says_so(media_shop: Path) -> None:
+    d = _definition("budget").model_copy(update={"period": "2024-01"})
+    with Project(media_shop) as p:
+        r = compose(p, d, as_of=dt.date(2025, 12, 31), language="en")
+    assert r.sections[0].table is None
+    assert [f.kind for f in r.findings] == ["not_supported"] and "60 days" in r.findings[0].text["en"]

@@ -1,5 +1,6 @@
 """Report sections from the analyses: repurchase (cohorts), CLV against CAC, attribution, forecast against
-target, and the distributor compliance score and cases.
+target, the distributor compliance score and cases, inventory at risk (the inventory plan) and the budget shift
+the media-mix allocator recommends.
 
 Each section reads the same analysis the API answers (``Project.analysis``, ``Project.targets``, the compliance
 case log), restricted to the report's channels, and draws its findings from the figures. A finding the data
@@ -33,6 +34,8 @@ CLV_CAC_FLOOR = 1.0
 ATTRIBUTION_GAP = 0.2
 #: a forecast total falls short of its target by this share
 SHORTFALL = 0.03
+#: more days of cover than this is overstock (the inventory plan's default)
+OVERSTOCK_DAYS = 120.0
 
 TITLES: dict[str, Text] = {
     "repurchase": {"zh-CN": "复购（按获客渠道）", "en": "Repurchase (by acquisition channel)"},
@@ -41,6 +44,8 @@ TITLES: dict[str, Text] = {
     "forecast_targets": {"zh-CN": "预测与目标", "en": "Forecast vs target"},
     "compliance_score": {"zh-CN": "经销商合规评分", "en": "Distributor compliance score"},
     "compliance_cases": {"zh-CN": "合规案件", "en": "Compliance cases"},
+    "inventory": {"zh-CN": "库存风险", "en": "Inventory at risk"},
+    "budget": {"zh-CN": "广告预算分配", "en": "Ad budget allocation"},
 }
 
 
@@ -707,3 +712,324 @@ def compliance_cases_section(
             )
         )
     return SectionResult("compliance_cases", TITLES["compliance_cases"], cases, columns, notes), findings
+
+
+# ---- inventory at risk ----------------------------------------------------------------------------------
+
+
+def inventory_section(
+    project: Project, section: Section, report: Report, filters: dict[str, Any]
+) -> tuple[SectionResult, list[Finding]]:
+    """The inventory plan (``plan.inventory``) of the stock on hand at the latest inventory date: the SKUs at risk
+    of a stock-out before a replenishment ordered now arrives (a finding each, with the order to place now) and
+    the overstocked ones (one info finding). Stock is held for every channel together, so a channel's report
+    leaves it out."""
+    from channelscope.errors import QueryError
+    from channelscope.plan.inventory import lead_times_in, on_hand_of, plan, sku_daily_forecast
+
+    if report.channels:
+        return _unsupported(
+            "inventory",
+            {
+                "zh-CN": "库存为全渠道共用，渠道报告不展示库存计划",
+                "en": "stock is held for every channel together, so it is not shown in a channel's report",
+            },
+        )
+    if not project.warehouse.has_tables("inventory"):
+        return _unsupported(
+            "inventory",
+            {
+                "zh-CN": "没有库存数据（未导入 inventory 表）",
+                "en": "no inventory data (the inventory table is not loaded)",
+            },
+        )
+    try:
+        stock = on_hand_of(project)
+        if project.warehouse.has_tables("lead_times"):
+            leads = lead_times_in(project)
+        else:  # every SKU takes the plan's default lead time (said in the notes)
+            leads = pd.DataFrame({"sku": pd.Series(dtype=str), "lead_time_days": pd.Series(dtype=float)})
+        daily = sku_daily_forecast(project)
+    except QueryError as exc:
+        return _unsupported(
+            "inventory", {"zh-CN": f"无法生成库存计划（{exc}）", "en": f"the inventory plan cannot be made ({exc})"}
+        )
+    full = plan(stock, leads, daily, overstock_days=OVERSTOCK_DAYS)
+    as_of = pd.Timestamp(stock["date"].max()).date() if "date" in stock and len(stock) else None
+    first_day = pd.Timestamp(daily["period"].min()).date() if len(daily) else None
+    rows = full[full["at_risk"] | full["overstock"]].copy()
+    rows = rows.sort_values(["at_risk", "stockout_date", "days_of_cover"], ascending=[False, True, False])
+    rows = rows.reset_index(drop=True)
+    rows["status_zh-CN"] = ["缺货风险" if r else "积压" for r in rows["at_risk"]]
+    rows["status_en"] = ["Stock-out risk" if r else "Overstock" for r in rows["at_risk"]]
+    rows["stockout_day"] = [_day(v) for v in rows["stockout_date"]]
+    columns = [
+        Column("sku", {"zh-CN": "SKU", "en": "SKU"}),
+        Column("status", {"zh-CN": "状态", "en": "Status"}, "lang"),
+        Column("on_hand", {"zh-CN": "在库", "en": "On hand"}, "count"),
+        Column("days_of_cover", {"zh-CN": "可售天数", "en": "Days of cover"}, "ratio"),
+        Column("stockout_day", {"zh-CN": "预计断货日", "en": "Stock-out date"}, "date"),
+        Column("lead_time_days", {"zh-CN": "补货周期（天）", "en": "Lead time (days)"}, "count"),
+        Column("reorder_point", {"zh-CN": "再订货点", "en": "Reorder point"}, "count"),
+        Column("suggested_order", {"zh-CN": "建议采购", "en": "Suggested order"}, "count"),
+    ]
+    notes: list[Text] = [
+        {
+            "zh-CN": f"库存为 {as_of} 的在库数（全渠道）；需求为 {first_day} 起的产品层级销量预测；"
+            f"安全库存按 95% 服务水平，可售天数超过 {OVERSTOCK_DAYS:.0f} 天为积压",
+            "en": f"Stock on hand on {as_of} (every channel); demand is the product forecast of units from "
+            f"{first_day}; safety stock for a 95% service level; more than {OVERSTOCK_DAYS:.0f} days of cover is "
+            "overstock",
+        }
+    ]
+    if not project.warehouse.has_tables("lead_times"):
+        notes.append(
+            {
+                "zh-CN": "未导入补货周期（lead_times 表），所有 SKU 按 14 天计",
+                "en": "No lead times loaded (lead_times table): every SKU takes 14 days",
+            }
+        )
+    if rows.empty:
+        notes.append({"zh-CN": "没有缺货风险或积压的 SKU", "en": "No SKU at risk of a stock-out or overstocked"})
+    findings: list[Finding] = []
+    risky = rows[rows["at_risk"]]  # earliest stock-out first
+    for r in risky.head(section.top).itertuples():
+        lead, order = int(r.lead_time_days), int(r.suggested_order)
+        arrival = (first_day or report.end) + dt.timedelta(days=lead - 1)
+        out = _day(r.stockout_date)
+        findings.append(
+            Finding(
+                "inventory_at_risk",
+                "critical",
+                {
+                    "zh-CN": f"SKU {r.sku} 预计 {out} 断货，早于现在下单的补货到货（补货周期 {lead} 天）："
+                    f"立即采购 {order} 件",
+                    "en": f"SKU {r.sku} runs out on {out}, before a replenishment ordered now arrives (lead time "
+                    f"{lead} days): order {order} units now",
+                },
+                None,
+                {
+                    "sku": r.sku,
+                    "on_hand": float(r.on_hand),
+                    "on_order": float(r.on_order),
+                    "daily_demand": float(r.daily_demand),
+                    "days_of_cover": None if pd.isna(r.days_of_cover) else float(r.days_of_cover),
+                    "stockout_date": out,
+                    "lead_time_days": lead,
+                    "arrival_if_ordered_now": arrival.isoformat(),
+                    "reorder_point": float(r.reorder_point),
+                    "safety_stock": float(r.safety_stock),
+                    "stock_as_of": None if as_of is None else as_of.isoformat(),
+                },
+                {
+                    "zh-CN": f"今天向供应商下单 {order} 件 {r.sku}，并在到货前控制该 SKU 的促销",
+                    "en": f"Place a purchase order for {order} units of {r.sku} today and hold its promotions "
+                    "until the stock arrives",
+                },
+                {
+                    "metric": "units",
+                    "size": order,
+                    "by": arrival.isoformat(),
+                    "text": {
+                        "zh-CN": f"{arrival} 前到货 {order} 件，缩短断货天数",
+                        "en": f"{order} units in stock by {arrival}, shortening the stock-out",
+                    },
+                },
+            )
+        )
+    rest = risky.iloc[section.top :]
+    if len(rest):  # a finding each for the first ones; the others in one, so a large catalog does not flood the report
+        skus = ", ".join(rest["sku"].astype(str))
+        by = (first_day or report.end) + dt.timedelta(days=int(rest["lead_time_days"].max()) - 1)
+        units = int(rest["suggested_order"].sum())
+        findings.append(
+            Finding(
+                "inventory_at_risk",
+                "critical",
+                {
+                    "zh-CN": f"另有 {len(rest)} 个 SKU 在现在下单的补货到货前断货：{skus}（明细见表）",
+                    "en": f"{len(rest)} more SKU(s) run out before a replenishment ordered now arrives: {skus} "
+                    "(see the table)",
+                },
+                None,
+                {"skus": rest["sku"].astype(str).tolist(), "stockout_dates": [_day(v) for v in rest["stockout_date"]]},
+                {
+                    "zh-CN": f"按表中的建议采购量下单，共 {units} 件",
+                    "en": f"Place the suggested orders of the table, {units} units in all",
+                },
+                {
+                    "metric": "units",
+                    "size": units,
+                    "by": by.isoformat(),
+                    "text": {"zh-CN": f"{by} 前到货 {units} 件", "en": f"{units} units in stock by {by}"},
+                },
+            )
+        )
+    over = rows[rows["overstock"]]
+    if len(over):
+        excess = {
+            str(r.sku): round(float(r.on_hand) - OVERSTOCK_DAYS * float(r.daily_demand)) for r in over.itertuples()
+        }
+        cover = {str(r.sku): float(r.days_of_cover) for r in over.itertuples()}
+        listed = ", ".join(f"{k} ({v:.0f})" for k, v in cover.items())
+        total = int(sum(excess.values()))
+        by = _by(report, 90)
+        findings.append(
+            Finding(
+                "overstock",
+                "info",
+                {
+                    "zh-CN": f"{len(over)} 个 SKU 积压（可售天数超过 {OVERSTOCK_DAYS:.0f} 天）：{listed}",
+                    "en": f"{len(over)} SKU(s) overstocked (more than {OVERSTOCK_DAYS:.0f} days of cover): {listed}",
+                },
+                None,
+                {"days_of_cover": cover, "excess_units": excess, "stock_as_of": None if as_of is None else str(as_of)},
+                {
+                    "zh-CN": f"暂停这些 SKU 的采购，用组合装或会员活动消化超出 {OVERSTOCK_DAYS:.0f} 天的库存",
+                    "en": "Pause purchase orders for these SKUs and sell down the stock beyond "
+                    f"{OVERSTOCK_DAYS:.0f} days of cover (bundles, member offers)",
+                },
+                {
+                    "metric": "excess_units",
+                    "size": -total,
+                    "by": by.isoformat(),
+                    "text": {
+                        "zh-CN": f"{by} 前减少超额库存约 {total} 件",
+                        "en": f"about {total} excess units sold down by {by}",
+                    },
+                },
+            )
+        )
+    return SectionResult("inventory", TITLES["inventory"], rows, columns, notes), findings
+
+
+# ---- budget shifts from the allocator ----------------------------------------------------------------
+
+#: the finding states the shift and its gain per this many days (the allocator's figures are over the model's days)
+BUDGET_DAYS = 30
+
+
+def budget_section(
+    project: Project, section: Section, report: Report, filters: dict[str, Any]
+) -> tuple[SectionResult, list[Finding]]:
+    """The media mix model fitted on the history up to the report's end and the allocator's split of the same
+    total: today's spend against the recommended per platform, with the expected gain and its 95% interval. A
+    shift whose gain interval lies above 0 is a finding (per 30 days); an unreliable fit is said, not used. The
+    model reads the whole brand's GMV, so a channel's report leaves it out."""
+    from channelscope.errors import QueryError
+
+    if report.channels:
+        return _unsupported(
+            "budget",
+            {
+                "zh-CN": "预算模型按全品牌 GMV 拟合（含其他渠道），渠道报告不展示",
+                "en": "the budget model is fitted on the whole brand's GMV (every channel), so a channel's "
+                "report leaves it out",
+            },
+        )
+    try:
+        fit = project.analysis.media_mix(end=report.end)
+        plan = project.analysis.allocate_budget(fit)
+    except (QueryError, ValueError, ArithmeticError) as exc:  # too little history, no ad spend: say why
+        return _unsupported(
+            "budget", {"zh-CN": f"无法拟合媒体组合模型（{exc}）", "en": f"the media mix model cannot be fitted ({exc})"}
+        )
+    table = plan.platforms.copy().reset_index(drop=True)
+    table["change"] = table["recommended_spend"] - table["current_spend"]
+    columns = [
+        Column("platform", {"zh-CN": "广告平台", "en": "Platform"}),
+        Column("current_spend", {"zh-CN": "当前花费", "en": "Current spend"}, "money"),
+        Column("recommended_spend", {"zh-CN": "建议花费", "en": "Recommended spend"}, "money"),
+        Column("change", {"zh-CN": "调整", "en": "Change"}, "money"),
+        Column("scale", {"zh-CN": "倍数", "en": "Scale"}, "ratio"),
+        Column("current_contribution", {"zh-CN": "当前贡献 GMV", "en": "Current contribution"}, "money"),
+        Column("expected_contribution", {"zh-CN": "预期贡献 GMV", "en": "Expected contribution"}, "money"),
+    ]
+    first, last, days = fit.dates[0].date(), fit.dates[-1].date(), len(fit.dates)
+    cur = report.currency
+    r2, mape = fit.fit.get("r2"), fit.fit.get("mape_out_of_sample")
+    notes: list[Text] = [
+        {
+            "zh-CN": f"模型期 {first} 至 {last}（{days} 天），总预算 {F.money(plan.total, cur)} 不变，重新分配；"
+            f"预期增量 GMV {F.signed_money(plan.expected_gain, cur)}（95% 区间 {F.money(plan.gain_low, cur)} 至 "
+            f"{F.money(plan.gain_high, cur)}）；拟合 R² {F.percent(r2)}，样本外 MAPE {F.percent(mape)}",
+            "en": f"Model period {first} to {last} ({days} days), the total of {F.money(plan.total, cur)} kept and "
+            f"reallocated; expected gain {F.signed_money(plan.expected_gain, cur)} GMV (95% interval "
+            f"{F.money(plan.gain_low, cur)} to {F.money(plan.gain_high, cur)}); fit R² {F.percent(r2)}, "
+            f"out-of-sample MAPE {F.percent(mape)}",
+        }
+    ]
+    findings: list[Finding] = []
+    if not fit.fit.get("reliable"):
+        reason = {
+            "zh-CN": f"媒体组合模型拟合不可靠（R² {F.percent(r2)}，样本外 MAPE {F.percent(mape)}），不据此调整预算",
+            "en": f"the media mix model's fit is unreliable (R² {F.percent(r2)}, out-of-sample MAPE "
+            f"{F.percent(mape)}), not a basis for moving budget",
+        }
+        findings.append(Finding("not_supported", "info", _prefixed("budget", reason)))
+        notes.append(
+            {
+                "zh-CN": f"{reason['zh-CN']}：下表仅供参考，不是建议",
+                "en": f"The {reason['en']}: the split below is for reference, not a recommendation",
+            }
+        )
+        return SectionResult("budget", TITLES["budget"], table, columns, notes), findings
+    if not plan.gain_low > 0:
+        notes.append(
+            {
+                "zh-CN": "预期增量的区间包含 0：维持当前分配",
+                "en": "The expected gain's interval includes 0: keep today's split",
+            }
+        )
+        return SectionResult("budget", TITLES["budget"], table, columns, notes), findings
+    per = BUDGET_DAYS / days
+    cuts = table[table["change"] < 0].sort_values("change")
+    adds = table[table["change"] > 0].sort_values("change", ascending=False)
+    moved = float(adds["change"].sum()) * per
+    gain, low, high = plan.expected_gain * per, plan.gain_low * per, plan.gain_high * per
+    src, dst = ", ".join(cuts["platform"]), ", ".join(adds["platform"])
+    by = _by(report, BUDGET_DAYS)
+    findings.append(
+        Finding(
+            "budget_shift",
+            "warning",
+            {
+                "zh-CN": f"每 {BUDGET_DAYS} 天把 {F.money(moved, cur)} 广告预算从 {src} 移到 {dst}："
+                f"预期 GMV {F.signed_money(gain, cur)}（{F.money(low, cur)} 至 {F.money(high, cur)}），{by} 前见效",
+                "en": f"Move {F.money(moved, cur)} per {BUDGET_DAYS} days of ad budget from {src} to {dst}: "
+                f"expected {F.signed_money(gain, cur)} GMV [{F.money(low, cur)}, {F.money(high, cur)}] by {by}",
+            },
+            None,
+            {
+                "model_start": first.isoformat(),
+                "model_end": last.isoformat(),
+                "model_days": days,
+                "total": plan.total,
+                "expected_gain": plan.expected_gain,
+                "gain_low": plan.gain_low,
+                "gain_high": plan.gain_high,
+                "split": dict(plan.split),
+                "r2": r2,
+                "mape_out_of_sample": mape,
+            },
+            {
+                "zh-CN": f"按建议倍数调整各平台的日预算（{src} 减少，{dst} 增加），总预算不变",
+                "en": f"Scale each platform's daily budget by the recommended factor ({src} down, {dst} up), "
+                "the total unchanged",
+            },
+            {
+                "metric": "gmv",
+                "size": round(gain, 2),
+                "low": round(low, 2),
+                "high": round(high, 2),
+                "by": by.isoformat(),
+                "text": {
+                    "zh-CN": f"{by} 前 GMV {F.signed_money(gain, cur)}（95% 区间 {F.money(low, cur)} 至 "
+                    f"{F.money(high, cur)}）",
+                    "en": f"{F.signed_money(gain, cur)} GMV by {by} (95% interval {F.money(low, cur)} to "
+                    f"{F.money(high, cur)})",
+                },
+            },
+        )
+    )
+    return SectionResult("budget", TITLES["budget"], table, columns, notes), findings

@@ -436,6 +436,8 @@ _SECTIONS = {
     "forecast_targets": _analysis("forecast_target_section"),
     "compliance_score": _analysis("compliance_score_section"),
     "compliance_cases": _analysis("compliance_cases_section"),
+    "inventory": _analysis("inventory_section"),
+    "budget": _analysis("budget_section"),
 }
 
 __all__ = ["Finding", "compose", "resolve_period"]

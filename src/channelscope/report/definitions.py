@@ -33,6 +33,8 @@ SectionKind = Literal[
     "forecast_targets",
     "compliance_score",
     "compliance_cases",
+    "inventory",
+    "budget",
 ]
 PERIODS = ("yesterday", "last_week", "last_month", "this_month", "last_campaign")
 
@@ -122,6 +124,8 @@ STANDARD: dict[str, ReportDefinition] = {
                 Section(kind="anomalies"),
                 Section(kind="targets"),
                 Section(kind="trend", metrics=["gmv"]),
+                Section(kind="budget"),
+                Section(kind="inventory", top=10),
                 Section(kind="alerts"),
                 Section(kind="actions"),
             ],
