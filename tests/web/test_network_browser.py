@@ -146,3 +146,9 @@ def test_network_page_for_a_distributor_scoped_manager_in_english(browser: Any, 
         assert not errors, errors
     finally:
         context.close()
+
+
+def test_a_case_without_a_manager_shows_a_dash() -> None:
+    from channelscope.web.dashboard.pages.network import _name
+
+    assert [_name(v) for v in (None, float("nan"), "", " ", "li")] == ["—", "—", "—", "—", "li"]

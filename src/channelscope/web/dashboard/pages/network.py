@@ -159,9 +159,14 @@ def _cases(ctx: PageContext, df: Any) -> html.Table:
         ("status", t("cs_status", ctx.lang), lambda r: t(f"cs_st_{r['status']}", ctx.lang)),
         ("action", t("cs_action", ctx.lang), lambda r: t(f"cs_act_{r['action']}", ctx.lang) if r["action"] else ""),
         ("repeat_days", t("cs_repeats", ctx.lang), lambda r: _int(r.get("repeat_days"))),
-        ("manager", t("cs_manager", ctx.lang), lambda r: r.get("manager") or "—"),
+        ("manager", t("cs_manager", ctx.lang), lambda r: _name(r.get("manager"))),
     ]
     return table("cases-table", rows, columns)
+
+
+def _name(value: Any) -> str:
+    """A name, or "—" for none (None, NaN from a frame, or empty)."""
+    return value if isinstance(value, str) and value.strip() else "—"
 
 
 def _int(value: Any) -> str:
