@@ -13,6 +13,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from tests.conftest import copy_demo
 
 from channelscope import Project
 from channelscope.report import STANDARD, compose, issue_report, resolve_period
@@ -133,6 +134,9 @@ def test_pdf_renders_pages(demo_shop: Path, tmp_path: Path, lang: str) -> None:
 def test_cli_report_run(demo_shop: Path, tmp_path: Path) -> None:
     import os
     import sys
+
+    # a private copy: the CLI writes the archive and opens the warehouse for writing (one DuckDB writer per file)
+    demo_shop = copy_demo(demo_shop, tmp_path / "shop")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "COLUMNS": "200"}
