@@ -39,6 +39,7 @@ def child(folder: str, out: str) -> dict[str, Any]:
     """Compose the report once and render it in every format (run in its own process)."""
     from channelscope import Project
     from channelscope.report import STANDARD, compose
+    from channelscope.report.archive import write_format
 
     t0, c0 = time.perf_counter(), time.process_time()
     with Project(folder, read_only=True) as p:
@@ -47,19 +48,7 @@ def child(folder: str, out: str) -> dict[str, Any]:
     runs = []
     for fmt in FORMATS:
         t1, c1 = time.perf_counter(), time.process_time()
-        path = Path(out) / f"review.{fmt}"
-        if fmt == "html":
-            from channelscope.report.html import render_html
-
-            path.write_text(render_html(report), encoding="utf-8")
-        elif fmt == "pdf":
-            from channelscope.report.pdf import render_pdf
-
-            path.write_bytes(render_pdf(report))
-        else:
-            from channelscope.report.excel import render_xlsx
-
-            path.write_bytes(render_xlsx(report))
+        path = write_format(report, fmt, Path(out) / f"review.{fmt}")
         render_s, render_cpu = time.perf_counter() - t1, time.process_time() - c1
         runs.append(
             {

@@ -32,6 +32,23 @@ class Issued:
     archive_id: int | None = None
 
 
+def write_format(report: Report, fmt: str, path: Path) -> Path:
+    """Render ``report`` as ``fmt`` (html, pdf or xlsx) into ``path``."""
+    if fmt == "html":
+        from channelscope.report.html import render_html
+
+        path.write_text(render_html(report), encoding="utf-8")
+    elif fmt == "pdf":
+        from channelscope.report.pdf import render_pdf
+
+        path.write_bytes(render_pdf(report))
+    else:
+        from channelscope.report.excel import render_xlsx
+
+        path.write_bytes(render_xlsx(report))
+    return path
+
+
 def issue_report(
     project: Project,
     name: str,
@@ -56,20 +73,7 @@ def issue_report(
     stem = f"{stem}{scope}-{report.language}"
     issued = Issued(report)
     for fmt in formats:
-        path = folder / f"{stem}.{fmt}"
-        if fmt == "html":
-            from channelscope.report.html import render_html
-
-            path.write_text(render_html(report), encoding="utf-8")
-        elif fmt == "pdf":
-            from channelscope.report.pdf import render_pdf
-
-            path.write_bytes(render_pdf(report))
-        else:
-            from channelscope.report.excel import render_xlsx
-
-            path.write_bytes(render_xlsx(report))
-        issued.files[fmt] = path
+        issued.files[fmt] = write_format(report, fmt, folder / f"{stem}.{fmt}")
     index = {
         "name": name,
         "period": [report.start.isoformat(), report.end.isoformat()],
