@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.conftest import REPO, copy_demo
+from tests.web.live import serving
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = REPO / os.environ.get("CHANNELSCOPE_SCREENSHOTS", "build/screenshots")
@@ -63,12 +61,6 @@ class Site:
         r = httpx.get(f"{self.base}/api/{path}", params=items, headers={"Authorization": f"Bearer {self.tokens[user]}"})
         assert r.status_code == 200, r.text
         return r.json()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _add_alerts(folder: Path) -> list[str]:
@@ -152,7 +144,6 @@ def _douyin_evidence(folder: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def site(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    import uvicorn
 
     from channelscope.web.app import create_app
 
@@ -166,18 +157,8 @@ def site(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     store.add_user("admin", "admin", PASSWORD)
     store.add_user("tm", "channel_manager", PASSWORD, channels=["tmall"], lang="en")
     tokens = {u: store.create_token(u, "browser test") for u in ("admin", "tm")}
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(300):
-        if server.started:
-            break
-        time.sleep(0.1)
-    assert server.started, "uvicorn did not start"
-    yield Site(f"http://127.0.0.1:{port}", tokens, alerts, folder, truth)
-    server.should_exit = True
-    thread.join(30)
+    with serving(app) as base:
+        yield Site(base, tokens, alerts, folder, truth)
 
 
 @pytest.fixture(scope="module")

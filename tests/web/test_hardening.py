@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import _free_port
 from tests.web.test_api import api_client, auth, make_shop, sql
 
 with warnings.catch_warnings():
@@ -193,14 +194,6 @@ def test_fuzz_no_500_and_nothing_outside_scope(client: TestClient, route: str, u
 
 
 # ---- defect 8: X-Forwarded-For is believed only from configured proxies ---------------------------
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_spoofed_forwarded_for_does_not_bypass_the_login_limit(client: TestClient) -> None:

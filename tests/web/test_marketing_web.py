@@ -5,7 +5,6 @@ in a real headless Chromium (screenshot in build/screenshots/marketing.png)."""
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import warnings
@@ -14,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from tests.conftest import KEY, REPO
+from tests.conftest import KEY, REPO, _free_port
 
 from channelscope.demo.media import generate_media_demo
 
@@ -106,12 +105,6 @@ def test_marketing_api(tmp_path: Path, warehouse_url: str) -> None:
         unknown = get("mmm", channel="jd")
         assert unknown.status_code == 400 and "channel" in unknown.text
         assert c.get("/api/marketing/mmm").status_code == 401
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")

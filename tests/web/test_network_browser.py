@@ -7,15 +7,13 @@ node and its children only. Screenshots: build/screenshots/network.png and netwo
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.conftest import REPO, copy_demo
-from tests.web.test_dashboard import _free_port
+from tests.web.live import serving
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -27,7 +25,6 @@ WAIT_MS = 120_000
 
 @pytest.fixture(scope="module")
 def site(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    import uvicorn
 
     from channelscope import Project
     from channelscope.monitor.compliance_cases import list_cases, refresh_cases
@@ -47,18 +44,8 @@ def site(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     store = app.state.store
     store.add_user("admin", "admin", PASSWORD)
     store.add_user("wang", "channel_manager", PASSWORD, distributors=["wx-r01"], lang="en")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(300):
-        if server.started:
-            break
-        time.sleep(0.1)
-    assert server.started, "uvicorn did not start"
-    yield {"base": f"http://127.0.0.1:{port}", "folder": folder, **expected}
-    server.should_exit = True
-    thread.join(30)
+    with serving(app) as base:
+        yield {"base": base, "folder": folder, **expected}
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.conftest import copy_demo
+from tests.web.live import serving
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("CHANNELSCOPE_SHOTS_18", "/tmp/shots-18"))
@@ -27,15 +25,8 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's ch
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def site(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    import uvicorn
 
     from channelscope import Project
     from channelscope.plan.actions import add_action, check_action
@@ -73,18 +64,8 @@ def site(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     store.add_user("admin", "admin", PASSWORD)
     store.add_user("tm", "channel_manager", PASSWORD, channels=["tmall"], lang="en")
     store.add_user("viewer", "viewer", PASSWORD)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(300):
-        if server.started:
-            break
-        time.sleep(0.1)
-    assert server.started, "uvicorn did not start"
-    yield {"base": f"http://127.0.0.1:{port}", "whole": whole.archive_id, "tmall": tmall.archive_id}
-    server.should_exit = True
-    thread.join(30)
+    with serving(app) as base:
+        yield {"base": base, "whole": whole.archive_id, "tmall": tmall.archive_id}
 
 
 @pytest.fixture(scope="module")

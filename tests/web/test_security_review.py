@@ -5,7 +5,6 @@ frame, login from a cross-site form, and many failed logins sent at once to a re
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import warnings
@@ -17,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.conftest import _free_port
 from tests.web.test_api import PASSWORD, add_alerts, make_shop
 
 with warnings.catch_warnings():
@@ -278,12 +278,6 @@ def test_login_form_next_is_never_another_site(app: Any) -> None:
         form = {"username": "viewer", "password": PASSWORD, "csrf": c.cookies["_csrf_token"], "next": nxt}
         r = c.post("/api/auth/login", data=form, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == expected, (nxt, r.headers.get("location"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_failed_logins_sent_at_once_are_limited(app: Any) -> None:
