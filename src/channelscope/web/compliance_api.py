@@ -76,40 +76,42 @@ def _cached(request: Request, name: str, compute: Any) -> Any:
     return service._cached(service.reader(project), user, f"compliance.{name}", (), compute)
 
 
-@router.get("/violations", summary="Price violations (乱价) per distributor x SKU: lines, units, depth, repeats")
-def violations(request: Request) -> dict[str, Any]:
+def _analysis(request: Request, name: str) -> tuple[User, Any]:
+    """The user and the analysis ``name`` of their scope (``ComplianceAnalyses.<name>``), cached per scope."""
     user = request_user()
     c = analyses(_project(request), user)
-    return {"scope": user.scope(), "rows": records(_cached(request, "violations", c.violations))}
+    return user, _cached(request, name, getattr(c, name))
+
+
+def _rows(request: Request, name: str) -> dict[str, Any]:
+    user, df = _analysis(request, name)
+    return {"scope": user.scope(), "rows": records(df)}
+
+
+@router.get("/violations", summary="Price violations (乱价) per distributor x SKU: lines, units, depth, repeats")
+def violations(request: Request) -> dict[str, Any]:
+    return _rows(request, "violations")
 
 
 @router.get("/violation-lines", summary="Every order line priced under MAP, with its 到手价")
 def violation_lines(request: Request) -> dict[str, Any]:
-    user = request_user()
-    c = analyses(_project(request), user)
-    return {"scope": user.scope(), "rows": records(_cached(request, "violation_lines", c.violation_lines))}
+    return _rows(request, "violation_lines")
 
 
 @router.get("/regions", summary="Cross-region orders (窜货) per distributor x destination region")
 def regions(request: Request) -> dict[str, Any]:
-    user = request_user()
-    c = analyses(_project(request), user)
-    return {"scope": user.scope(), "rows": records(_cached(request, "regions", c.regions))}
+    return _rows(request, "regions")
 
 
 @router.get("/commissions", summary="Commission owed vs paid per distributor and month")
 def commissions(request: Request) -> dict[str, Any]:
-    user = request_user()
-    c = analyses(_project(request), user)
-    df = _cached(request, "commissions", c.commissions)
+    user, df = _analysis(request, "commissions")
     return {"scope": user.scope(), "currency": "base", "rows": records(df.astype({"flagged": bool}))}
 
 
 @router.get("/score", summary="Dealer compliance score (0-100) per distributor with its components")
 def score(request: Request) -> dict[str, Any]:
-    user = request_user()
-    c = analyses(_project(request), user)
-    return {"scope": user.scope(), "rows": records(_cached(request, "score", c.score))}
+    return _rows(request, "score")
 
 
 @router.get("/cases", summary="Compliance cases (inbox) with status, policy action and severity")
