@@ -26,6 +26,21 @@ def shop(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_demo(demo_shop, tmp_path_factory.mktemp("actions") / "shop")
 
 
+def _checked(p: Project, what: str, channel: str, start: str, deadline: str, expected: float) -> tuple[str, A.Check]:
+    """Plan an action on one channel (owner 王五) and check it at once: its id and the check."""
+    a = A.add_action(
+        p,
+        what=what,
+        owner="王五",
+        scope_kind="channel",
+        scope_id=channel,
+        start=start,
+        deadline=deadline,
+        expected_change=expected,
+    )
+    return a["action_id"], A.check_action(p, a["action_id"])
+
+
 def _truth(demo_shop: Path, kind: str) -> dict:
     truth = json.loads((demo_shop / "ground_truth.json").read_text())
     return next(a for a in truth["anomalies"] if a["kind"] == kind)
@@ -35,18 +50,8 @@ def test_planted_spike_is_judged_worked_with_its_size_in_the_interval(shop: Path
     spike = _truth(demo_shop, "sales_spike")  # douyin 2025-09-13: orders x3.5, prices unchanged
     planted = spike["multipliers"]["orders"] * spike["multipliers"]["price"] - 1  # +250% GMV
     with Project(shop) as p:
-        a = A.add_action(
-            p,
-            what="投放爆款短视频",
-            owner="王五",
-            scope_kind="channel",
-            scope_id=spike["channel_id"],
-            start=spike["start"],
-            deadline=spike["end"],
-            expected_change=1.0,
-        )
-        chk = A.check_action(p, a["action_id"])
-        stored = A.get_action(p, a["action_id"])
+        action_id, chk = _checked(p, "投放爆款短视频", spike["channel_id"], spike["start"], spike["end"], 1.0)
+        stored = A.get_action(p, action_id)
     assert chk.verdict == "worked"
     assert chk.effect.lower is not None and chk.effect.upper is not None
     assert chk.effect.lower <= planted <= chk.effect.upper
@@ -59,17 +64,7 @@ def test_planted_drop_is_judged_worse(shop: Path, demo_shop: Path) -> None:
     drop = _truth(demo_shop, "sales_drop")  # wechat_resellers 2025-09-01..07: orders halve
     planted = drop["multipliers"]["orders"] * drop["multipliers"]["price"] - 1  # -50% GMV
     with Project(shop) as p:
-        a = A.add_action(
-            p,
-            what="New reseller policy",
-            owner="Li",
-            scope_kind="channel",
-            scope_id=drop["channel_id"],
-            start=drop["start"],
-            deadline=drop["end"],
-            expected_change=0.1,
-        )
-        chk = A.check_action(p, a["action_id"])
+        _, chk = _checked(p, "New reseller policy", drop["channel_id"], drop["start"], drop["end"], 0.1)
     assert chk.verdict == "worse"
     assert chk.effect.lower is not None and chk.effect.upper is not None and chk.effect.upper < 0
     # a halved channel sums fewer orders, so its window is relatively noisier: the interval holds the planted size
@@ -78,17 +73,7 @@ def test_planted_drop_is_judged_worse(shop: Path, demo_shop: Path) -> None:
 
 def test_channel_without_change_is_no_effect(shop: Path) -> None:
     with Project(shop) as p:
-        a = A.add_action(
-            p,
-            what="jd detail pages",
-            owner="Zhao",
-            scope_kind="channel",
-            scope_id="jd",
-            start="2025-09-15",
-            deadline="2025-09-28",
-            expected_change=0.1,
-        )
-        chk = A.check_action(p, a["action_id"])
+        _, chk = _checked(p, "jd detail pages", "jd", "2025-09-15", "2025-09-28", 0.1)
     assert chk.verdict == "no_effect"
     assert chk.effect.lower is not None and chk.effect.lower < 0 < (chk.effect.upper or 0)
 
