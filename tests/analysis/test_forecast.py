@@ -69,16 +69,16 @@ def test_demo_channel_mase_beats_seasonal_naive_by_20_percent(demo_runs: dict[st
     run = demo_runs["paid_orders"]
     chosen, naive = _acc(run, "channel", "selected"), _acc(run, "channel", "seasonal_naive")
     print("paid orders channel MASE selected", round(chosen["mase"], 3), "seasonal naive", round(naive["mase"], 3))
-    assert chosen["mase"] <= 0.8 * naive["mase"]  # 0.853 vs 1.171 measured
+    assert chosen["mase"] <= 0.8 * naive["mase"]  # 0.823 vs 1.171 measured (-30%)
 
 
 def test_demo_units_channel_mase(demo_runs: dict[str, ForecastRun]) -> None:
     run = demo_runs["units"]
     reg, naive, chosen = (_acc(run, "channel", m) for m in ("calendar_regression", "seasonal_naive", "selected"))
     print("units channel MASE", round(reg["mase"], 3), round(naive["mase"], 3), round(chosen["mase"], 3))
-    # units per channel (product hierarchy): the level's model (the calendar regression) 19.8% below
-    # seasonal naive (0.964 vs 1.202)
-    assert reg["mase"] <= 0.85 * naive["mase"] and chosen["mase"] <= 0.85 * naive["mase"]
+    # units per channel (product hierarchy): the level's model (the calendar regression) 21.8% below
+    # seasonal naive (0.940 vs 1.202 measured)
+    assert reg["mase"] <= 0.8 * naive["mase"] and chosen["mase"] <= 0.8 * naive["mase"]
 
 
 def test_demo_gmv_channel_accuracy(demo_runs: dict[str, ForecastRun]) -> None:
@@ -88,8 +88,8 @@ def test_demo_gmv_channel_accuracy(demo_runs: dict[str, ForecastRun]) -> None:
         "gmv channel MASE",
         {m: round(a["mase"], 3) for m, a in zip(("reg", "naive", "sel"), (reg, naive, chosen), strict=True)},
     )
-    assert reg["mase"] <= 0.8 * naive["mase"]  # the calendar model: 0.957 vs 1.227 measured
-    assert chosen["mase"] <= 0.8 * naive["mase"]  # one model per level: the same 0.957 (-22%)
+    assert reg["mase"] <= 0.8 * naive["mase"]  # the calendar model: 0.939 vs 1.227 measured
+    assert chosen["mase"] <= 0.8 * naive["mase"]  # one model per level: the same 0.939 (-23.5%)
 
 
 @pytest.mark.parametrize("metric", ["gmv", "units"])
@@ -263,3 +263,22 @@ def test_forecast_on_both_engines(tmp_path: Path, warehouse_url: str) -> None:
     weekend = a[a.index.dayofweek >= 5].mean()
     weekday = a[a.index.dayofweek < 5].mean()
     assert abs(weekend - 34.5) < 1.0 and abs(weekday - 22.0) < 1.0
+
+
+def test_a_festival_seen_only_last_year_is_learned_in_full() -> None:
+    """The ridge on a calendar phase is in the weight its days carry: a phase seen once, a year back
+    (where each day weighs 0.5 ** (365 / HALF_LIFE) of today's), is not shrunk towards no effect."""
+    from channelscope.analysis.forecast.models import calendar_regression
+
+    rng = np.random.default_rng(3)
+    index = pd.date_range("2024-11-01", periods=400, freq="D")
+    future = pd.date_range(index[-1] + pd.Timedelta(days=1), periods=14, freq="D")
+    days = index.append(future)
+    fest = pd.DataFrame({"festival": 0.0}, index=days)
+    fest.loc["2024-11-10":"2024-11-12", "festival"] = 1.0  # seen once, a year before its next days
+    fest.loc[future[5] : future[7], "festival"] = 1.0
+    level = np.where(fest.loc[index, "festival"].to_numpy() > 0, 300.0, 100.0)
+    y = (level * np.exp(rng.normal(0, 0.05, len(index))))[:, None]
+    fc = calendar_regression(y, index, future, fest)
+    print("festival days", fc.mean[5:8, 0].round(1), "ordinary days", fc.mean[:5, 0].round(1))
+    assert np.all(fc.mean[5:8, 0] > 0.85 * 300) and np.all(np.abs(fc.mean[:5, 0] - 100) < 10)

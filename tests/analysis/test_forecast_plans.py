@@ -12,7 +12,7 @@ from tests.cli.test_cli import run
 from tests.conftest import write_project
 
 from channelscope import Project
-from channelscope.metrics.targets import load_targets
+from channelscope.metrics.targets import Target, attainment, load_targets
 from channelscope.plan.forecasts import runs, save_run, stored_forecast, track_accuracy
 from channelscope.plan.targets import accept_targets, forecast_pacing, suggest_targets
 
@@ -70,6 +70,22 @@ def test_stored_run_targets_and_tracking(tmp_path: Path, warehouse_url: str) -> 
     assert len(pace) == 30 and abs(pace["cumulative_share"].iloc[-1] - 1) < 1e-9
     # weekends weigh more than weekdays in channel a, so the pacing curve is not a straight line
     assert pace["expected"].max() > 1.3 * pace["expected"].min()
+    # target pacing by the stored forecast's shape: the share of November's forecast on 1-10 November
+    with Project(folder, read_only=True) as p:
+        paced = Target(metric="gmv", period="2025-11", value=1000.0, channel="a", pacing="forecast")
+        december = Target(metric="gmv", period="2025-12", value=1000.0, channel="a", pacing="forecast")
+        got = attainment(p, [paced], as_of=dt.date(2025, 11, 10)).set_index("period")
+        dec = attainment(p, [december], as_of=dt.date(2025, 12, 5)).iloc[0]
+        con = p.warehouse.ibis
+        hand = con.raw_sql(
+            "SELECT SUM(CASE WHEN period <= DATE '2025-11-10' THEN mean END) / SUM(mean) FROM forecasts"
+            f" WHERE run_id = '{run.run_id}' AND series = 'a' AND period BETWEEN DATE '2025-11-01' AND DATE '2025-11-30'"
+        ).fetchall()[0][0]
+    assert abs(got.at["2025-11", "elapsed_share"] - float(hand)) < 1e-9 and got.at["2025-11", "pacing_note"] is None
+    assert abs(got.at["2025-11", "elapsed_share"] - pace["cumulative_share"].iloc[9]) < 1e-4
+    assert abs(got.at["2025-11", "elapsed_share"] - 10 / 30) > 0.005  # not the straight line
+    # December is not covered whole by the stored run (it ends on 28 December): linear, and it says why
+    assert dec["elapsed_share"] == 5 / 31 and "covers 2025-12-01..2025-12-31" in dec["pacing_note"]
 
 
 def test_tracked_accuracy_when_actuals_arrive(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Targets per metric x scope x period: attainment, pacing (linear or last year's shape), run-rate."""
+"""Targets per metric x scope x period: attainment, pacing (linear, last year's shape or a stored forecast's
+shape), run-rate."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import ibis
 import pandas as pd
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -35,7 +37,7 @@ class Target(BaseModel):
 
     channel: str | None = None
     distributor: str | None = None
-    pacing: Literal["linear", "last_year"] = "linear"
+    pacing: Literal["linear", "last_year", "forecast"] = "linear"
     owner: str | None = None
 
 
@@ -143,6 +145,11 @@ def _share(
     linear = ((upto - start).days + 1) / ((end - start).days + 1)
     if t.pacing == "linear" or not is_additive(project.catalog, t.metric):
         return linear, None
+    if t.pacing == "forecast":
+        share, why = _forecast_share(project, t, start, end, upto)
+        if share is not None:
+            return share, None
+        return linear, f"{why}: paced linearly"
     from dateutil.relativedelta import relativedelta
 
     ly = relativedelta(years=1)
@@ -157,6 +164,41 @@ def _share(
         return part / whole, None
     # a shape from a year without data would expect 0% and never warn: pace linearly, and say so
     return linear, f"last year has no data for this period ({why}): paced linearly"
+
+
+def _forecast_share(
+    project: Project, t: Target, start: dt.date, end: dt.date, upto: dt.date
+) -> tuple[float | None, str]:
+    """The share of the period's forecast falling on ``start..upto``, from the newest stored daily run
+    (``channelscope forecast run``) made before the period began whose forecast covers every day of it;
+    else None and why."""
+    series = "/".join(v for v in (t.channel, t.distributor) if v) or "total"
+    scope = f"{t.metric} of {series}"
+    con = project.warehouse.ibis
+    if not {"forecast_runs", "forecasts"} <= set(con.list_tables()):
+        return None, f"no forecast of {scope} is stored (channelscope forecast run --metric {t.metric})"
+    r, f = con.table("forecast_runs"), con.table("forecasts")
+    runs = r.filter((r.metric == t.metric) & (r.grain == "day") & (r.history_end < start))
+    days = f.filter((f.series == series) & (f.period >= start) & (f.period <= end))
+    j = days.join(runs, days.run_id == runs.run_id)
+    per_run = (
+        j.group_by(run_id=j.run_id, created_at=j.created_at)
+        .aggregate(
+            days=j.period.nunique(),
+            whole=j.mean.sum().cast("float64"),
+            part=(j.mean * (j.period <= upto).cast("int32")).sum().cast("float64"),
+        )
+        .order_by(ibis.desc("created_at"))
+        .execute()
+    )
+    covering = per_run[(per_run["days"] == (end - start).days + 1) & (per_run["whole"] > 0)]
+    if covering.empty:
+        return None, (
+            f"no stored daily forecast of {scope} made before {start} covers {start}..{end}"
+            f" (channelscope forecast run --metric {t.metric} -h {(end - start).days + 1})"
+        )
+    best = covering.iloc[0]
+    return float(best["part"]) / float(best["whole"]), ""
 
 
 def _value(project: Project, metric: str, start: dt.date, end: dt.date, filters: dict) -> float:

@@ -116,10 +116,15 @@ def calendar_regression(
     x = _design(index, origin, feats_hist, yearly, daily)
     xf = _design(future, origin, feats_fut, yearly, daily)
     z = np.log1p(np.clip(y, 0, None))
-    penalty = np.full(x.shape[1], RIDGE)
-    penalty[:2] = 1e-6  # intercept and trend are not shrunk
     span = (index[-1] - index).days.to_numpy(dtype=float)
     recency = 0.5 ** (span / HALF_LIFE) if HALF_LIFE else np.ones(len(index))
+    # the ridge is RIDGE days of data on each coefficient, in the weight those days carry: a festival
+    # phase seen only last year (each of its days weighing 0.5 ** (365 / HALF_LIFE)) is shrunk as much
+    # as one seen last month, not halved because it lies a year back
+    active = np.abs(x) > 0
+    seen_weight = (recency[:, None] * active).sum(axis=0) / np.maximum(active.sum(axis=0), 1)
+    penalty = RIDGE * np.where(active.any(axis=0), seen_weight, 1.0)
+    penalty[:2] = 1e-6  # intercept and trend are not shrunk
     a = (x * recency[:, None]).T @ x + np.diag(penalty)
     beta = np.linalg.solve(a, (x * recency[:, None]).T @ z)  # (p, n)
     resid = z - x @ beta
