@@ -186,7 +186,7 @@ def test_cdnow_weekly_forecasts_beat_seasonal_naive() -> None:
     weekly = weekly[weekly.index < "1998-06-29"]  # the last week is cut off on 30 June
     history = pd.DataFrame({"period": weekly.index, "gmv": weekly.to_numpy(), "channel": "cdnow"})
     no_china = CommerceCalendarConfig(events=[], statutory_holidays=False)
-    _, _, _, bt, _, choice = forecast_frame(
+    _, _, _, bt, _, choice, _ = forecast_frame(
         history, metric="gmv", dims=("channel",), horizon=8, grain="week", windows=5, calendar=no_china, models=MODELS
     )
     mine = bt[bt["series"] == "cdnow"]
@@ -282,3 +282,28 @@ def test_a_festival_seen_only_last_year_is_learned_in_full() -> None:
     fc = calendar_regression(y, index, future, fest)
     print("festival days", fc.mean[5:8, 0].round(1), "ordinary days", fc.mean[:5, 0].round(1))
     assert np.all(fc.mean[5:8, 0] > 0.85 * 300) and np.all(np.abs(fc.mean[:5, 0] - 100) < 10)
+
+
+def test_accuracy_per_level_and_horizon(demo_runs: dict[str, ForecastRun]) -> None:
+    """Per level, model and horizon bucket (1-7, 8-14, 15-28 days ahead): computed again from the last
+    backtest window's rows by hand; the buckets' errors weigh up to the whole window's."""
+    run = demo_runs["paid_orders"]
+    h = run.horizon_accuracy
+    assert sorted(h["horizon"].unique()) == ["1-7", "15-28", "8-14"]
+    bt = run.backtest[run.backtest["origin"] == run.backtest["origin"].max()]
+    ch = bt[(bt["level"] == "channel") & (bt["model"] == "seasonal_naive")]
+    for name, (a, b) in {"1-7": (1, 7), "8-14": (8, 14), "15-28": (15, 28)}.items():
+        part = ch[ch["step"].between(a, b)]
+        row = h[(h["level"] == "channel") & (h["model"] == "seasonal_naive") & (h["horizon"] == name)].iloc[0]
+        assert row["n"] == len(part) and abs(row["mae"] - (part["mean"] - part["actual"]).abs().mean()) < 1e-9
+    whole = _acc(run, "channel", "selected")
+    sel = h[(h["level"] == "channel") & (h["model"] == "selected")]
+    assert abs((sel["mae"] * sel["n"]).sum() / sel["n"].sum() - whole["mae"]) < 1e-9
+    # per-series MASE on a bucket: the bucket's MAE over the same denominator as the whole window's
+    sa = run.series_accuracy
+    naive = sa[(sa["level"] == "channel") & (sa["model"] == "seasonal_naive")].set_index("series")
+    denom = naive["mae"] / naive["mase"]
+    part = ch[ch["step"].between(1, 7)]
+    hand = ((part["mean"] - part["actual"]).abs().groupby(part["series"]).mean() / denom).mean()
+    got = h[(h["level"] == "channel") & (h["model"] == "seasonal_naive") & (h["horizon"] == "1-7")].iloc[0]["mase"]
+    assert abs(got - hand) < 1e-9

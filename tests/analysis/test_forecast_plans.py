@@ -13,7 +13,7 @@ from tests.conftest import write_project
 
 from channelscope import Project
 from channelscope.metrics.targets import Target, attainment, load_targets
-from channelscope.plan.forecasts import runs, save_run, stored_forecast, track_accuracy
+from channelscope.plan.forecasts import accuracy_history, runs, save_run, stored_forecast, track_accuracy
 from channelscope.plan.targets import accept_targets, forecast_pacing, suggest_targets
 
 BODY = """
@@ -95,10 +95,43 @@ def test_tracked_accuracy_when_actuals_arrive(tmp_path: Path) -> None:
         hist_end = START + dt.timedelta(days=119)
         run = p.analysis.forecast("gmv", horizon=14, windows=2, end=hist_end)
         save_run(p, run)
-        acc = track_accuracy(p).set_index("level")
+        tracked = track_accuracy(p)
+        stored = accuracy_history(p)
+    acc = tracked[tracked["horizon"] == "all"].set_index("level")
     # the next 14 days arrived: channel a sells 22 on weekdays and 34.5 on weekends, b 10.5
     assert acc.at["channel", "n"] == 28 and acc.at["total", "n"] == 14
     assert acc.at["total", "mae"] < 1.5
+    # and per horizon: days 1-7 and 8-14 ahead, each stored as a tracked row
+    by = tracked[tracked["level"] == "total"].set_index("horizon")
+    assert by.loc[["1-7", "8-14"], "n"].tolist() == [7, 7]
+    assert abs((by.at["1-7", "mae"] + by.at["8-14", "mae"]) / 2 - by.at["all", "mae"]) < 1e-9
+    kept = stored[stored["kind"] == "tracked"]
+    assert sorted(kept["horizon"]) == sorted(tracked["horizon"])
+    # the backtest is stored per horizon too: the whole window ("all") and 1-7, 8-14
+    assert set(stored[stored["kind"] == "backtest"]["horizon"]) == {"all", "1-7", "8-14"}
+
+
+def test_a_warehouse_from_an_earlier_version_gains_the_horizon_column(tmp_path: Path) -> None:
+    """forecast_accuracy made without ``horizon`` (before it was declared): opening and storing a run adds
+    the column; the old rows read NULL, the new ones their horizon."""
+    folder = _shop(tmp_path, "duckdb:///warehouse.duckdb", days=100)
+    with Project(folder) as p:
+        p.ingest()
+        p.warehouse.execute(
+            "CREATE TABLE forecast_accuracy (run_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, level VARCHAR NOT NULL,"
+            " model VARCHAR NOT NULL, series_count BIGINT, n BIGINT, mae DOUBLE, mase DOUBLE, smape DOUBLE,"
+            " bias DOUBLE, coverage_80 DOUBLE, coverage_95 DOUBLE, festival_mae DOUBLE, festival_days BIGINT,"
+            " measured_at TIMESTAMP NOT NULL)"
+        )
+        p.warehouse.execute(
+            "INSERT INTO forecast_accuracy VALUES ('old', 'backtest', 'total', 'selected', 1, 14, 1.0, 0.5, 0.1,"
+            " 0.0, 0.8, 0.95, NULL, 0, TIMESTAMP '2025-01-01 00:00:00')"
+        )
+    with Project(folder) as p:
+        save_run(p, p.analysis.forecast("gmv", horizon=14, windows=2))
+        rows = accuracy_history(p)
+    assert rows[rows["run_id"] == "old"]["horizon"].isna().all()
+    assert set(rows[rows["run_id"] != "old"]["horizon"]) == {"all", "1-7", "8-14"}
 
 
 def test_cli_forecast_and_plan(tmp_path: Path) -> None:
@@ -108,6 +141,7 @@ def test_cli_forecast_and_plan(tmp_path: Path) -> None:
     r = run("forecast", "run", "-p", str(folder), "-h", "14", "--windows", "2")
     assert r.returncode == 0, r.stderr
     assert "total" in r.stdout and "MASE" in r.stdout
+    assert "1-7" in r.stdout and "8-14" in r.stdout  # the backtest by steps ahead
     bad = run("forecast", "run", "-p", str(folder), "--metric", "visitors")
     assert bad.returncode == 2 and "cannot forecast" in bad.stderr + bad.stdout
     (folder / "stock.csv").write_text("date,sku,location,on_hand\n2025-09-08,X,W,5\n")

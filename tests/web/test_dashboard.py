@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,13 +144,22 @@ def _douyin_evidence(folder: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def site(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    yield from serve_site(demo_shop, tmp_path_factory)
 
+
+def serve_site(
+    demo_shop: Path, tmp_path_factory: pytest.TempPathFactory, prepare: Callable[[Path], None] | None = None
+) -> Iterator[Site]:
+    """The demo copy with targets and two alerts (``prepare``: more, before the server owns the files),
+    served with an admin and a tmall channel manager."""
     from channelscope.web.app import create_app
 
     folder = copy_demo(demo_shop, tmp_path_factory.mktemp("dash") / "shop")
     with (folder / "channelscope.yaml").open("a", encoding="utf-8") as fh:
         fh.write(TARGETS)
     alerts = _add_alerts(folder)
+    if prepare is not None:
+        prepare(folder)
     truth = _plain_sql(folder)
     app = create_app(folder, scheduler=False, events=False)
     store = app.state.store

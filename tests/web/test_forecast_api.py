@@ -46,3 +46,11 @@ def test_inventory_plan_route(client) -> None:
     assert client.get("/api/plan/inventory", headers=auth(client, "tm")).status_code == 403
     r = client.get("/api/plan/inventory", headers=auth(client, "admin"))
     assert r.status_code in (200, 400), r.text
+
+
+def test_stored_accuracy_history_route(client) -> None:
+    """Brand-wide (a level's errors are summed over every channel): a channel manager is denied it."""
+    assert client.get("/api/forecasts/history", headers=auth(client, "tm")).status_code == 403
+    r = client.get("/api/forecasts/history", headers=auth(client, "analyst"))
+    assert r.status_code == 200, r.text
+    assert isinstance(r.json()["rows"], list)

@@ -5,14 +5,34 @@ and no inventory (brand-wide stock)."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.web.test_dashboard import CHROMIUM, NOV, SHOTS, Site, browser, expect, login, page, site
+from tests.web.test_dashboard import CHROMIUM, NOV, SHOTS, Site, browser, expect, login, page, serve_site
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-__all__ = ["browser", "page", "site"]  # fixtures shared with the dashboard suite
+__all__ = ["browser", "page"]  # fixtures shared with the dashboard suite
+
+
+def _scored_run(folder: Path) -> None:
+    """A channel forecast made 14 days before the data's end, stored and scored against those 14 days."""
+    import datetime as dt
+
+    from channelscope import Project
+    from channelscope.plan.forecasts import save_run, track_accuracy
+
+    with Project(folder) as p:
+        end = p.latest_date()
+        assert end is not None
+        save_run(p, p.analysis.forecast("gmv", hierarchy="channel", horizon=14, end=end - dt.timedelta(days=14)))
+        assert len(track_accuracy(p))
+
+
+@pytest.fixture(scope="module")
+def site(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    yield from serve_site(demo_shop, tmp_path_factory, _scored_run)
 
 
 def test_forecast_page(page: Any, site: Site) -> None:
@@ -28,6 +48,9 @@ def test_forecast_page(page: Any, site: Site) -> None:
     assert (SHOTS / "forecast.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = page.locator("#forecast-accuracy").inner_text()
     assert "tmall" in text and "douyin" in text and "seasonal_naive" in text
+    # the stored run scored against the 14 days that arrived after it: whole window and days 1-7, 8-14
+    tracked = page.locator("#forecast-tracked-table").inner_text()
+    assert "gmv" in tracked and "1-7" in tracked and "8-14" in tracked and "channel" in tracked
     assert site.errors == []
 
 
@@ -38,5 +61,6 @@ def test_forecast_page_for_a_channel_manager(page: Any, site: Site) -> None:
     text = page.locator("#forecast-accuracy").inner_text()
     assert "tmall" in text and "douyin" not in text
     assert page.locator("#forecast-inventory").count() == 0
+    assert page.locator("#forecast-tracked").count() == 0  # errors summed over every channel
     targets = page.locator("#forecast-targets").inner_text()
     assert "total" not in targets

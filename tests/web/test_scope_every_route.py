@@ -53,6 +53,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/forecasts"): "read",
     ("GET", "/api/forecasts/accuracy"): "read",
     ("GET", "/api/forecasts/targets"): "read",
+    ("GET", "/api/forecasts/history"): "read",
     ("GET", "/api/plan/inventory"): "read",
     ("GET", "/api/customers/cohorts"): "read",
     ("GET", "/api/customers/repurchase"): "read",

@@ -30,6 +30,8 @@ T = {
     "coverage_95": ("95% 覆盖率", "95% coverage"),
     "festival_mae": ("大促日误差(MAE)", "Festival-day MAE"),
     "bias": ("偏差", "Bias"),
+    "horizon": ("预测步长(天/周)", "Steps ahead"),
+    "by_horizon": ("按预测步长的回测(最后窗口)", "Backtest by steps ahead (last window)"),
     "p50": ("建议目标 P50", "Suggested P50"),
     "p80": ("挑战目标 P80", "Stretch P80"),
     "channel": ("渠道", "Channel"),
@@ -117,6 +119,7 @@ def run_cmd(
                 "history_end": run.history_end,
                 "forecast": run.forecast.drop(columns=["cents"]),
                 "accuracy": run.accuracy,
+                "horizon_accuracy": run.horizon_accuracy,
             }
         )
         return
@@ -133,23 +136,47 @@ def run_cmd(
         )
     console.print(table)
     _accuracy_table(run.accuracy, lang)
+    _horizon_table(run.horizon_accuracy, lang)
     if store:
         console.print(f"{_t('stored', lang)}: {run.run_id}")
 
 
-def _accuracy_table(acc: pd.DataFrame, lang: str) -> None:
-    table = Table(title="backtest" if lang != "zh-CN" else "回测")
-    for key in ("level", "model", "mase", "bias", "coverage_80", "coverage_95", "festival_mae"):
+def _accuracy_table(acc: pd.DataFrame, lang: str, title: str | None = None) -> None:
+    table = Table(title=title or ("backtest" if lang != "zh-CN" else "回测"))
+    with_horizon = "horizon" in acc.columns
+    keys = ("level", "horizon") if with_horizon else ("level",)
+    for key in (*keys, "model", "mase", "bias", "coverage_80", "coverage_95", "festival_mae"):
         table.add_column(_t(key, lang))
     for r in acc.to_dict("records"):
         table.add_row(
             str(r["level"]),
+            *([str(r["horizon"]) if isinstance(r["horizon"], str) else "all"] if with_horizon else []),
             str(r["model"]),
             _num(r.get("mase"), 3),
             _num(r.get("bias"), 3),
             _num(r.get("coverage_80"), 3),
             _num(r.get("coverage_95"), 3),
             _num(r.get("festival_mae")),
+        )
+    console.print(table)
+
+
+def _horizon_table(acc: pd.DataFrame, lang: str) -> None:
+    """MASE and 80% coverage of the chosen models and of seasonal naive, per level and steps ahead."""
+    if acc.empty:
+        return
+    table = Table(title=_t("by_horizon", lang))
+    for key in ("level", "horizon"):
+        table.add_column(_t(key, lang))
+    table.add_column(f"MASE ({'所选' if lang == 'zh-CN' else 'selected'})", justify="right")
+    table.add_column(f"MASE ({'季节性朴素' if lang == 'zh-CN' else 'seasonal naive'})", justify="right")
+    table.add_column(_t("coverage_80", lang), justify="right")
+    key = acc.set_index(["level", "horizon", "model"])
+    pairs = [(lv, hz) for lv in acc["level"].unique() for hz in acc["horizon"].unique()]
+    for level, horizon in pairs:
+        sel, naive = key.loc[(level, horizon, "selected")], key.loc[(level, horizon, "seasonal_naive")]
+        table.add_row(
+            str(level), str(horizon), _num(sel["mase"], 3), _num(naive["mase"], 3), _num(sel["coverage_80"], 3)
         )
     console.print(table)
 
@@ -173,8 +200,13 @@ def accuracy_cmd(
     if tracked.empty:
         console.print("no actuals yet for this run" if lang != "zh-CN" else "该预测期内尚无实际数据")
     else:
-        _accuracy_table(tracked, lang)
-    _accuracy_table(history.head(30).rename(columns={"series_count": "series"}), lang)
+        _accuracy_table(tracked, lang, "tracked against actuals" if lang != "zh-CN" else "与实际值对比")
+    past = history[history["horizon"].isna() | (history["horizon"] == "all")] if len(history) else history
+    _accuracy_table(
+        past.head(30).rename(columns={"series_count": "series"}).drop(columns=["horizon"], errors="ignore"),
+        lang,
+        "stored accuracy (whole windows), newest first" if lang != "zh-CN" else "历史准确率(整个窗口),最新在前",
+    )
 
 
 @forecast_app.command("targets")

@@ -249,9 +249,11 @@ _OPS += [
             _c("festival_mae", _F),
             _c("festival_days", _I),
             _c("measured_at", _T, not_null=True),
+            _c("horizon", _S),  # "all", or the steps ahead scored: "1-7", "8-14", ... (NULL: written before 0.3)
         ),
-        doc="Per run, level and model: the backtest's scores on the last window (MASE, sMAPE, bias as fractions; "
-        "coverage as the share of actuals inside the interval), and rows of kind 'tracked' as actuals arrive.",
+        doc="Per run, level, model and horizon: the backtest's scores on the last window (MASE, sMAPE, bias as "
+        "fractions; coverage as the share of actuals inside the interval), and rows of kind 'tracked' as actuals "
+        "arrive.",
     ),
 ]
 _OPS.append(

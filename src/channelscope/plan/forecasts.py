@@ -95,7 +95,8 @@ def _write_run(project: Project, run: ForecastRun) -> None:
             for r, ch in zip(fc.itertuples(index=False), channel, strict=True)
         ]
         _insert(tx, "forecasts", rows)
-        _insert(tx, "forecast_accuracy", _accuracy_rows(run.run_id, "backtest", run.accuracy, run.created_at))
+        acc = pd.concat([run.accuracy.assign(horizon="all"), run.horizon_accuracy], ignore_index=True)
+        _insert(tx, "forecast_accuracy", _accuracy_rows(run.run_id, "backtest", acc, run.created_at))
 
 
 def _accuracy_rows(run_id: str, kind: str, acc: pd.DataFrame, at: dt.datetime) -> list[list[Any]]:
@@ -116,6 +117,7 @@ def _accuracy_rows(run_id: str, kind: str, acc: pd.DataFrame, at: dt.datetime) -
             _num(r.get("festival_mae")),
             int(r.get("festival_days", 0) or 0),
             at,
+            r.get("horizon") or "all",
         ]
         for r in acc.to_dict("records")
     ]
@@ -144,8 +146,9 @@ def stored_forecast(project: Project, run_id: str | None = None) -> pd.DataFrame
 def track_accuracy(project: Project, run_id: str | None = None) -> pd.DataFrame:
     """Score a stored run's forecasts against the actuals that have arrived since (per level).
 
-    Returns one row per level: n (series x days with actuals), mae, bias (fraction) and the share of
-    actuals inside the 80% and 95% intervals; stored in ``forecast_accuracy`` as kind 'tracked'.
+    Returns one row per level and horizon ("all", and the steps-ahead buckets "1-7", "8-14", ... that have
+    actuals): n (series x days with actuals), mae, bias (fraction) and the share of actuals inside the
+    80% and 95% intervals; stored in ``forecast_accuracy`` as kind 'tracked'.
     Empty (with no row stored) when no actual has arrived yet.
     """
     all_runs = runs(project)
@@ -166,12 +169,19 @@ def track_accuracy(project: Project, run_id: str | None = None) -> pd.DataFrame:
     merged = f.merge(both, on=["series", "period"], how="inner")
     for c in ("mean", "p2_5", "p10", "p90", "p97_5", "actual"):
         merged[c] = merged[c].astype(float)
+    from channelscope.analysis.forecast import horizon_buckets
+
+    buckets = [("all", 1, int(merged["step"].max())), *horizon_buckets(str(run["grain"]), int(run["horizon"]))]
+    parts = [merged[merged["step"].between(a, b)].assign(horizon=name) for name, a, b in buckets]
     rows = []
-    for level, g in merged.groupby("level"):
+    for (level, horizon), g in pd.concat(parts, ignore_index=True).groupby(["level", "horizon"], sort=False):
+        if g.empty:
+            continue
         err = g["mean"] - g["actual"]
         rows.append(
             {
                 "level": level,
+                "horizon": horizon,
                 "model": "stored",
                 "series": g["series"].nunique(),
                 "n": len(g),

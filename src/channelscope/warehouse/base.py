@@ -292,14 +292,20 @@ class Warehouse(abc.ABC):
         return out
 
     def ensure_tables(self, *names: str) -> None:
-        """Create the operational tables ``names`` (declared in ``model.operational``) when missing; once
-        per warehouse object."""
+        """Create the operational tables ``names`` (declared in ``model.operational``) when missing, and add
+        the nullable columns a later version declared to a table an earlier one made; once per warehouse
+        object."""
         done: set[str] = self.__dict__.setdefault("_ensured", set())
         for name in names:
             if name in done:
                 continue
-            for sql in self.create_table_sql(OPERATIONAL[name]):
+            table = OPERATIONAL[name]
+            for sql in self.create_table_sql(table):
                 self.execute(sql)
+            have = {c.lower() for c in self.ibis.table(name).columns}
+            for c in table.columns:
+                if c.name.lower() not in have and not (c.primary or c.not_null):
+                    self.execute(f"ALTER TABLE {name} ADD COLUMN {c.name} {self.sql_types[c.type]}")
             done.add(name)
 
     def has_tables(self, *names: str) -> bool:

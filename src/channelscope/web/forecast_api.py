@@ -86,6 +86,21 @@ def accuracy(request: Request, metric: Metric = "gmv", horizon: Horizon = 28) ->
     return envelope(user, _scope_rows(user, acc[cols]), metric=metric)
 
 
+@router.get(
+    "/forecasts/history",
+    tags=["forecasts"],
+    summary="Accuracy of the stored forecast runs: their backtest, and tracked against actuals as they arrive",
+)
+def history(request: Request) -> dict[str, Any]:
+    from channelscope.plan.forecasts import accuracy_history
+
+    user = request_user()
+    project = request.app.state.project
+    if user.scoped:
+        raise service.deny(project, user, "stored accuracy sums the errors of every channel")
+    return envelope(user, accuracy_history(project))
+
+
 @router.get("/forecasts/targets", tags=["forecasts"], summary="Suggested monthly targets: P50 and stretch P80")
 def targets(request: Request, metric: Metric = "gmv") -> dict[str, Any]:
     from channelscope.plan.targets import suggest_targets

@@ -57,7 +57,9 @@ class ForecastRun:
     node's path "tmall/SE01"), period, model, mean (reconciled, 0.01), base_mean (the model's own),
     p2_5, p10, p50, p90, p97_5. ``accuracy``: per level and model (incl. "selected"): n, mae, mase,
     smape, bias, coverage_80, coverage_95, festival_mae, festival_days, on the last backtest window.
-    ``series_accuracy``: the same per node. ``backtest``: every window's rows.
+    ``series_accuracy``: the same per node. ``horizon_accuracy``: the same per level, model and horizon
+    (``horizon``: the steps ahead scored, "1-7", "8-14", "15-28", "29-56", "57-90" days or "1-4", "5-8",
+    "9-13" weeks, cut at the run's horizon). ``backtest``: every window's rows.
     """
 
     run_id: str
@@ -74,6 +76,7 @@ class ForecastRun:
     backtest: pd.DataFrame
     reconciliation: str
     choice: dict[str, str] = field(default_factory=dict)
+    horizon_accuracy: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _path(node: Node) -> str:
@@ -93,10 +96,10 @@ def forecast_frame(
     overseas_channels: list[str] | None = None,
     reconciliation: str = "mint_shrink",
     choose: str = "level",
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, str, dict[str, str]]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, str, dict[str, str], pd.DataFrame]:
     """The pure part of ``forecast``: ``history`` has one row per period and bottom key (``dims``
     columns, ``period``, ``metric``). Returns (forecast, accuracy by level, accuracy by series,
-    backtest, reconciliation method, model choice)."""
+    backtest, reconciliation method, model choice, accuracy by level and horizon)."""
     from channelscope.analysis.commerce_calendar import calendar_features, commerce_calendar
 
     if history.empty:
@@ -144,8 +147,17 @@ def forecast_frame(
     fc.insert(0, "level", fc["series"].map(level_of))
     acc = result.accuracy.assign(level=result.accuracy["series"].map(level_of))
     by_level = _level_accuracy(result, level_of)
+    scale = acc[acc["model"] == "seasonal_naive"].set_index("series")
+    scale = scale["mae"] / scale["mase"]  # each series' MASE denominator (in-sample seasonal difference)
+    by_horizon = pd.concat(
+        [
+            _level_accuracy(result, level_of, scale, (first, last)).assign(horizon=name)
+            for name, first, last in horizon_buckets(grain, horizon)
+        ],
+        ignore_index=True,
+    )
     bt = result.backtest.assign(level=result.backtest["series"].map(level_of))
-    return fc, by_level, acc, bt, used, result.choice
+    return fc, by_level, acc, bt, used, result.choice, by_horizon
 
 
 def _weekly(features: pd.DataFrame, weeks: pd.DatetimeIndex) -> pd.DataFrame:
@@ -183,17 +195,39 @@ def _reconciled(
     return out, used
 
 
-def _level_accuracy(result: PanelForecast, level_of: dict[str, str]) -> pd.DataFrame:
-    """Accuracy per level and model on the last backtest window (MASE: mean of the series' MASEs)."""
+#: horizon buckets (first and last step ahead) for daily and weekly runs
+HORIZON_BUCKETS = {"day": ((1, 7), (8, 14), (15, 28), (29, 56), (57, 90)), "week": ((1, 4), (5, 8), (9, 13))}
+
+
+def horizon_buckets(grain: str, horizon: int) -> list[tuple[str, int, int]]:
+    """The buckets of steps ahead a run of ``horizon`` periods is scored on: (name, first, last)."""
+    return [(f"{a}-{min(b, horizon)}", a, min(b, horizon)) for a, b in HORIZON_BUCKETS[grain] if a <= horizon]
+
+
+def _level_accuracy(
+    result: PanelForecast,
+    level_of: dict[str, str],
+    scale: pd.Series | None = None,
+    steps: tuple[int, int] | None = None,
+) -> pd.DataFrame:
+    """Accuracy per level and model on the last backtest window (MASE: mean of the series' MASEs), on all
+    its steps or on ``steps`` (first, last step ahead) only, where MASE is each series' MAE on those steps
+    over its ``scale``."""
     acc = result.accuracy.assign(level=result.accuracy["series"].map(level_of))
     bt = result.backtest[result.backtest["origin"] == result.backtest["origin"].max()]
+    if steps is not None:
+        bt = bt[bt["step"].between(*steps)]
     chosen = bt[bt["model"] == bt["series"].map(result.choice)].assign(model="selected")
     both = pd.concat([bt, chosen], ignore_index=True).assign(level=lambda f: f["series"].map(level_of))
     rows = []
     for (level, model), g in both.groupby(["level", "model"], sort=True):
         sc = scores(g)
-        a = acc[(acc["level"] == level) & (acc["model"] == model)]
-        sc["mase"] = float(a["mase"].mean())
+        if steps is None or scale is None:
+            a = acc[(acc["level"] == level) & (acc["model"] == model)]
+            sc["mase"] = float(a["mase"].mean())
+        else:
+            per_series = (g["mean"] - g["actual"]).abs().groupby(g["series"]).mean()
+            sc["mase"] = float((per_series / scale.reindex(per_series.index)).mean())
         fest = g[g["festival"]]
         sc["festival_mae"] = float((fest["mean"] - fest["actual"]).abs().mean()) if len(fest) else float("nan")
         sc["festival_days"] = int(fest["period"].nunique())
@@ -284,7 +318,7 @@ def forecast(
     history = history.rename(columns={"channel_id": "channel"})
     cal = project.config.calendar.commerce
     overseas = overseas_channels_of((c.id, c.platform) for c in project.config.channels)
-    fc, acc, sacc, bt, used, choice = forecast_frame(
+    fc, acc, sacc, bt, used, choice, hacc = forecast_frame(
         history,
         metric=metric,
         dims=dims,
@@ -312,4 +346,5 @@ def forecast(
         backtest=bt,
         reconciliation=used,
         choice=choice,
+        horizon_accuracy=hacc,
     )

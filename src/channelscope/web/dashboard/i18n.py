@@ -26,6 +26,19 @@ _TEXT: dict[str, tuple[str, str]] = {
     "fc_accuracy": ("回测准确度（最近 28 天窗口）", "Backtest accuracy (last 28-day window)"),
     "fc_targets": ("建议月度目标", "Suggested monthly targets"),
     "fc_inventory": ("库存风险", "Inventory risks"),
+    "fc_tracked": ("已保存预测的准确率跟踪（实际数据到达后）", "Accuracy of stored forecasts as actuals arrive"),
+    "fc_no_tracked": (
+        "尚无已评分的预测：保存预测（channelscope forecast run），实际数据到达后运行 channelscope forecast accuracy"
+        "，或在 schedule.forecasts 中定时刷新",
+        "No stored forecast scored yet: store one (channelscope forecast run), then run channelscope forecast "
+        "accuracy once actuals arrive, or refresh on a schedule (schedule.forecasts)",
+    ),
+    "fc_run": ("预测批次", "Run"),
+    "fc_metric": ("指标", "Metric"),
+    "fc_measured": ("评分时间", "Scored at"),
+    "fc_level": ("层级", "Level"),
+    "fc_horizon": ("预测步长", "Steps ahead"),
+    "fc_bias": ("偏差", "Bias"),
     "fc_series": ("序列", "Series"),
     "fc_model": ("模型", "Model"),
     "fc_coverage": ("80% 覆盖率", "80% coverage"),

@@ -53,9 +53,45 @@ def render(ctx: PageContext) -> Component:
             className="row",
         ),
     ]
-    if not ctx.user.scoped:
+    if not ctx.user.scoped:  # both are brand-wide: stock of every channel, errors summed over the channels
+        panels.append(section(t("fc_tracked", ctx.lang), _tracked(ctx), id_="forecast-tracked"))
         panels.append(section(t("fc_inventory", ctx.lang), _inventory(ctx), id_="forecast-inventory"))
     return html.Div(panels)
+
+
+def _tracked(ctx: PageContext) -> Component:
+    """The stored runs scored against the actuals that arrived since (kind 'tracked'), newest first."""
+    from channelscope.plan.forecasts import accuracy_history, runs
+
+    hist = accuracy_history(ctx.project)
+    rows = hist[hist["kind"] == "tracked"].head(40) if len(hist) else hist
+    if rows.empty:
+        return empty(t("fc_no_tracked", ctx.lang))
+    rows = rows.merge(runs(ctx.project)[["run_id", "metric"]], on="run_id", how="left")
+    first_step = rows["horizon"].fillna("all").map(lambda h: 0 if h == "all" else int(str(h).split("-")[0]))
+    rows = rows.assign(_step=first_step).sort_values(
+        ["measured_at", "run_id", "level", "_step"], ascending=[False, True, False, True]
+    )
+
+    def mae(r: dict[str, Any]) -> str:
+        return ctx.nf.value(r["mae"], "money") if r["metric"] == "gmv" else f"{float(r['mae']):,.2f}"
+
+    return table(
+        "forecast-tracked-table",
+        rows.to_dict("records"),
+        [
+            ("run_id", t("fc_run", ctx.lang), lambda r: r["run_id"]),
+            ("metric", t("fc_metric", ctx.lang), lambda r: r["metric"]),
+            ("measured_at", t("fc_measured", ctx.lang), lambda r: str(r["measured_at"])[:16]),
+            ("level", t("fc_level", ctx.lang), lambda r: r["level"]),
+            ("horizon", t("fc_horizon", ctx.lang), lambda r: r["horizon"] if isinstance(r["horizon"], str) else "all"),
+            ("n", "n", lambda r: f"{int(r['n']):,}"),
+            ("mae", "MAE", mae),
+            ("bias", t("fc_bias", ctx.lang), lambda r: _pct(r["bias"])),
+            ("coverage_80", t("fc_coverage", ctx.lang), lambda r: _pct(r["coverage_80"])),
+        ],
+        numeric=("n", "mae", "bias", "coverage_80"),
+    )
 
 
 def _chart(ctx: PageContext, hist: pd.DataFrame, curve: pd.DataFrame) -> go.Figure:
