@@ -231,6 +231,16 @@ class RepeatedViolationRule(_Rule):
     min_repeat_days: int = Field(1, ge=1)
 
 
+class StockoutRiskRule(_Rule):
+    """Fires per SKU the inventory plan (``plan.inventory``) sees running out before a replenishment ordered
+    now would arrive: the value is its days of cover, the expected its lead time. A state alert: it resolves
+    itself once the SKU is no longer at risk (stock arrived, or demand fell)."""
+
+    kind: Literal["stockout_risk"]
+    service_level: float = Field(0.95, ge=0.5, lt=1, description="of the safety stock behind the reorder point")
+    skus: list[str] = Field(default_factory=list, description="default: every SKU with stock on hand")
+
+
 _KINDS: dict[str, type[_Rule]] = {
     "threshold": ThresholdRule,
     "target": TargetRule,
@@ -241,6 +251,7 @@ _KINDS: dict[str, type[_Rule]] = {
     "silence": SilenceRule,
     "price_violation": PriceViolationRule,
     "repeated_violation": RepeatedViolationRule,
+    "stockout_risk": StockoutRiskRule,
 }
 #: data alerts: about the state of the warehouse now, resolved when the condition clears
 DATA_KINDS = ("freshness", "quarantine_rate", "silence")
@@ -291,7 +302,8 @@ RuleConfig = Annotated[
     | QuarantineRateRule
     | SilenceRule
     | PriceViolationRule
-    | RepeatedViolationRule,
+    | RepeatedViolationRule
+    | StockoutRiskRule,
     Field(discriminator="kind"),
     WrapValidator(_located),
 ]

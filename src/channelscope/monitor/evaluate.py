@@ -21,6 +21,7 @@ from channelscope.config.rules import (
     QuarantineRateRule,
     RepeatedViolationRule,
     SilenceRule,
+    StockoutRiskRule,
     TargetRule,
     ThresholdRule,
     duration_hours,
@@ -822,6 +823,49 @@ def _repeated_violation(run: _Run, rule: RepeatedViolationRule) -> list[Finding]
     return out
 
 
+# ---- inventory ------------------------------------------------------------------------------------------
+
+
+def _stockout_risk(run: _Run, rule: StockoutRiskRule) -> list[Finding]:
+    """SKUs whose stock runs out before a replenishment ordered now arrives (the inventory plan on the
+    latest stock and the units forecast from the data's last day)."""
+    from channelscope.plan.inventory import inventory_plan
+
+    plan = inventory_plan(run.project, service_level=rule.service_level)
+    risky = plan[plan["at_risk"].astype(bool)]
+    if rule.skus:
+        risky = risky[risky["sku"].isin(rule.skus)]
+    out = []
+    for r in risky.itertuples(index=False):  # one row per SKU (the plan's aggregates)
+        out_on, lead, order = r.stockout_date, int(r.lead_time_days), int(r.suggested_order)
+        title = E.both(
+            f"SKU {r.sku} runs out on {out_on} ({r.on_hand:,.0f} on hand, {r.days_of_cover} days of cover), before "
+            f"a replenishment ordered now arrives (lead time {lead} days): order {order:,} units",
+            f"SKU {r.sku} 预计 {out_on} 断货（在库 {r.on_hand:,.0f}，可售 {r.days_of_cover} 天），"
+            f"早于现在下单的补货到货（交期 {lead} 天）：建议采购 {order:,} 件",
+        )
+        evidence = {
+            "on_hand": float(r.on_hand),
+            "on_order": float(r.on_order),
+            "lead_time_days": lead,
+            "daily_demand": float(r.daily_demand),
+            "days_of_cover": None if r.days_of_cover is None else float(r.days_of_cover),
+            "stockout_date": str(out_on),
+            "reorder_point": float(r.reorder_point),
+            "suggested_order": order,
+            "service_level": rule.service_level,
+            "as_of": run.as_of.isoformat(),
+        }
+        cover = None if r.days_of_cover is None or pd.isna(r.days_of_cover) else float(r.days_of_cover)
+        out.append(
+            _finding(
+                rule, {"sku": str(r.sku)}, "now", cover, float(lead), None, float(lead), title,
+                E.join_text(title), evidence, True,
+            )
+        )  # fmt: skip
+    return out
+
+
 _EVALUATORS: dict[str, Callable[[_Run, Any], list[Finding]]] = {
     "threshold": _threshold,
     "target": _target,
@@ -832,4 +876,5 @@ _EVALUATORS: dict[str, Callable[[_Run, Any], list[Finding]]] = {
     "silence": _silence,
     "price_violation": _price_violation,
     "repeated_violation": _repeated_violation,
+    "stockout_risk": _stockout_risk,
 }
