@@ -64,3 +64,24 @@ def test_forecast_page_for_a_channel_manager(page: Any, site: Site) -> None:
     assert page.locator("#forecast-tracked").count() == 0  # errors summed over every channel
     targets = page.locator("#forecast-targets").inner_text()
     assert "total" not in targets
+
+
+def test_the_channel_filter_picks_the_channels_drawn(page: Any, site: Site) -> None:
+    """An admin who filters on jd sees jd's forecast, accuracy and targets; the drawn curve is jd's own."""
+    login(page, site)
+    page.goto(f"{site.base}/forecast?{NOV}&channel=jd")
+    page.wait_for_selector("#forecast-accuracy", state="attached")
+    accuracy = page.locator("#forecast-accuracy").inner_text()
+    assert "jd" in accuracy and "tmall" not in accuracy and "douyin" not in accuracy
+    targets = page.locator("#forecast-targets").inner_text()
+    assert "jd" in targets and "total" not in targets and "tmall" not in targets
+    data = site.api("forecasts", metric="gmv", horizon=28)
+    jd = sum(r["mean"] for r in data["rows"] if r["level"] == "channel" and r["channel"] == "jd")
+    page.wait_for_selector("#forecast-chart .main-svg", state="attached")
+    drawn = page.evaluate(
+        "() => { const g = document.querySelector('#forecast-chart .js-plotly-plot')"
+        " || document.querySelector('#forecast-chart'); return Array.from(g._fullData.find(t => t.x.length === 28).y)"
+        ".reduce((a, b) => a + b, 0); }"
+    )
+    assert abs(drawn - jd) < 0.01 * 28
+    assert site.errors == []

@@ -21,12 +21,6 @@ from channelscope.web.dashboard.widgets import COLORS, empty, figure, graph, sec
 HORIZON = 28
 
 
-def _visible(ctx: PageContext, frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    if not ctx.user.scoped:
-        return frame
-    return frame[frame[column].isin(set(ctx.user.channels))] if ctx.user.channels else frame.iloc[0:0]
-
-
 def render(ctx: PageContext) -> Component:
     from channelscope.web.forecast_api import forecast_for
 
@@ -35,20 +29,29 @@ def render(ctx: PageContext) -> Component:
     except ChannelscopeError as exc:
         return empty(str(exc))
     fc = run.forecast
-    shown = _visible(ctx, fc[fc["level"] == "channel"], "channel") if ctx.user.scoped else fc[fc["level"] == "total"]
+    picked = list(ctx.view.filters.get("channel", ()))
+    try:  # the channel filter picks the channels drawn (within a channel manager's scope)
+        filters = service.scoped_filters(ctx.project, ctx.user, {"channel": picked} if picked else {})
+    except ChannelscopeError as exc:
+        return empty(str(exc))
+    channels = filters.get("channel")
+    if ctx.user.scoped and not channels:  # a distributor's scope: the forecast is by channel, never its total
+        return empty(t("no_data", ctx.lang))
+    shown = fc[(fc["level"] == "channel") & fc["channel"].isin(channels)] if channels else fc[fc["level"] == "total"]
     if shown.empty:
         return empty(t("no_data", ctx.lang))
+    # one channel: its own interval; several: the sum of their bounds (wider than the sum's own interval)
     curve = shown.groupby("period", as_index=False)[["mean", "p10", "p90"]].sum()
     start = run.history_end - dt.timedelta(days=89)
-    filters = service.scoped_filters(ctx.project, ctx.user, {})
     hist = ctx.project.kpis(["gmv"], grain="day", start=start, end=run.history_end, filters=filters)
-    acc = _visible(ctx, run.series_accuracy[run.series_accuracy["level"] == "channel"], "series")
+    acc = run.series_accuracy[run.series_accuracy["level"] == "channel"]
+    acc = acc[acc["series"].isin(channels)] if channels else acc
     panels = [
         section(t("fc_title", ctx.lang), graph("forecast-chart", _chart(ctx, hist, curve)), id_="forecast-panel"),
         html.Div(
             [
                 section(t("fc_accuracy", ctx.lang), _accuracy(ctx, acc), class_name="panel half"),
-                section(t("fc_targets", ctx.lang), _targets(ctx, run), class_name="panel half"),
+                section(t("fc_targets", ctx.lang), _targets(ctx, run, channels), class_name="panel half"),
             ],
             className="row",
         ),
@@ -140,7 +143,7 @@ def _accuracy(ctx: PageContext, acc: pd.DataFrame) -> Component:
     )
 
 
-def _targets(ctx: PageContext, run: Any) -> Component:
+def _targets(ctx: PageContext, run: Any, channels: list[Any] | None) -> Component:
     from channelscope.plan.targets import suggest_targets
     from channelscope.web.forecast_api import forecast_for
 
@@ -149,8 +152,8 @@ def _targets(ctx: PageContext, run: Any) -> Component:
     except ChannelscopeError as exc:
         return empty(str(exc))
     sug = sug.assign(channel=sug["channel"].fillna("total"))
-    if ctx.user.scoped:
-        sug = sug[sug["channel"].isin(set(ctx.user.channels))]
+    if channels:  # the picked channels (a channel manager's are always picked)
+        sug = sug[sug["channel"].isin(set(channels))]
     money = lambda v: ctx.nf.value(v, "money")  # noqa: E731
     return table(
         "forecast-targets",
