@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import copy_demo
+from tests.web.components import component_ids, find, find_all
 
 from channelscope import Project
 from channelscope.metrics.query import cuttable
@@ -19,23 +20,6 @@ from channelscope.web.dashboard.view import View
 @pytest.fixture(scope="module")
 def project(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
     return Project(copy_demo(demo_shop, tmp_path_factory.mktemp("views") / "shop"))
-
-
-def _ids(component: object) -> set[str]:
-    out: set[str] = set()
-    todo = [component]
-    while todo:
-        c = todo.pop()
-        if isinstance(c, list | tuple):
-            todo += list(c)
-            continue
-        cid = getattr(c, "id", None)
-        if isinstance(cid, str):
-            out.add(cid)
-        children = getattr(c, "children", None)
-        if children is not None:
-            todo.append(children)
-    return out
 
 
 def test_cuttable_leaves_out_what_has_no_distributor(project: Project) -> None:
@@ -59,12 +43,12 @@ def test_overview_and_channels_render_for_a_distributor_view(project: Project, u
     (contribution margin asked for ad spend by distributor and failed the whole page)."""
     view = View(dt.date(2025, 11, 1), dt.date(2025, 11, 30), {"distributor": ("wx-r01",)}, "en")
     ctx = PageContext(project, user, view)
-    ids = _ids(overview.render(ctx))
+    ids = component_ids(overview.render(ctx))
     assert {"card-gmv-value", "card-paid_orders-value", "card-visitors-value", "card-aov-value"} <= ids
     assert "card-contribution_margin-value" not in ids
     gmv = project.kpis(["gmv"], start=view.start, end=view.end, filters={"distributor": ["wx-r01"]})["gmv"].iloc[0]
     assert float(gmv) > 0
-    table = _ids(channels.render(ctx))
+    table = component_ids(channels.render(ctx))
     assert "chan-wechat_resellers-gmv" in table
 
 
@@ -88,9 +72,9 @@ def test_every_page_renders_with_the_drill_down_options(project: Project, lang: 
     ]
     for page, options in cases:
         ctx = PageContext(project, user, View(*nov, {}, lang, options))
-        ids = _ids(page.render(ctx))
+        ids = component_ids(page.render(ctx))
         assert "page-error" not in ids, page.__name__
-    bar = _ids(context_bar.bar(PageContext(project, user, View(*nov, {}, lang, {})), "/", nov[1]))
+    bar = component_ids(context_bar.bar(PageContext(project, user, View(*nov, {}, lang, {})), "/", nov[1]))
     assert {"quick-yesterday", "quick-7d", "quick-this_month", "quick-last_month", "quick-30d", "vs-yoy"} <= bar
 
 
@@ -104,21 +88,6 @@ def test_quick_ranges() -> None:
     assert quick_range("this_month", d) == (dt.date(2025, 12, 1), d)
     assert quick_range("last_month", d) == (dt.date(2025, 11, 1), dt.date(2025, 11, 30))
     assert quick_range("last_month", dt.date(2025, 1, 3)) == (dt.date(2024, 12, 1), dt.date(2024, 12, 31))
-
-
-def _find(component: object, id_: str) -> object | None:
-    todo = [component]
-    while todo:
-        c = todo.pop()
-        if isinstance(c, list | tuple):
-            todo += list(c)
-            continue
-        if getattr(c, "id", None) == id_:
-            return c
-        children = getattr(c, "children", None)
-        if children is not None:
-            todo.append(children)
-    return None
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
@@ -139,22 +108,22 @@ def test_missing_inputs_read_no_data_with_the_reason(project: Project, lang: str
     assert ("jd", "refund_rate") in expected
     assert ("wechat_resellers", "conversion_rate") in expected
     for (channel, metric), why in expected.items():
-        cell = _find(page, f"chan-{channel}-{metric}")
+        cell = find(page, f"chan-{channel}-{metric}")
         assert cell is not None and cell.children == word, (channel, metric)  # type: ignore[attr-defined]
         assert cell.title == why  # type: ignore[attr-defined]
-    note = _find(page, "portfolio-missing")
+    note = find(page, "portfolio-missing")
     assert note is not None and "天猫旗舰店" in str(note.children)  # type: ignore[attr-defined]
     # the overview: like-for-like totals say which channels they leave out; every card label has its basis
     cards = overview.render(ctx)
-    conv = _find(cards, "card-conversion_rate-coverage")
+    conv = find(cards, "card-conversion_rate-coverage")
     assert conv is not None and ctx.channel_name("wechat_resellers") in str(conv.children)  # type: ignore[attr-defined]
     for m in overview.CARDS:
-        label = _find(cards, f"card-{m}-label")
+        label = find(cards, f"card-{m}-label")
         assert label is not None and str(label.title).startswith("Basis:" if lang == "en" else "口径：")  # type: ignore[attr-defined]
     # the funnel: JD's kept orders and the resellers' visitors
     table = funnel.render(ctx)
-    kept = _find(table, "funnel-jd-kept_orders")
-    visitors = _find(table, "funnel-wechat_resellers-visitors")
+    kept = find(table, "funnel-jd-kept_orders")
+    visitors = find(table, "funnel-wechat_resellers-visitors")
     assert kept is not None and kept.children == word  # type: ignore[attr-defined]
     assert visitors is not None and visitors.children == word  # type: ignore[attr-defined]
 
@@ -169,9 +138,9 @@ def test_health_shows_the_freshness_of_the_data(project: Project) -> None:
     fresh = project.data_as_of()
     row = next(r for r in fresh["rows"] if r["source"] == "tmall_orders" and r["channel"] == "tmall")
     assert row["state"] == "stale"
-    cell = _find(page, "data-freshness-table-tmall_orders-tmall-state")
+    cell = find(page, "data-freshness-table-tmall_orders-tmall-state")
     assert cell is not None and "stale" in str(cell.children)  # type: ignore[attr-defined]
-    lag = _find(page, "data-tmall_orders-tmall-lag")
+    lag = find(page, "data-tmall_orders-tmall-lag")
     assert lag is not None and float(lag.to_plotly_json()["props"]["data-value"]) == row["lag_days"]  # type: ignore[attr-defined]
 
 
@@ -184,7 +153,7 @@ def test_funnel_chart_draws_a_missing_stage_as_no_data_not_zero(project: Project
 
     ctx = PageContext(project, User("admin", "admin"), View(dt.date(2025, 11, 1), dt.date(2025, 11, 30), {}, lang, {}))
     page = funnel.render(ctx)
-    chart = _find(page, "funnel-chart")
+    chart = find(page, "funnel-chart")
     assert chart is not None
     fig = chart.figure  # type: ignore[attr-defined]
     trace = fig.data[0]
@@ -200,7 +169,7 @@ def test_funnel_chart_draws_a_missing_stage_as_no_data_not_zero(project: Project
     reason = why.loc[why.channel == "jd", "reason_en" if lang == "en" else "reason_zh"].iloc[0]
     (note,) = [a.text for a in fig.layout.annotations]
     assert note.startswith(word) and reason in note and ctx.channel_name("jd") in note
-    left_out = _find(page, "funnel-left-out")
+    left_out = find(page, "funnel-left-out")
     assert left_out is not None and ctx.channel_name("wechat_resellers") in str(left_out.children)  # type: ignore[attr-defined]
 
 
@@ -213,7 +182,7 @@ def test_trends_by_a_cut_without_traffic_reads_no_data_with_the_reason(project: 
     view = View(dt.date(2025, 11, 1), dt.date(2025, 11, 30), {}, lang, {"metric": "visitors", "by": "channel_kind"})
     ctx = PageContext(project, User("admin", "admin"), view)
     page = trends.render(ctx)
-    fig = _find(page, "trend-chart").figure  # type: ignore[union-attr]
+    fig = find(page, "trend-chart").figure  # type: ignore[union-attr]
     for trace in fig.data:
         assert all(y is None or y == y for y in trace.y)  # no NaN-as-0 trace
         assert all(y is None or y > 0 for y in trace.y), trace.name
@@ -221,7 +190,7 @@ def test_trends_by_a_cut_without_traffic_reads_no_data_with_the_reason(project: 
     assert names == (
         {"Live stream", "Marketplace", "Own store"} if lang == "en" else {"直播电商", "平台店铺", "自营店铺"}
     )
-    note = _find(page, "trend-missing")
+    note = find(page, "trend-missing")
     assert note is not None
     text = str(note.children)  # type: ignore[attr-defined]
     assert ("no data" if lang == "en" else "数据缺失") in text
@@ -240,16 +209,16 @@ def test_funnel_alerts_and_ledger_tables_sort_and_export(project: Project) -> No
     nov = (dt.date(2025, 11, 1), dt.date(2025, 11, 30))
     ctx = PageContext(project, User("admin", "admin"), View(*nov, {}, "en", {"sort": "-visitors"}))
     page = funnel.render(ctx)
-    ids = _ids(page)
+    ids = component_ids(page)
     assert {"funnel-export-csv", "funnel-export-xlsx", "sort-visitors", "sort-paid_orders"} <= ids
-    href = parse_qs(urlparse(_find(page, "funnel-export-xlsx").href).query)  # type: ignore[union-attr]
+    href = parse_qs(urlparse(find(page, "funnel-export-xlsx").href).query)  # type: ignore[union-attr]
     assert href["by"] == ["channel"] and "visitors" in href["metric"] and href["format"] == ["xlsx"]
     nov_kpis = project.kpis(["visitors", "paid_orders"], by=["channel"], start=nov[0], end=nov[1])
     order = nov_kpis.sort_values("visitors", ascending=False, na_position="last")["channel"].tolist()
-    shown = [c.id.split("-")[1] for c in _all(_find(page, "funnel-table"), "funnel-", "-visitors")]
+    shown = [c.id.split("-")[1] for c in find_all(find(page, "funnel-table"), "funnel-", "-visitors")]
     assert shown == [*order, "total"]
     up = funnel.render(PageContext(project, User("admin", "admin"), View(*nov, {}, "en", {"sort": "visitors"})))
-    assert "↑" in str(_find(up, "sort-visitors").children)  # type: ignore[union-attr]
+    assert "↑" in str(find(up, "sort-visitors").children)  # type: ignore[union-attr]
 
     from channelscope.monitor.dispatch import record_findings
 
@@ -258,36 +227,16 @@ def test_funnel_alerts_and_ledger_tables_sort_and_export(project: Project) -> No
     record_findings(project, ev)
     view = View(*nov, {}, "zh-CN", {"status": "all", "sort": "-when"})
     page = alerts.render(PageContext(project, User("admin", "admin"), view))
-    ids = _ids(page)
+    ids = component_ids(page)
     assert {"alerts-export-csv", "sort-severity", "sort-channel", "sort-when"} <= ids
-    href = parse_qs(urlparse(_find(page, "alerts-export-csv").href).query)  # type: ignore[union-attr]
+    href = parse_qs(urlparse(find(page, "alerts-export-csv").href).query)  # type: ignore[union-attr]
     assert href == {"lang": ["zh-CN"], "sort": ["-when"], "format": ["csv"]}
 
     page = health.render(PageContext(project, User("admin", "admin"), View(*nov, {}, "en", {"sort": "-rows_in"})))
-    assert {"ledger-export-csv", "ledger-export-xlsx", "sort-rows_in"} <= _ids(page)
-    ledger = _find(page, "ledger-table")
-    rows_in = [float(c.to_plotly_json()["props"]["data-value"]) for c in _all(ledger, "batch-", "-rows_in")]
+    assert {"ledger-export-csv", "ledger-export-xlsx", "sort-rows_in"} <= component_ids(page)
+    ledger = find(page, "ledger-table")
+    rows_in = [float(c.to_plotly_json()["props"]["data-value"]) for c in find_all(ledger, "batch-", "-rows_in")]
     assert rows_in == sorted(rows_in, reverse=True) and len(rows_in) > 3
-
-
-def _all(component: object, prefix: str, suffix: str) -> list:
-    """Every component whose id starts with ``prefix`` and ends with ``suffix``, in page order."""
-    out: list = []
-
-    def walk(c: object) -> None:
-        if isinstance(c, list | tuple):
-            for x in c:
-                walk(x)
-            return
-        cid = getattr(c, "id", None)
-        if isinstance(cid, str) and cid.startswith(prefix) and cid.endswith(suffix):
-            out.append(c)
-        children = getattr(c, "children", None)
-        if children is not None:
-            walk(children)
-
-    walk(component)
-    return out
 
 
 def test_funnel_total_row_shows_no_rate_across_different_channels(project: Project) -> None:
@@ -298,10 +247,10 @@ def test_funnel_total_row_shows_no_rate_across_different_channels(project: Proje
     from channelscope.web.dashboard.pages import funnel
 
     ctx = PageContext(project, User("admin", "admin"), View(dt.date(2025, 11, 1), dt.date(2025, 11, 30), {}, "en", {}))
-    table = _find(funnel.render(ctx), "funnel-table")
+    table = find(funnel.render(ctx), "funnel-table")
 
     def rate(col: str) -> str:
-        cell = _find(table, f"funnel-total-{col}")
+        cell = find(table, f"funnel-total-{col}")
         todo: list = [table]
         while todo:
             c = todo.pop()
@@ -324,7 +273,7 @@ def test_trends_by_distributor_draws_the_orders_without_one(project: Project) ->
         opts = {"metric": "gmv", "by": "distributor", "grain": "month"}
         view = View(dt.date(2025, 11, 1), dt.date(2025, 11, 30), {}, lang, opts)
         ctx = PageContext(project, User("admin", "admin"), view)
-        fig = _find(trends.render(ctx), "trend-chart").figure  # type: ignore[union-attr]
+        fig = find(trends.render(ctx), "trend-chart").figure  # type: ignore[union-attr]
         names = [tr.name for tr in fig.data]
         assert names[0] == none and len(names) == trends.TOP
         nov = project.kpis(["gmv"], by=["distributor"], start=ctx.start, end=ctx.end)

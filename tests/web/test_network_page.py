@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import copy_demo
+from tests.web.components import component_ids
 
 from channelscope import Project
 from channelscope.monitor.compliance_cases import refresh_cases
@@ -24,29 +25,12 @@ def project(demo_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Projec
     return p
 
 
-def _ids(component: object) -> set[str]:
-    out: set[str] = set()
-    todo = [component]
-    while todo:
-        c = todo.pop()
-        if isinstance(c, list | tuple):
-            todo += list(c)
-            continue
-        cid = getattr(c, "id", None)
-        if isinstance(cid, str):
-            out.add(cid)
-        children = getattr(c, "children", None)
-        if children is not None:
-            todo.append(children)
-    return out
-
-
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
 def test_network_sections_render(project: Project, lang: str) -> None:
     user = User("admin", "admin")
     token = set_request_user(user)
     try:
-        ids = _ids(
+        ids = component_ids(
             distributors.render(PageContext(project, user, View(dt.date(2025, 11, 1), dt.date(2025, 11, 30), {}, lang)))
         )
     finally:
@@ -63,7 +47,7 @@ def test_a_distributor_scoped_user_sees_its_subtree_only(project: Project) -> No
     token = set_request_user(user)
     try:
         view = View(dt.date(2025, 11, 1), dt.date(2025, 11, 30), {"distributor": ("wx-r01",)}, "en")
-        ids = _ids(distributors.render(PageContext(project, user, view)))
+        ids = component_ids(distributors.render(PageContext(project, user, view)))
     finally:
         from channelscope.web.auth import reset_request_user
 
