@@ -139,7 +139,7 @@ def forecast_panel(
     if pools:
         # one model per pool (a hierarchy level): the lowest mean scaled error over the pool's series. Two
         # short selection windows are a noisy judge of one series, and a level's series share their shape
-        # (on the demo, GMV by channel: per-series choice -15% MASE vs seasonal naive, per-level -22%)
+        # (on the demo, GMV by channel: per-series choice -17.7% MASE vs seasonal naive, per-level -23.5%)
         scaled = err / np.nan_to_num(_mase_scale(y[: origins[0]], m), nan=1.0)[None, :]
         pool_of = np.array([pools.get(s, s) for s in names])
         for pool in np.unique(pool_of):
